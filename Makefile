@@ -1,0 +1,32 @@
+# Two commands on a fresh machine: `make demo` and `make test`.
+# Each creates .venv/ in the repository on first use; nothing else is needed.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test venv lint bench clean browser-deps
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade pip
+	$(BIN)/python -m pip install -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	HF_HUB_OFFLINE=1 $(BIN)/racelens demo --out out/demo
+
+test: $(STAMP) browser-deps
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -n 2 -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check racelens tests benchmarks
+
+# Debian chromium for the browser test of the HTML report (skipped with a message if absent).
+browser-deps:
+	@bash scripts/browser-deps.sh || echo "browser-deps: chromium could not be installed; the browser test will skip"
+
+clean:
+	rm -rf out .pytest_cache

@@ -1,0 +1,3 @@
+from racelens.cli.main import main
+
+main()

@@ -1,0 +1,116 @@
+"""The ``racelens`` command: one Typer app with a sub-app per group.
+
+Each command is a thin shell over a library function that returns data. Every
+:class:`~racelens.errors.RacelensError` becomes one line on stderr and exit code 2; set
+``RACELENS_DEBUG=1`` for the traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import sys
+
+import typer
+
+from racelens import __version__
+from racelens.errors import RacelensError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="racelens",
+    help="Audit whether self-reported race stays predictable from chest radiographs and "
+    "clinical notes after race is stripped out.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+# group name -> (module, attribute, help). A module exposes a typer.Typer (a group) or a
+# function (a single command). Groups are imported here, but each module imports its heavy
+# dependencies (torch, spaCy) inside the commands, so `racelens --help` stays fast.
+_GROUPS: dict[str, tuple[str, str, str]] = {
+    "imaging": ("racelens.cli.imaging", "app", "Chest radiographs: manifests, audits, baselines, probes."),
+    "text": ("racelens.cli.text", "app", "Clinical notes: redaction, redaction checks, leakage audits."),
+    "report": ("racelens.cli.report", "report", "Combine result.json files into one HTML/JSON/Markdown report."),
+    "demo": ("racelens.cli.demo", "demo", "Run the whole audit on a built-in synthetic cohort."),
+    "synth": ("racelens.cli.synth", "synth", "Write a synthetic cohort in the real loaders' file layouts."),
+}
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"racelens {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version_callback, is_eager=True,
+                                 help="Print the version and exit."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progress details."),
+) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+
+
+def _not_landed(group: str) -> typer.Typer:
+    sub = typer.Typer(help=f"({group}: not available in this build yet)")
+
+    @sub.callback(invoke_without_command=True)
+    def _missing() -> None:
+        typer.echo(f"racelens {group}: not implemented yet in racelens {__version__}", err=True)
+        raise typer.Exit(code=2)
+
+    return sub
+
+
+def _register() -> None:
+    for group, (module, attr, help_text) in _GROUPS.items():
+        try:
+            obj = getattr(importlib.import_module(module), attr)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:  # a real import error inside the module: do not hide it
+                raise
+            app.add_typer(_not_landed(group), name=group, help=f"{help_text} (not available yet)")
+            continue
+        if isinstance(obj, typer.Typer):
+            app.add_typer(obj, name=group, help=help_text)
+        else:
+            app.command(name=group, help=help_text)(obj)
+
+
+_register()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the console script; maps known errors to one line and exit code 2."""
+    debug = os.environ.get("RACELENS_DEBUG", "") not in ("", "0")
+    try:
+        rc = app(args=argv, standalone_mode=False)
+        if isinstance(rc, int) and rc != 0:
+            sys.exit(rc)
+    except RacelensError as exc:
+        if debug:
+            raise
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        sys.exit(130)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        typer.echo("aborted", err=True)
+        sys.exit(1)
+    except Exception as exc:
+        # Usage errors come from the click that typer bundles (typer._click in recent
+        # releases, click in older ones): recognise them by their interface, not their module.
+        if hasattr(exc, "show") and hasattr(exc, "exit_code"):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if type(exc).__name__ == "Exit" and hasattr(exc, "exit_code"):
+            sys.exit(exc.exit_code)
+        raise

@@ -1,0 +1,83 @@
+"""The root command: version, groups, and the one-line error contract."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import typer
+
+from racelens import __version__
+from racelens.cli import main as cli_main
+from racelens.errors import DataError
+
+
+def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "racelens", *args], capture_output=True,
+                          text=True, env=env, timeout=120)
+
+
+def test_version() -> None:
+    proc = _run("--version")
+    assert proc.returncode == 0
+    assert proc.stdout.strip() == f"racelens {__version__}"
+
+
+def test_help_lists_every_group() -> None:
+    proc = _run("--help")
+    assert proc.returncode == 0
+    for group in ("imaging", "text", "report", "demo", "synth"):
+        assert group in proc.stdout
+
+
+def test_unknown_command_is_a_usage_error() -> None:
+    proc = _run("no-such-command")
+    assert proc.returncode == 2
+    assert "No such command" in proc.stderr
+
+
+def test_racelens_error_is_one_line_exit_2(monkeypatch: pytest.MonkeyPatch,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    boom = typer.Typer()
+
+    @boom.command()
+    def fail() -> None:
+        raise DataError("notes.csv: missing column 'text'")
+
+    monkeypatch.setattr(cli_main, "app", boom)
+    monkeypatch.delenv("RACELENS_DEBUG", raising=False)
+    with pytest.raises(SystemExit) as info:
+        cli_main.main([])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err == "error: notes.csv: missing column 'text'\n"
+
+
+def test_debug_flag_shows_the_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
+    boom = typer.Typer()
+
+    @boom.command()
+    def fail() -> None:
+        raise DataError("bad")
+
+    monkeypatch.setattr(cli_main, "app", boom)
+    monkeypatch.setenv("RACELENS_DEBUG", "1")
+    with pytest.raises(DataError, match="bad"):
+        cli_main.main([])
+
+
+def test_group_not_landed_says_so_and_exits_non_zero(capsys: pytest.CaptureFixture[str]) -> None:
+    sub = cli_main._not_landed("widgets")
+    app = typer.Typer()
+    app.add_typer(sub, name="widgets")
+
+    @app.callback()
+    def _root() -> None:
+        pass
+
+    from typer.testing import CliRunner
+
+    result = CliRunner().invoke(app, ["widgets"])
+    assert result.exit_code == 2
+    assert "widgets: not implemented yet" in result.output
