@@ -1,0 +1,357 @@
+"""Read one radiograph (DICOM, PNG or JPEG) as a 2-D float32 array in [0, 1].
+
+Every loader returns the image *as displayed*: 1 is the brightest value (bone white), 0 the darkest
+(air), whatever the file stores. For DICOM that means, in the order of the standard's grayscale
+pipeline (PS3.3 C.11): the stored value with ``BitsStored`` honoured, the Modality LUT or rescale,
+then the VOI LUT or window (``voi="auto"``), then MONOCHROME1 inversion.
+
+Decisions
+---------
+- With a VOI LUT the output is divided by the LUT's nominal maximum (``2**bits - 1``); with a window
+  the DICOM formula (LINEAR, LINEAR_EXACT or SIGMOID) is written directly on [0, 1]; the first of
+  several windows is used. Without either (or with ``voi="none"``) the modality output is
+  min-max scaled per image; a constant image becomes all zeros.
+- PNG: 8-bit (``L``) is divided by 255, 16-bit (``I;16``/``I``) by 65535. RGB, RGBA and palette
+  images are accepted only when their colour channels agree to within 2 levels of 255 (a greyscale
+  radiograph saved as colour; lossy JPEG may differ by a level): the channel mean is used and alpha
+  is ignored. Any other colour image is rejected.
+- Every failure is an :class:`~racelens.errors.ImageLoadError` carrying the path and a short reason
+  (``reason`` is what a cohort records in ``data.skipped``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from racelens.errors import ImageLoadError
+
+__all__ = ["VoiMode", "load_image", "read_dicom_header", "HEADER_KEYWORDS"]
+
+logger = logging.getLogger(__name__)
+
+VoiMode = Literal["auto", "none"]
+
+#: DICOM keywords :func:`read_dicom_header` returns (``None`` when absent).
+HEADER_KEYWORDS: tuple[str, ...] = (
+    "PatientID",
+    "PatientSex",
+    "PatientAge",
+    "PatientBirthDate",
+    "EthnicGroup",
+    "StudyInstanceUID",
+    "SeriesInstanceUID",
+    "SOPInstanceUID",
+    "StudyDate",
+    "Modality",
+    "BodyPartExamined",
+    "ViewPosition",
+    "PhotometricInterpretation",
+    "Rows",
+    "Columns",
+    "NumberOfFrames",
+)
+
+_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+_JPEG_MAGIC = b"\xff\xd8\xff"
+_DICOM_SUFFIXES = {".dcm", ".dicom", ".dic", ""}
+_COLOUR_TOLERANCE = 2  # levels of 255; lossy JPEG of a grey image may differ by one
+
+
+def load_image(path: str | os.PathLike[str], *, voi: VoiMode = "auto") -> np.ndarray:
+    """Load a single-frame greyscale radiograph as float32 in [0, 1], 1 = brightest displayed.
+
+    Parameters
+    ----------
+    path
+        A DICOM file (any transfer syntax pydicom and the pylibjpeg plugins decode: uncompressed,
+        RLE, JPEG lossless, JPEG-LS, JPEG 2000), or a PNG (8- or 16-bit) or JPEG file.
+    voi
+        ``"auto"`` applies a DICOM file's VOI LUT or window when present; ``"none"`` skips it and
+        min-max scales the modality values instead. PNG and JPEG ignore it.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(rows, columns)``, dtype float32, values in [0, 1].
+
+    Raises
+    ------
+    ImageLoadError
+        When the file is missing, a directory, empty, truncated, not an image, colour, multi-frame
+        or cannot be decoded; ``err.reason`` says which.
+
+    Examples
+    --------
+    >>> from pydicom.data import get_testdata_file
+    >>> img = load_image(get_testdata_file("CT_small.dcm"))
+    >>> img.shape, img.dtype
+    ((128, 128), dtype('float32'))
+    """
+    if voi not in ("auto", "none"):
+        raise ValueError(f"voi must be 'auto' or 'none', not {voi!r}")
+    path = Path(path)
+    head = _check_file(path)
+    if head.startswith(_PNG_MAGIC) or head.startswith(_JPEG_MAGIC):
+        return _load_pillow(path)
+    if head[128:132] == b"DICM" or path.suffix.lower() in _DICOM_SUFFIXES:
+        return _load_dicom(path, voi)
+    return _load_pillow(path)
+
+
+def read_dicom_header(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read the header of a DICOM file without its pixel data.
+
+    Parameters
+    ----------
+    path
+        A DICOM file.
+
+    Returns
+    -------
+    dict
+        Every keyword of :data:`HEADER_KEYWORDS` (value as ``str`` or ``int``, ``None`` when absent),
+        plus ``TransferSyntaxUID`` and ``has_pixel_data`` (bool).
+
+    Raises
+    ------
+    ImageLoadError
+        When the file is missing, empty, or not DICOM.
+    """
+    path = Path(path)
+    _check_file(path)
+    ds = _read_dataset(path, stop_before_pixels=True)
+    out: dict[str, Any] = {}
+    for keyword in HEADER_KEYWORDS:
+        value = ds.get(keyword)
+        if value is None or value == "":
+            out[keyword] = None
+        elif keyword in ("Rows", "Columns", "NumberOfFrames"):
+            out[keyword] = int(value)
+        else:
+            out[keyword] = str(value)
+    meta = getattr(ds, "file_meta", None)
+    tsyntax = meta.get("TransferSyntaxUID") if meta is not None else None
+    out["TransferSyntaxUID"] = str(tsyntax) if tsyntax else None
+    # stop_before_pixels ends the read at the pixel tag, so its presence is judged from the
+    # image-pixel module attributes instead
+    out["has_pixel_data"] = "Rows" in ds and "Columns" in ds and "BitsAllocated" in ds
+    return out
+
+
+# --- file checks ------------------------------------------------------------------------------
+
+
+def _check_file(path: Path) -> bytes:
+    """Fail early with a precise reason; return the first 132 bytes for format sniffing."""
+    if not path.exists():
+        raise ImageLoadError(path, "file not found")
+    if path.is_dir():
+        raise ImageLoadError(path, "is a directory, not an image file")
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(132)
+    except OSError as exc:
+        raise ImageLoadError(path, f"cannot open file ({exc.strerror or exc})") from exc
+    if not head:
+        raise ImageLoadError(path, "empty file (0 bytes)")
+    return head
+
+
+# --- DICOM ------------------------------------------------------------------------------------
+
+
+def _read_dataset(path: Path, *, stop_before_pixels: bool = False) -> Any:
+    import pydicom
+    from pydicom.errors import InvalidDicomError
+
+    try:
+        return pydicom.dcmread(path, stop_before_pixels=stop_before_pixels)
+    except InvalidDicomError:
+        if path.suffix.lower() not in _DICOM_SUFFIXES:
+            raise ImageLoadError(path, "not a DICOM, PNG or JPEG file") from None
+        # DICOM files written without the 128-byte preamble are still common in PACS exports
+        try:
+            return pydicom.dcmread(path, stop_before_pixels=stop_before_pixels, force=True)
+        except Exception as exc:
+            raise ImageLoadError(path, "not a DICOM, PNG or JPEG file") from exc
+    except Exception as exc:  # pydicom raises many types on damaged headers
+        raise ImageLoadError(path, f"unreadable DICOM header ({type(exc).__name__})") from exc
+
+
+def _load_dicom(path: Path, voi: VoiMode) -> np.ndarray:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ds = _read_dataset(path)
+    for w in caught:
+        # pydicom drops an element cut off by the end of the file and only warns about it
+        if "end of file" in str(w.message).lower():
+            raise ImageLoadError(path, "truncated file (ends inside a DICOM element)")
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    if "PixelData" not in ds:
+        kind = ds.get("Modality") or ds.get("SOPClassUID", "unknown")
+        raise ImageLoadError(path, f"DICOM object has no pixel data (Modality {kind})")
+    photometric = str(ds.get("PhotometricInterpretation", "")).upper()
+    samples = int(ds.get("SamplesPerPixel", 1) or 1)
+    if samples != 1 or photometric not in ("MONOCHROME1", "MONOCHROME2"):
+        raise ImageLoadError(
+            path, f"colour DICOM (PhotometricInterpretation {photometric or 'missing'}) not supported"
+        )
+    frames = int(ds.get("NumberOfFrames", 1) or 1)
+    if frames != 1:
+        raise ImageLoadError(path, f"multi-frame DICOM ({frames} frames) not supported")
+    try:
+        stored = ds.pixel_array
+    except Exception as exc:  # truncated data, missing plugin, corrupt codestream
+        raise ImageLoadError(path, f"cannot decode pixel data ({_short(exc)})") from exc
+    if stored.ndim != 2:
+        raise ImageLoadError(path, f"expected a 2-D image, decoded shape {stored.shape}")
+    values = _modality(_honour_bits_stored(stored, ds), ds)
+    if voi == "auto" and ds.get("VOILUTSequence"):
+        image = _voi_lut(values, ds)
+    elif voi == "auto" and _window_of(ds) is not None:
+        center, width, function = _window_of(ds)  # type: ignore[misc]
+        image = _window(values, center, width, function)
+    else:
+        image = _minmax(values)
+    if photometric == "MONOCHROME1":
+        image = 1.0 - image
+    return np.ascontiguousarray(image, dtype=np.float32)
+
+
+def _honour_bits_stored(arr: np.ndarray, ds: Any) -> np.ndarray:
+    """Clear (unsigned) or sign-extend (signed) the bits above ``BitsStored``."""
+    bits_stored = int(ds.get("BitsStored", arr.dtype.itemsize * 8) or 0)
+    bits_total = arr.dtype.itemsize * 8
+    if arr.dtype.kind not in "iu" or not 0 < bits_stored < bits_total:
+        return arr
+    if arr.dtype.kind == "u":
+        return arr & arr.dtype.type((1 << bits_stored) - 1)
+    shift = bits_total - bits_stored
+    return (arr << shift) >> shift  # arithmetic shift restores the sign bit
+
+
+def _modality(arr: np.ndarray, ds: Any) -> np.ndarray:
+    """Modality LUT or rescale (PS3.3 C.11.1) in float32."""
+    if ds.get("ModalityLUTSequence"):
+        from pydicom.pixels import apply_modality_lut
+
+        return apply_modality_lut(arr, ds).astype(np.float32)
+    out = arr.astype(np.float32)
+    slope = float(ds.get("RescaleSlope", 1.0) or 1.0)
+    intercept = float(ds.get("RescaleIntercept", 0.0) or 0.0)
+    if slope != 1.0:
+        out *= slope
+    if intercept != 0.0:
+        out += intercept
+    return out
+
+
+def _window_of(ds: Any) -> tuple[float, float, str] | None:
+    if "WindowCenter" not in ds or "WindowWidth" not in ds:
+        return None
+    center, width = ds.WindowCenter, ds.WindowWidth
+    center = center[0] if _is_multi(center) else center
+    width = width[0] if _is_multi(width) else width
+    if center is None or width is None or center == "" or width == "":
+        return None
+    function = str(ds.get("VOILUTFunction", "LINEAR") or "LINEAR").upper()
+    return float(center), float(width), function
+
+
+def _is_multi(value: Any) -> bool:
+    return isinstance(value, (list, tuple)) or type(value).__name__ == "MultiValue"
+
+
+def _window(values: np.ndarray, center: float, width: float, function: str) -> np.ndarray:
+    """DICOM window (PS3.3 C.11.2.1.2 and C.11.2.1.3) with output range [0, 1]."""
+    if function == "SIGMOID" and width > 0:
+        return (1.0 / (1.0 + np.exp(-4.0 * (values - center) / width))).astype(np.float32)
+    if function == "LINEAR_EXACT" and width > 0:
+        out = (values - center) / np.float32(width) + 0.5
+    elif function == "LINEAR" and width > 1:
+        out = (values - (center - 0.5)) / np.float32(width - 1) + 0.5
+    elif function == "LINEAR" and width == 1:
+        return (values > center - 0.5).astype(np.float32)
+    else:
+        logger.debug("ignoring invalid window (%s, width %s)", function, width)
+        return _minmax(values)
+    return np.clip(out, 0.0, 1.0, out=out)
+
+
+def _voi_lut(values: np.ndarray, ds: Any) -> np.ndarray:
+    from pydicom.pixels import apply_voi
+
+    bits = int(ds.VOILUTSequence[0].LUTDescriptor[2])
+    mapped = apply_voi(np.rint(values).astype(np.int64), ds, 0)
+    out = mapped.astype(np.float32) / np.float32(2**bits - 1)
+    return np.clip(out, 0.0, 1.0, out=out)
+
+
+def _minmax(values: np.ndarray) -> np.ndarray:
+    lo, hi = float(values.min()), float(values.max())
+    if hi <= lo:
+        return np.zeros(values.shape, dtype=np.float32)
+    out = values.astype(np.float32, copy=True)
+    out -= lo
+    out *= np.float32(1.0 / (hi - lo))
+    return out
+
+
+def _short(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    text = text if len(text) <= 160 else text[:157] + "..."
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+# --- PNG / JPEG -------------------------------------------------------------------------------
+
+
+def _load_pillow(path: Path) -> np.ndarray:
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            if getattr(im, "n_frames", 1) > 1:
+                raise ImageLoadError(path, f"multi-frame image ({im.n_frames} frames) not supported")
+            im.load()
+            if im.getexif().get(0x0112, 1) != 1:  # EXIF orientation: show it the way it was taken
+                im = ImageOps.exif_transpose(im)
+            return _pillow_to_float(path, im)
+    except ImageLoadError:
+        raise
+    except UnidentifiedImageError as exc:
+        raise ImageLoadError(path, "not a DICOM, PNG or JPEG file") from exc
+    except (OSError, SyntaxError, ValueError) as exc:  # Pillow reports truncation as OSError
+        raise ImageLoadError(path, f"cannot decode image ({_short(exc)})") from exc
+
+
+def _pillow_to_float(path: Path, im: Any) -> np.ndarray:
+    mode = im.mode
+    if mode == "1":
+        return np.asarray(im, dtype=np.float32)
+    if mode == "L":
+        return np.asarray(im, dtype=np.float32) / np.float32(255.0)
+    if mode.startswith("I;16"):
+        return np.asarray(im).astype(np.float32) / np.float32(65535.0)
+    if mode == "I":
+        arr = np.asarray(im)
+        if arr.min() < 0 or arr.max() > 65535:
+            raise ImageLoadError(path, "32-bit integer image values outside 0..65535")
+        return arr.astype(np.float32) / np.float32(65535.0)
+    if mode in ("LA", "La"):
+        return np.asarray(im.getchannel("L"), dtype=np.float32) / np.float32(255.0)
+    if mode in ("RGB", "RGBA", "RGBa", "P", "PA", "CMYK", "YCbCr", "LAB", "HSV"):
+        rgb = np.asarray(im.convert("RGB"), dtype=np.int16)
+        spread = int((rgb.max(axis=2) - rgb.min(axis=2)).max())
+        if spread > _COLOUR_TOLERANCE:
+            raise ImageLoadError(
+                path, f"colour image (mode {mode}, channels differ by up to {spread}) not supported"
+            )
+        return rgb.mean(axis=2, dtype=np.float32) / np.float32(255.0)
+    raise ImageLoadError(path, f"unsupported image mode {mode}")

@@ -1,0 +1,318 @@
+"""racelens.imaging.io on real radiographs shipped by pydicom-data and on files made here."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pydicom
+import pytest
+from PIL import Image
+from pydicom.data import get_testdata_file
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.pixels import apply_modality_lut, apply_voi_lut
+from pydicom.uid import JPEG2000Lossless, generate_uid
+
+from racelens.errors import DataError, ImageLoadError
+from racelens.imaging.io import load_image, read_dicom_header
+
+
+def datafile(name: str) -> str:
+    # download=False: the large files come from the installed pydicom-data package, never the net
+    path = get_testdata_file(name, download=False)
+    assert path is not None, f"{name} missing: install the dev extra (pydicom-data)"
+    return str(path)
+
+
+def write_dicom(path: Path, stored: np.ndarray, *, photometric: str = "MONOCHROME2",
+                bits_stored: int | None = None, **tags: object) -> Path:
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.1.1"  # digital X-ray for presentation
+    ds.SOPInstanceUID = generate_uid()
+    ds.Modality = "DX"
+    ds.set_pixel_data(stored, photometric, bits_stored or stored.dtype.itemsize * 8)
+    for key, value in tags.items():
+        setattr(ds, key, value)
+    ds.save_as(path, enforce_file_format=True)
+    return path
+
+
+@pytest.fixture(scope="module")
+def chest() -> dict[str, np.ndarray]:
+    return {name: load_image(datafile(name)) for name in ("RG1_UNCR.dcm", "RG1_J2KR.dcm")}
+
+
+# --- the real CR chest (MONOCHROME1, windowed) -------------------------------------------------
+
+
+def test_chest_uncompressed_and_jpeg2000_identical(chest: dict[str, np.ndarray]) -> None:
+    a, b = chest["RG1_UNCR.dcm"], chest["RG1_J2KR.dcm"]
+    assert a.shape == (1955, 1841) and a.dtype == np.float32
+    assert 0.0 <= a.min() and a.max() <= 1.0
+    np.testing.assert_array_equal(a, b)
+
+
+def test_chest_orientation_lungs_darker_than_spine(chest: dict[str, np.ndarray]) -> None:
+    img = chest["RG1_UNCR.dcm"]
+    h, w = img.shape
+    rows = slice(int(0.35 * h), int(0.60 * h))
+    left_lung = img[rows, int(0.20 * w):int(0.35 * w)].mean()
+    right_lung = img[rows, int(0.65 * w):int(0.80 * w)].mean()
+    spine = img[rows, int(0.45 * w):int(0.55 * w)].mean()
+    assert left_lung < spine - 0.1 and right_lung < spine - 0.1
+
+
+def test_chest_window_matches_pydicom(chest: dict[str, np.ndarray]) -> None:
+    ds = pydicom.dcmread(datafile("RG1_UNCR.dcm"))
+    windowed = apply_voi_lut(apply_modality_lut(ds.pixel_array, ds), ds)
+    y_max = 2.0**ds.BitsStored - 1  # unsigned, no rescale: pydicom's window output range
+    expected = 1.0 - windowed / y_max  # MONOCHROME1
+    np.testing.assert_allclose(chest["RG1_UNCR.dcm"], expected, atol=1e-5)
+
+
+def test_chest_voi_none_is_minmax_of_stored_values() -> None:
+    ds = pydicom.dcmread(datafile("RG1_UNCR.dcm"))
+    raw = ds.pixel_array.astype(np.float64)
+    expected = 1.0 - (raw - raw.min()) / (raw.max() - raw.min())
+    np.testing.assert_allclose(load_image(datafile("RG1_UNCR.dcm"), voi="none"), expected, atol=1e-6)
+
+
+def test_read_dicom_header_of_chest() -> None:
+    header = read_dicom_header(datafile("RG1_J2KR.dcm"))
+    assert header["PatientID"] == "9RG1"
+    assert header["ViewPosition"] == "PA"
+    assert header["Modality"] == "CR"
+    assert header["PhotometricInterpretation"] == "MONOCHROME1"
+    assert (header["Rows"], header["Columns"]) == (1955, 1841)
+    assert header["EthnicGroup"] is None
+    assert header["TransferSyntaxUID"] == JPEG2000Lossless
+    assert header["has_pixel_data"] is True
+    assert header["StudyInstanceUID"].startswith("1.3.6.1.4.1.5962")
+
+
+def test_read_dicom_header_non_image_and_tags(tmp_path: Path) -> None:
+    assert read_dicom_header(datafile("rtplan.dcm"))["has_pixel_data"] is False
+    path = write_dicom(tmp_path / "a.dcm", np.zeros((4, 4), np.uint16), PatientID="P7",
+                       EthnicGroup="Black", ViewPosition="AP")
+    header = read_dicom_header(path)
+    assert (header["PatientID"], header["EthnicGroup"], header["ViewPosition"]) == ("P7", "Black", "AP")
+    with pytest.raises(ImageLoadError, match="not a DICOM"):
+        read_dicom_header(_png8(tmp_path / "x.png"))
+
+
+# --- transfer syntaxes and the grayscale pipeline -----------------------------------------------
+
+
+@pytest.mark.parametrize("other", ["MR_small_RLE.dcm", "MR_small_jpeg_ls_lossless.dcm",
+                                   "MR_small_jp2klossless.dcm", "MR_small_bigendian.dcm"])
+def test_lossless_syntaxes_match_uncompressed(other: str) -> None:
+    np.testing.assert_array_equal(load_image(datafile(other)), load_image(datafile("MR_small.dcm")))
+
+
+@pytest.mark.parametrize("name, shape", [("JPEG-LL.dcm", (1024, 256)), ("JPEG2000.dcm", (1024, 256)),
+                                         ("693_J2KR.dcm", (512, 512)),
+                                         ("JPGLosslessP14SV1_1s_1f_8b.dcm", (768, 1024))])
+def test_compressed_files_decode(name: str, shape: tuple[int, int]) -> None:
+    img = load_image(datafile(name))
+    assert img.shape == shape and img.dtype == np.float32
+    assert img.min() >= 0.0 and img.max() <= 1.0 and img.std() > 0.01
+
+
+def test_jpeg2000_ct_matches_uncompressed() -> None:
+    np.testing.assert_array_equal(load_image(datafile("693_J2KR.dcm")),
+                                  load_image(datafile("693_UNCR.dcm")))
+
+
+def test_rescale_then_window_in_hounsfield_units(tmp_path: Path) -> None:
+    src = pydicom.dcmread(datafile("CT_small.dcm"))
+    assert (float(src.RescaleSlope), float(src.RescaleIntercept)) == (1.0, -1024.0)
+    src.WindowCenter, src.WindowWidth = 40, 401  # a soft-tissue window in HU
+    path = tmp_path / "ct.dcm"
+    src.save_as(path)
+    hu = src.pixel_array.astype(np.float64) - 1024.0
+    expected = np.clip((hu - 39.5) / 400.0 + 0.5, 0.0, 1.0)
+    np.testing.assert_allclose(load_image(path), expected, atol=1e-6)
+    # voi="none": min-max of the rescaled values
+    np.testing.assert_allclose(load_image(path, voi="none"),
+                               (hu - hu.min()) / (hu.max() - hu.min()), atol=1e-6)
+
+
+@pytest.mark.parametrize("function", ["LINEAR", "LINEAR_EXACT", "SIGMOID"])
+def test_window_functions_match_pydicom(tmp_path: Path, function: str) -> None:
+    stored = np.arange(0, 4096, 16, dtype=np.uint16).reshape(16, 16)
+    path = write_dicom(tmp_path / "w.dcm", stored, bits_stored=12, WindowCenter=2000,
+                       WindowWidth=1000, VOILUTFunction=function)
+    ds = pydicom.dcmread(path)
+    expected = apply_voi_lut(ds.pixel_array, ds) / 4095.0
+    np.testing.assert_allclose(load_image(path), expected, atol=1e-5)
+
+
+def test_voi_lut_sequence_applied() -> None:
+    ds = pydicom.dcmread(datafile("vlut_04.dcm"))
+    bits = ds.VOILUTSequence[0].LUTDescriptor[2]
+    expected = apply_voi_lut(ds.pixel_array, ds) / (2.0**bits - 1)
+    np.testing.assert_allclose(load_image(datafile("vlut_04.dcm")), expected, atol=1e-6)
+
+
+def test_modality_lut_sequence_applied() -> None:
+    ds = pydicom.dcmread(datafile("mlut_18.dcm"))
+    values = apply_modality_lut(ds.pixel_array, ds).astype(np.float64)
+    expected = (values - values.min()) / (values.max() - values.min())
+    np.testing.assert_allclose(load_image(datafile("mlut_18.dcm")), expected, atol=1e-6)
+
+
+def test_monochrome1_is_inverted(tmp_path: Path) -> None:
+    stored = np.array([[0, 100], [200, 4095]], dtype=np.uint16)
+    m2 = load_image(write_dicom(tmp_path / "m2.dcm", stored, bits_stored=12))
+    m1 = load_image(write_dicom(tmp_path / "m1.dcm", stored, photometric="MONOCHROME1",
+                                bits_stored=12))
+    np.testing.assert_allclose(m2, [[0.0, 100 / 4095], [200 / 4095, 1.0]], atol=1e-7)
+    np.testing.assert_allclose(m1, 1.0 - m2, atol=1e-7)
+
+
+def test_bits_above_bits_stored_are_ignored(tmp_path: Path) -> None:
+    clean = np.array([[0, 1000], [2000, 4095]], dtype=np.uint16)
+    path = write_dicom(tmp_path / "noisy.dcm", clean, bits_stored=12)
+    ds = pydicom.dcmread(path)
+    ds.PixelData = (clean | np.uint16(0xA000)).tobytes()  # overlay junk in the unused high bits
+    ds.save_as(path)
+    np.testing.assert_allclose(load_image(path), clean / 4095.0, atol=1e-7)
+
+
+def test_signed_pixels(tmp_path: Path) -> None:
+    stored = np.array([[-2048, 0], [1024, 2047]], dtype=np.int16)
+    img = load_image(write_dicom(tmp_path / "s.dcm", stored, bits_stored=12))
+    np.testing.assert_allclose(img, (stored + 2048.0) / 4095.0, atol=1e-7)
+
+
+def test_constant_image_is_zero(tmp_path: Path) -> None:
+    img = load_image(write_dicom(tmp_path / "c.dcm", np.full((3, 5), 7, np.uint16)))
+    np.testing.assert_array_equal(img, np.zeros((3, 5), np.float32))
+
+
+def test_dicom_without_preamble(tmp_path: Path) -> None:
+    src = Path(datafile("MR_small.dcm")).read_bytes()
+    assert src[128:132] == b"DICM"
+    (tmp_path / "raw.dcm").write_bytes(src[132:])  # as some PACS exports write them
+    np.testing.assert_array_equal(load_image(tmp_path / "raw.dcm"), load_image(datafile("MR_small.dcm")))
+
+
+# --- PNG and JPEG -------------------------------------------------------------------------------
+
+
+def _png8(path: Path) -> Path:
+    Image.fromarray(np.array([[0, 51], [204, 255]], np.uint8), mode="L").save(path)
+    return path
+
+
+def test_png_8bit(tmp_path: Path) -> None:
+    img = load_image(_png8(tmp_path / "a.png"))
+    assert img.dtype == np.float32
+    np.testing.assert_allclose(img, [[0.0, 0.2], [0.8, 1.0]], atol=1e-7)
+
+
+def test_png_16bit(tmp_path: Path) -> None:
+    arr = np.array([[0, 1000], [40000, 65535]], np.uint16)
+    Image.fromarray(arr).save(tmp_path / "a.png")
+    assert Image.open(tmp_path / "a.png").mode.startswith("I")
+    np.testing.assert_allclose(load_image(tmp_path / "a.png"), arr / 65535.0, atol=1e-7)
+
+
+def test_jpeg_grey(tmp_path: Path) -> None:
+    arr = np.tile(np.linspace(0, 255, 64).astype(np.uint8), (64, 1))
+    Image.fromarray(arr, mode="L").save(tmp_path / "a.jpg", quality=100)
+    img = load_image(tmp_path / "a.jpg")
+    assert img.shape == (64, 64)
+    assert np.abs(img - arr / 255.0).max() < 0.03  # lossy, but the ramp survives
+
+
+def test_grey_saved_as_rgb_accepted_colour_rejected(tmp_path: Path) -> None:
+    grey = np.array([[10, 20], [30, 40]], np.uint8)
+    Image.fromarray(np.stack([grey] * 3, axis=2), mode="RGB").save(tmp_path / "g.png")
+    np.testing.assert_allclose(load_image(tmp_path / "g.png"), grey / 255.0, atol=1e-7)
+    colour = np.stack([grey, grey, grey + 100], axis=2)
+    Image.fromarray(colour, mode="RGB").save(tmp_path / "c.png")
+    with pytest.raises(ImageLoadError, match=r"colour image \(mode RGB, channels differ by up to 100\)"):
+        load_image(tmp_path / "c.png")
+
+
+def test_rgba_with_grey_channels_ignores_alpha(tmp_path: Path) -> None:
+    grey = np.array([[0, 255]], np.uint8)
+    alpha = np.array([[255, 0]], np.uint8)
+    Image.fromarray(np.stack([grey, grey, grey, alpha], axis=2), mode="RGBA").save(tmp_path / "a.png")
+    np.testing.assert_allclose(load_image(tmp_path / "a.png"), [[0.0, 1.0]])
+
+
+# --- failures: each names the file and the reason ----------------------------------------------
+
+
+@pytest.mark.parametrize("name, reason", [
+    ("SC_rgb.dcm", "colour DICOM (PhotometricInterpretation RGB) not supported"),
+    ("US1_J2KR.dcm", "colour DICOM (PhotometricInterpretation YBR_RCT) not supported"),
+    ("emri_small.dcm", "multi-frame DICOM (10 frames) not supported"),
+    ("rtplan.dcm", "DICOM object has no pixel data (Modality RTPLAN)"),
+])
+def test_unsupported_dicom_rejected(name: str, reason: str) -> None:
+    with pytest.raises(ImageLoadError) as info:
+        load_image(datafile(name))
+    assert info.value.reason == reason
+    assert info.value.path == datafile(name)
+    assert str(info.value) == f"{datafile(name)}: {reason}"
+    assert isinstance(info.value, DataError)
+
+
+def test_truncated_dicom(tmp_path: Path) -> None:
+    data = Path(datafile("RG1_UNCR.dcm")).read_bytes()
+    (tmp_path / "cut.dcm").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ImageLoadError, match="cannot decode pixel data"):
+        load_image(tmp_path / "cut.dcm")
+
+
+def test_truncated_jpeg2000_dicom(tmp_path: Path) -> None:
+    data = Path(datafile("MR_small_jp2klossless.dcm")).read_bytes()
+    (tmp_path / "cut.dcm").write_bytes(data[:-2000])
+    with pytest.raises(ImageLoadError, match=r"truncated file \(ends inside a DICOM element\)"):
+        load_image(tmp_path / "cut.dcm")
+
+
+def test_truncated_png_and_jpeg(tmp_path: Path) -> None:
+    arr = np.random.default_rng(0).integers(0, 255, (64, 64), dtype=np.uint8)
+    for name in ("a.png", "a.jpg"):
+        Image.fromarray(arr, mode="L").save(tmp_path / name)
+        data = (tmp_path / name).read_bytes()
+        (tmp_path / name).write_bytes(data[: len(data) // 2])
+        with pytest.raises(ImageLoadError, match="cannot decode image"):
+            load_image(tmp_path / name)
+
+
+@pytest.mark.parametrize("make, reason", [
+    (lambda p: p, "file not found"),
+    (lambda p: (p.mkdir(), p)[1], "is a directory, not an image file"),
+    (lambda p: (p.write_bytes(b""), p)[1], "empty file (0 bytes)"),
+])
+def test_missing_directory_empty(tmp_path: Path, make, reason: str) -> None:  # noqa: ANN001
+    path = make(tmp_path / "img.dcm")
+    with pytest.raises(ImageLoadError) as info:
+        load_image(path)
+    assert info.value.reason == reason
+
+
+def test_garbage_is_not_an_image(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("no pixels here\n" * 20)
+    with pytest.raises(ImageLoadError, match="not a DICOM, PNG or JPEG file"):
+        load_image(tmp_path / "notes.txt")
+    (tmp_path / "junk.dcm").write_bytes(b"\x00\x01" * 300)
+    with pytest.raises(ImageLoadError):
+        load_image(tmp_path / "junk.dcm")
+
+
+def test_copied_file_keeps_working(tmp_path: Path) -> None:
+    shutil.copy(datafile("CT_small.dcm"), tmp_path / "ct")  # no suffix: sniffed as DICOM
+    assert load_image(tmp_path / "ct").shape == (128, 128)
+
+
+def test_bad_voi_option() -> None:
+    with pytest.raises(ValueError, match="voi must be"):
+        load_image(datafile("CT_small.dcm"), voi="window")  # type: ignore[arg-type]
