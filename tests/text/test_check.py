@@ -1,0 +1,198 @@
+"""Redaction checks: the independent scan, span scores, mention rates, leakage and proxies."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from racelens.errors import ConfigError, DataError
+from racelens.text.check import check_redaction, mention_stats
+from racelens.text.scan import residual_terms, scan_residual
+from racelens.text.spaneval import f_beta, score_spans
+
+# ---------------------------------------------------------------------------- independent scan
+
+SCAN_CASES = [
+    ("54 yo AA M with CP", [(6, 8, "aa", "race")]),
+    ("62 y/o white female", [(7, 12, "white", "race")]),
+    ("71 year old black man", [(12, 17, "black", "race")]),
+    ("45 yo WM presents", [(6, 8, "wm", "race")]),
+    ("54y/o B/F", [(6, 9, "b/f", "race")]),
+    ("Race: White.", [(6, 11, "white", "race")]),
+    ("Ethnicity: non-Hispanic", [(11, 23, "non hispanic", "ethnicity")]),
+    ("African-American woman", [(0, 16, "african american", "race")]),
+    ("pt is Caucasian", [(6, 15, "caucasian", "race")]),
+    ("Latina, Asian-Indian", [(0, 6, "latina", "ethnicity"), (8, 20, "asian indian", "race")]),
+    ("a black woman", [(2, 7, "black", "race")]),
+    ("Native Hawaiian or Pacific Islander",
+     [(0, 15, "native hawaiian", "race"), (19, 35, "pacific islander", "race")]),
+]
+
+NEGATIVES = [
+    "white blood cell count 12", "WBC 12.1", "gray-white differentiation", "black stools x2",
+    "black tarry stool", "Mr. Black and Dr. White", "AA meeting on Tuesdays", "BM x2 today",
+    "3 BF", "[RACE] M with CP", "54 yo [RACE] M", "white matter changes", "blackout spell",
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), SCAN_CASES)
+def test_scan_finds_explicit_terms(text, expected):
+    assert scan_residual(text) == expected
+
+
+@pytest.mark.parametrize("text", NEGATIVES)
+def test_scan_leaves_hard_negatives(text):
+    assert scan_residual(text) == []
+
+
+def test_scan_extended_adds_origin_and_language():
+    text = "Haitian man, speaks Spanish, Cantonese interpreter"
+    assert scan_residual(text) == []
+    assert scan_residual(text, "extended") == [
+        (0, 7, "haitian", "national_origin"), (20, 27, "spanish", "language"),
+        (29, 38, "cantonese", "language")]
+
+
+def test_scan_rejects_unknown_level_and_tolerates_non_text():
+    with pytest.raises(ConfigError, match="explicit"):
+        scan_residual("x", "none")
+    assert scan_residual(None) == []  # type: ignore[arg-type]
+
+
+def test_scan_is_independent_of_the_redactor():
+    import ast
+
+    import racelens.text.scan as scan
+
+    tree = ast.parse(open(scan.__file__, encoding="utf-8").read())
+    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    assert not any(m and m.startswith("racelens.text") for m in imported), imported
+
+
+def test_residual_terms_counts():
+    assert residual_terms(["Caucasian M", "caucasian F, Hispanic", "none"]) == {
+        "caucasian": 2, "hispanic": 1}
+
+
+# ---------------------------------------------------------------------------- span scores
+
+def test_span_scores_exact():
+    gold = [[(0, 5), (10, 15)], [{"start": 3, "end": 8}], []]
+    pred = [[(0, 5)], [(4, 8)], [(1, 2)]]  # iou 4/5 matches; (1, 2) is a false hit
+    s = score_spans(gold, pred)
+    assert (s.n_gold, s.n_predicted, s.n_matched) == (3, 3, 2)
+    assert s.precision == pytest.approx(2 / 3) and s.recall == pytest.approx(2 / 3)
+    assert s.f2 == pytest.approx(f_beta(2 / 3, 2 / 3)) == pytest.approx(2 / 3)
+    assert s.misses == ((0, 10, 15),) and s.false_hits == ((2, 1, 2),)
+
+
+def test_span_overlap_threshold_and_one_to_one():
+    # one long prediction over two gold spans matches only one of them
+    s = score_spans([[(0, 4), (5, 8)]], [[(0, 9)]], overlap_threshold=0.3)  # iou 4/9 and 3/9
+    assert s.n_matched == 1 and s.misses == ((0, 5, 8),)
+    assert score_spans([[(0, 4), (5, 8)]], [[(0, 9)]], overlap_threshold=0.5).n_matched == 0
+    assert f_beta(0.5, 1.0) == pytest.approx(5 * 0.5 / (4 * 0.5 + 1))
+
+
+def test_span_errors():
+    with pytest.raises(DataError, match="one list of spans per note"):
+        score_spans([[]], [[], []])
+    with pytest.raises(ConfigError):
+        score_spans([[]], [[]], overlap_threshold=0)
+    with pytest.raises(DataError, match="valid character range"):
+        score_spans([[(5, 2)]], [[]])
+
+
+# ---------------------------------------------------------------------------- generated notes
+
+FILLER = ["presents with chest pain", "denies fever or chills", "history of hypertension",
+          "on metformin for diabetes", "lungs clear bilaterally", "abdomen soft nontender",
+          "follow up in clinic", "wbc 9.1 hgb 12.3", "ct head negative", "ambulating well"]
+PROXIES = {"Asian": "cantonese interpreter", "Black": "sickle trait", "White": "lives lakeside"}
+
+
+def make_notes(n_patients: int, seed: int, *, proxies: bool, explicit: bool):
+    """Notes with planted proxies and explicit mentions; gold spans and a perfect redaction."""
+    rng = np.random.default_rng(seed)
+    groups = np.array(["Asian", "Black", "White"])
+    words = {"Asian": "Asian", "Black": "African American", "White": "Caucasian"}
+    orig, red, gold, race, pid = [], [], [], [], []
+    for p in range(n_patients):
+        g = str(groups[p % 3])
+        for _ in range(int(rng.integers(1, 3))):
+            head = f"{int(rng.integers(20, 90))} yo "
+            spans = []
+            if explicit and rng.random() < 0.6:
+                spans = [(len(head), len(head) + len(words[g]))]
+                head += words[g] + " "
+            body = list(rng.choice(FILLER, size=4, replace=False))
+            if proxies and rng.random() < 0.7:
+                body.insert(int(rng.integers(0, 4)), PROXIES[g])
+            text = head + "M " + ". ".join(body) + "."
+            r = text if not spans else text[:spans[0][0]] + "[RACE]" + text[spans[0][1]:]
+            orig.append(text)
+            red.append(r)
+            gold.append(spans)
+            race.append(g)
+            pid.append(f"p{p}")
+    return orig, red, gold, race, pid
+
+
+def test_mention_stats_per_group_exact():
+    texts = ["Caucasian M", "Hispanic F, Caucasian", "nothing", "Asian M"]
+    labels = np.array(["White", "White", "Black", "Asian"], dtype=object)
+    st = mention_stats(texts, labels)
+    assert (st.n_notes, st.n_mentions, st.n_notes_with_mentions) == (4, 4, 3)
+    assert st.per_1000_notes == 1000.0
+    assert st.terms == {"caucasian": 2, "asian": 1, "hispanic": 1}
+    assert st.categories == {"ethnicity": 1, "race": 3}
+    assert st.per_group["White"]["per_1000_notes"] == 1500.0
+    assert st.per_group["Black"]["share_notes_with_mentions"] == 0.0
+
+
+def test_check_residual_and_spans_without_leakage():
+    orig, red, gold, race, _ = make_notes(30, 0, proxies=False, explicit=True)
+    red_missed = list(red)
+    red_missed[0] = orig[0]  # one note left unredacted
+    pred = list(gold)
+    pred[0] = []
+    rep = check_redaction(red_missed, original_texts=orig, labels=race, gold_spans=gold,
+                          predicted_spans=pred, leakage=False)
+    n_gold = sum(map(len, gold))
+    assert rep.residual.n_mentions == len(gold[0])
+    assert rep.spans.recall == pytest.approx((n_gold - len(gold[0])) / n_gold)
+    assert rep.spans.precision == 1.0
+    assert rep.original.n_mentions == n_gold
+    assert rep.leakage is None
+    with pytest.raises(ConfigError, match="predicted_spans or original_texts"):
+        check_redaction(red, gold_spans=gold)
+
+
+def test_leakage_with_planted_proxies():
+    orig, red, gold, race, pid = make_notes(240, 1, proxies=True, explicit=True)
+    rep = check_redaction(red, original_texts=orig, labels=race, patient_ids=pid,
+                          gold_spans=gold, predicted_spans=gold, n_boot=200, top_k=5)
+    assert rep.residual.n_mentions == 0
+    assert rep.spans.f2 == 1.0
+    macro = rep.leakage.result.auc.macro
+    assert macro.ci_low > 0.7
+    assert rep.leakage.result.p_value_vs_chance < 1e-6
+    for g, phrase in PROXIES.items():
+        top = [p.ngram for p in rep.proxies if p.group == g][:5]
+        assert phrase in top or any(w in top for w in phrase.split()), (g, top)
+        hit = next(p for p in rep.proxies if p.group == g and p.ngram in phrase)
+        assert hit.doc_freq[g] > 0.5 > max(v for h, v in hit.doc_freq.items() if h != g)
+    # aggregates only: no sentence of any note in the report
+    payload = rep.to_json()
+    assert "chest pain" not in payload and json.loads(payload)["n_notes"] == len(red)
+    assert "Leakage" in rep.summary() and len(rep.summary().splitlines()) < 25
+
+
+def test_leakage_negative_control_contains_chance():
+    _, red, _, race, pid = make_notes(240, 2, proxies=False, explicit=False)
+    rep = check_redaction(red, labels=race, patient_ids=pid, n_boot=200)
+    assert rep.leakage.result.auc.macro.contains(0.5)
+    assert rep.residual.n_mentions == 0
