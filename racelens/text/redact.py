@@ -1,0 +1,362 @@
+"""Redact explicit (and extended) race and ethnicity mentions from clinical notes.
+
+The engine follows Philter's ordered filters and presidio's explaining recognizers:
+
+1. one compiled alternation scans the text once; at every word start it tries, in order, the
+   replacement token (so redacted text is never redacted again), the *safe* phrases
+   (``white blood cell``, ``black stools``, ``Dr. White`` ...), demographic lines
+   (``Race: ...``), extended phrase rules (``speaks Cantonese``, ``born in Haiti``) and the
+   term trie;
+2. cheap context checks decide the hits that need context: short forms in the demographic
+   slot (``54 yo AA M``) and ``black``/``white`` in a person context (a person noun or sex after,
+   an age or "identifies as" before, or a list with another race mention);
+3. every kept hit is a :class:`Span` naming its category and the rule that kept it.
+
+Decisions depend only on text that a redaction leaves unchanged or turns into the replacement
+token, which counts as a race mention, so ``redact(redact(x).text).text == redact(x).text``.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from itertools import islice
+from typing import Any
+
+from racelens.errors import ConfigError
+from racelens.text.lexicon import (
+    Level,
+    Lexicon,
+    SafePhrase,
+    Term,
+    literal_regex,
+    load_lexicon,
+    term_key,
+    trie_regex,
+)
+
+__all__ = ["Span", "Redaction", "RaceRedactor", "LABEL"]
+
+LABEL = "RACE_ETHNICITY"
+_FLAGS = re.IGNORECASE | re.MULTILINE
+_AGE = r"\d{1,3}[ \t]*-?[ \t]*(?:y/o|y\.o\.?|yo|yrs?\.?|years?|y)(?:[ \t\-]*old)?"
+
+
+@dataclass(frozen=True)
+class Span:
+    """One redacted mention, in the original text's character offsets.
+
+    Attributes
+    ----------
+    start, end
+        Offsets into the original text (``text[start:end]`` is the mention).
+    label
+        The entity label, always ``"RACE_ETHNICITY"``.
+    category
+        The group named (``black``, ``hispanic_latino``, ``national_origin`` ...).
+    rule
+        Why it was redacted: ``term``, ``demographic_slot``, ``person_context``,
+        ``group_list``, ``age_context``, ``identity_context``, ``demographic_line``, ``language``, ``birthplace``.
+    text
+        The matched text (the term only, never more context).
+    """
+
+    start: int
+    end: int
+    label: str
+    category: str
+    rule: str
+    text: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """The span as a plain dict."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Redaction:
+    """The redacted text and the spans replaced, sorted and non-overlapping."""
+
+    text: str
+    spans: list[Span] = field(default_factory=list)
+
+
+@dataclass
+class _Hit:
+    start: int
+    end: int
+    kind: str  # "repl", "term", "line", "language", "birthplace"
+    term: Term | None = None
+    category: str = ""
+    rule: str = ""
+    pending: bool = False
+
+
+class RaceRedactor:
+    """Find and replace race and ethnicity mentions.
+
+    Parameters
+    ----------
+    level
+        ``"explicit"``: race/ethnicity categories as notes write them; ``"extended"`` adds
+        national origin, ancestry, languages spoken, interpreters and birthplaces.
+    replacement
+        What each mention becomes. It must start and end with a non-word character and hold no
+        whitespace or ``; | . ,`` so that it cannot join or split neighbouring text.
+    extra_terms
+        More terms: strings (category ``custom``, no context needed) or :class:`Term` objects.
+    safe_terms
+        More protected phrases (literal strings), tried before any term.
+    lexicon
+        A :class:`Lexicon` (default: the packaged one, see :func:`load_lexicon`) or a path to a
+        YAML file of additions.
+
+    Examples
+    --------
+    >>> r = RaceRedactor()
+    >>> r.redact("54 yo AA M with WBC 12. White blood cells elevated.").text
+    '54 yo [RACE] M with WBC 12. White blood cells elevated.'
+    """
+
+    def __init__(self, level: Level = "explicit", replacement: str = "[RACE]",
+                 extra_terms: Iterable[str | Term] = (), safe_terms: Iterable[str] = (),
+                 lexicon: Lexicon | str | None = None) -> None:
+        self.level = level
+        self.replacement = replacement
+        self.extra_terms = tuple(extra_terms)
+        self.safe_terms = tuple(safe_terms)
+        self.lexicon = lexicon
+        self._compile()
+
+    # -- construction ------------------------------------------------------------------
+    def _compile(self) -> None:
+        rep = self.replacement
+        if (not isinstance(rep, str) or not rep or re.match(r"\w", rep) or re.search(r"\w\Z", rep)
+                or re.search(r"[\s;|.,]", rep)):
+            raise ConfigError(
+                f"replacement {rep!r} must be non-empty, start and end with a non-word character "
+                "and hold no whitespace or ';|.,' (for example '[RACE]')")
+        lex = self.lexicon
+        if lex is None or isinstance(lex, str):
+            lex = load_lexicon(*(() if lex is None else (lex,)))
+        elif not isinstance(lex, Lexicon):
+            lex = load_lexicon(lex)
+        extra = tuple(t if isinstance(t, Term) else Term(term=str(t), category="custom",
+                                                         level=self.level)
+                      for t in self.extra_terms)
+        safe = tuple(SafePhrase(name=f"user_safe_{i}", pattern=literal_regex(s))
+                     for i, s in enumerate(self.safe_terms))
+        lex = lex.with_additions(terms=extra, safe=safe)
+        terms = lex.terms_for(self.level)
+        self._lex = lex
+        self._terms_by_key: dict[str, Term] = {}
+        for t in terms:
+            for form in t.forms():
+                self._terms_by_key.setdefault(term_key(form), t)
+        self._terms = terms
+        self._term_res = [(re.compile(literal_regex(f) + r"\Z", _FLAGS), t)
+                          for t in terms for f in t.forms()]
+        term_re = trie_regex(f for t in terms for f in t.forms())
+        self._term_re = re.compile(r"(?<!\w)(?:" + term_re + r")(?!\w)", _FLAGS)
+
+        groups: list[tuple[str, str]] = [(f"s{i}", s.pattern) for i, s in enumerate(lex.safe)]
+        self._safe_names = {f"s{i}": s.name for i, s in enumerate(lex.safe)}
+        labels = trie_regex(lex.lines_for(self.level))
+        groups.append(("line", labels + r"(?:[ \t]*[:=]|[ \t]+-)[ \t]*(?P<line_v>[^\W_](?:[^\n;|.,\[\]]*?[\w)])?)"
+                               r"(?=[ \t]*(?:$|[\n;|.,]))"))
+        if self.level == "extended":
+            langs = trie_regex(lex.languages)
+            before = trie_regex(lex.language_cues_before)
+            after = trie_regex(lex.language_cues_after)
+            groups.append(("lang_b", before + r"[ \t]*:?[ \t]*(?P<lang_b_v>" + langs + r")(?!\w)"))
+            groups.append(("lang_a", r"(?P<lang_a_v>" + langs + r")(?=[ \t\-]*" + after + r"(?!\w))"))
+            groups.append(("birth", trie_regex(lex.country_cues) + r"[ \t]+(?:the[ \t]+)?(?P<birth_v>"
+                           + trie_regex(lex.countries) + r")(?!\w)"))
+        groups.append(("term", term_re + r"(?!\w)"))
+        body = "|".join(f"(?P<{name}>{pat})" for name, pat in groups)
+        self._master = re.compile(f"(?P<repl>{re.escape(rep)})|(?<!\\w)(?:{body})", _FLAGS)
+        self._value_group = {"line": "line_v", "lang_b": "lang_b_v", "lang_a": "lang_a_v",
+                             "birth": "birth_v"}
+
+        ctx = lex.context
+        nouns = trie_regex(w for w in ctx.get("person_nouns", ()) if len(w) > 1)
+        letters = "".join(re.escape(c) for c in ctx.get("sex_letters", ("M", "F")))
+        adjectives = trie_regex(ctx.get("person_adjectives", ()))
+        self._after_re = re.compile(
+            rf"[\s,\-]*(?:(?:{adjectives}|{_AGE})[\s,\-]+)?(?:{nouns}|(?-i:[{letters}]))(?!\w)", _FLAGS)
+        connectors = trie_regex(ctx.get("connectors", ("and", "or")))
+        self._gap_re = re.compile(rf"[\s,/&()+\-]*(?:(?:{connectors})\.?(?!\w)[\s,/&()+\-]*)?", _FLAGS)
+        identity = trie_regex(ctx.get("identity_phrases", ()))
+        self._before_re = re.compile(
+            rf"(?:(?<!\w){identity}|(?<!\w)(?:race|ethnicity)(?:[ \t]+(?:is|was))?[ \t]*:?)"
+            r"[ \t,\-]*\Z", _FLAGS)
+        self._slot_before_re = re.compile(rf"(?<!\w){_AGE}[ \t,\-]*\Z", _FLAGS)
+        self._bare_age_re = re.compile(r"(?<![\w.])\d{2,3}[ \t]*\Z")
+        self._sex_after_re = re.compile(
+            rf"[ \t]+(?:(?-i:[{letters}])|male|female|man|woman|gentleman|lady|pt|patient)(?!\w)", _FLAGS)
+        self._sex_after_keys = {term_key(t) for t in ctx.get("sex_after_terms", ())}
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Compiled state is rebuilt in the worker; only the parameters travel.
+        return {k: getattr(self, k) for k in ("level", "replacement", "extra_terms",
+                                              "safe_terms", "lexicon")}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._compile()
+
+    def __repr__(self) -> str:
+        return f"RaceRedactor(level={self.level!r}, replacement={self.replacement!r})"
+
+    # -- matching ----------------------------------------------------------------------
+    def _lookup(self, matched: str) -> Term | None:
+        term = self._terms_by_key.get(term_key(matched))
+        if term is None:  # case folding that casefold() and re disagree on: slow, rare path
+            term = next((t for rx, t in self._term_res if rx.match(matched)), None)
+        return term
+
+    def _candidates(self, text: str) -> list[_Hit]:
+        hits: list[_Hit] = []
+        for m in self._master.finditer(text):
+            kind = m.lastgroup or ""
+            if kind[0] == "s" and kind[1:].isdigit():
+                continue  # a safe phrase: protected, and not a race mention
+            if kind == "repl":
+                hits.append(_Hit(m.start(), m.end(), "repl", rule="replacement"))
+                continue
+            if kind == "term":
+                term = self._lookup(m.group())
+                if term is None:
+                    continue
+                hit = _Hit(m.start(), m.end(), "term", term, term.category, "term")
+                if term.context == "slot":
+                    key = term_key(m.group())
+                    if self._slot_before_re.search(text, max(0, hit.start - 40), hit.start):
+                        hit.rule = "demographic_slot"
+                    elif (key not in self._sex_after_keys and key != "bm"
+                          and self._bare_age_re.search(text, max(0, hit.start - 8), hit.start)):
+                        hit.rule = "demographic_slot"  # "54 WM": a compact form after a bare age
+                    elif (key in self._sex_after_keys
+                          and self._sex_after_re.match(text, hit.end)):
+                        hit.rule = "demographic_slot"
+                    else:
+                        continue
+                elif term.context == "person":
+                    hit.pending = True
+                hits.append(hit)
+                continue
+            vg = self._value_group[kind]
+            start, end = m.span(vg)
+            if kind == "line":
+                inner = self._term_re.search(text, start, end)
+                category = "unspecified"
+                if inner is not None:
+                    found = self._lookup(inner.group())
+                    category = found.category if found is not None else category
+                hits.append(_Hit(start, end, kind, None, category, "demographic_line"))
+            elif kind == "birth":
+                hits.append(_Hit(start, end, kind, None, "birthplace", "birthplace"))
+            else:
+                hits.append(_Hit(start, end, kind, None, "language", "language"))
+        return hits
+
+    def _resolve(self, text: str, hits: list[_Hit]) -> list[_Hit]:
+        """Decide person-context hits chain by chain ("black and white patients")."""
+        if not any(h.pending for h in hits):
+            return [h for h in hits if h.kind != "repl"]
+        kept: list[_Hit] = []
+        i = 0
+        while i < len(hits):
+            j = i + 1
+            while j < len(hits) and self._gap_re.fullmatch(text, hits[j - 1].end, hits[j].start):
+                j += 1
+            chain = hits[i:j]
+            if any(h.pending for h in chain):
+                rule = None
+                if any(not h.pending for h in chain):
+                    rule = "group_list"
+                elif self._slot_before_re.search(text, max(0, chain[0].start - 40), chain[0].start):
+                    rule = "age_context"
+                elif self._before_re.search(text, max(0, chain[0].start - 60), chain[0].start):
+                    rule = "identity_context"
+                elif self._after_re.match(text, chain[-1].end):
+                    rule = "person_context"
+                for h in chain:
+                    if h.pending:
+                        if rule is None:
+                            continue
+                        h.rule, h.pending = rule, False
+                    if h.kind != "repl":
+                        kept.append(h)
+            else:
+                kept.extend(h for h in chain if h.kind != "repl")
+            i = j
+        return kept
+
+    def analyze(self, text: str) -> list[Span]:
+        """The mentions in ``text`` as sorted, non-overlapping spans, without replacing them."""
+        if not isinstance(text, str):
+            raise ConfigError(f"expected a str, got {type(text).__name__}")
+        hits = self._resolve(text, self._candidates(text))
+        return [Span(h.start, h.end, LABEL, h.category, h.rule, text[h.start:h.end]) for h in hits]
+
+    def redact(self, text: str) -> Redaction:
+        """Replace every mention in ``text`` by the replacement.
+
+        Returns
+        -------
+        Redaction
+            ``.text`` (redacted) and ``.spans`` (original offsets, sorted, non-overlapping).
+        """
+        spans = self.analyze(text)
+        if not spans:
+            return Redaction(text, [])
+        parts: list[str] = []
+        last = 0
+        for s in spans:
+            parts.append(text[last:s.start])
+            parts.append(self.replacement)
+            last = s.end
+        parts.append(text[last:])
+        return Redaction("".join(parts), spans)
+
+    def redact_batch(self, texts: Iterable[str], n_process: int = 1,
+                     chunk_size: int = 1000) -> Iterator[Redaction]:
+        """Redact many texts lazily, in order.
+
+        Parameters
+        ----------
+        texts
+            Any iterable of strings; it is consumed in chunks, so it may be a generator.
+        n_process
+            Worker processes; ``1`` runs in this process.
+        chunk_size
+            Texts sent to a worker at a time.
+        """
+        if n_process < 1 or chunk_size < 1:
+            raise ConfigError("n_process and chunk_size must be >= 1")
+        if n_process == 1:
+            for t in texts:
+                yield self.redact(t)
+            return
+        it = iter(texts)
+        chunks = iter(lambda: list(islice(it, chunk_size)), [])
+        ctx = multiprocessing.get_context("spawn")
+        with ctx.Pool(n_process, initializer=_init_worker, initargs=(self,)) as pool:
+            for chunk in pool.imap(_redact_chunk, chunks):
+                yield from chunk
+
+
+_WORKER: RaceRedactor | None = None
+
+
+def _init_worker(redactor: RaceRedactor) -> None:
+    global _WORKER
+    _WORKER = redactor
+
+
+def _redact_chunk(chunk: list[str]) -> list[Redaction]:
+    assert _WORKER is not None
+    return [_WORKER.redact(t) for t in chunk]

@@ -1,0 +1,232 @@
+"""Table-driven tests of RaceRedactor: positives and hard negatives with exact spans.
+
+One table per recognizer job, as in presidio's ``tests/test_*_recognizer.py``: each row is a text
+and the exact ``(start, end, category, rule)`` of every span expected.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from racelens.errors import ConfigError
+from racelens.text.lexicon import Term, load_lexicon
+from racelens.text.redact import LABEL, RaceRedactor, Redaction, Span
+
+
+@pytest.fixture(scope="module")
+def explicit() -> RaceRedactor:
+    return RaceRedactor(level="explicit")
+
+
+@pytest.fixture(scope="module")
+def extended() -> RaceRedactor:
+    return RaceRedactor(level="extended")
+
+
+def _spans(redactor: RaceRedactor, text: str) -> list[tuple[str, str, str]]:
+    return [(s.text, s.category, s.rule) for s in redactor.redact(text).spans]
+
+
+def _check_offsets(text: str, red: Redaction) -> None:
+    for s in red.spans:
+        assert text[s.start:s.end] == s.text
+        assert s.label == LABEL
+
+
+# Explicit terms that need no context.
+TERMS = [
+    ("Pt is African American.", [("African American", "black", "term")]),
+    ("an African-American man", [("African-American", "black", "term")]),
+    ("Afr. Am. female", [("Afr. Am.", "black", "term")]),
+    ("Afr Am pt", [("Afr Am", "black", "term")]),
+    ("Caucasian male", [("Caucasian", "white", "term")]),
+    ("CAUCASIANS and Asians", [("CAUCASIANS", "white", "term"), ("Asians", "asian", "term")]),
+    ("Asian-Indian gentleman", [("Asian-Indian", "asian", "term")]),
+    ("Asian American woman", [("Asian American", "asian", "term")]),
+    ("Hispanic female", [("Hispanic", "hispanic_latino", "term")]),
+    ("Latina, Latino, Latinx", [("Latina", "hispanic_latino", "term"),
+                                ("Latino", "hispanic_latino", "term"),
+                                ("Latinx", "hispanic_latino", "term")]),
+    ("non-Hispanic", [("non-Hispanic", "hispanic_latino", "term")]),
+    ("Native American and American Indian", [
+        ("Native American", "american_indian_alaska_native", "term"),
+        ("American Indian", "american_indian_alaska_native", "term")]),
+    ("Alaskan Native elder", [("Alaskan Native", "american_indian_alaska_native", "term")]),
+    ("Native Hawaiian or Pacific Islander", [
+        ("Native Hawaiian", "native_hawaiian_pacific_islander", "term"),
+        ("Pacific Islander", "native_hawaiian_pacific_islander", "term")]),
+    ("Middle Eastern and North African", [
+        ("Middle Eastern", "middle_eastern_north_african", "term"),
+        ("North African", "middle_eastern_north_african", "term")]),
+    ("biracial; multiracial; mixed race", [("biracial", "multiracial", "term"),
+                                          ("multiracial", "multiracial", "term"),
+                                          ("mixed race", "multiracial", "term")]),
+    ("non-Hispanic white woman", [("non-Hispanic white", "white", "term")]),
+]
+
+# Short forms: only in the demographic slot.
+SLOT = [
+    ("54 yo AA M presents", [("AA", "black", "demographic_slot")]),
+    ("54 y/o AAF with CP", [("AAF", "black", "demographic_slot")]),
+    ("a 54-year-old AAM", [("AAM", "black", "demographic_slot")]),
+    ("Pt is AA male", [("AA", "black", "demographic_slot")]),
+    ("45yo WM presents", [("WM", "white", "demographic_slot")]),
+    ("45 yo W/M presents", [("W/M", "white", "demographic_slot")]),
+    ("60 yo BF; 71 yo WF", [("BF", "black", "demographic_slot"), ("WF", "white", "demographic_slot")]),
+    ("33 y.o. B/F", [("B/F", "black", "demographic_slot")]),
+]
+
+# "black"/"white" only in a person context.
+PERSON = [
+    ("a black female", [("black", "black", "person_context")]),
+    ("White man, 60", [("White", "white", "person_context")]),
+    ("black elderly woman", [("black", "black", "person_context")]),
+    ("white M with CP", [("white", "white", "person_context")]),
+    ("67 year old white female", [("white", "white", "age_context")]),
+    ("she identifies as black.", [("black", "black", "identity_context")]),
+    ("race is white.", [("white", "white", "identity_context")]),
+    ("black and white patients", [("black", "black", "person_context"),
+                                  ("white", "white", "person_context")]),
+    ("Hispanic white", [("Hispanic", "hispanic_latino", "term"), ("white", "white", "group_list")]),
+    ("Black, Asian or Hispanic", [("Black", "black", "group_list"), ("Asian", "asian", "term"),
+                                  ("Hispanic", "hispanic_latino", "term")]),
+    ("Whites and Blacks", []),
+]
+
+LINES = [
+    ("Race: Black or African American\nEthnicity: Not Hispanic or Latino", [
+        ("Black or African American", "black", "demographic_line"),
+        ("Not Hispanic or Latino", "hispanic_latino", "demographic_line")]),
+    ("Race: white, Ethnicity: Hispanic.", [("white", "white", "demographic_line"),
+                                          ("Hispanic", "hispanic_latino", "demographic_line")]),
+    ("RACE/ETHNICITY: Unknown", [("Unknown", "unspecified", "demographic_line")]),
+    ("race = Asian", [("Asian", "asian", "demographic_line")]),
+]
+
+# Hard negatives: protected phrases and non-person uses.
+NEGATIVES = [
+    "white blood cells 12.3; WBC elevated; white count stable",
+    "white blood cell count and white matter hyperintensities",
+    "white line of Toldt incised; white load stapler fired",
+    "white coat hypertension; white plaque on tongue; white patch; white scar tissue",
+    "preserved gray-white differentiation; gray-white junction",
+    "black stools x2, black tarry stools, black eschar on heel",
+    "patient had a blackout; black box warning reviewed",
+    "Mr. White and Dr. Black saw Mrs. White; Ms. Black agrees",
+    "attends AA meetings; AA sponsor; hx of AA repair; AA levels low",
+    "last BM yesterday; 2 BMs today; BM x3",
+    "white-out of the left hemithorax; whiteout",
+    "black and white photo; white discharge; the stool is black",
+    "WM lesions noted; BF ratio; CF clinic",
+    "Race: [RACE]",
+    "Whitehead, Blackburn, blacken, whitening",
+]
+
+EXTENDED = [
+    ("Haitian woman", [("Haitian", "national_origin", "term")]),
+    ("Puerto Rican pt", [("Puerto Rican", "national_origin", "term")]),
+    ("speaks Spanish", [("Spanish", "language", "language")]),
+    ("Cantonese interpreter used", [("Cantonese", "language", "language")]),
+    ("Haitian Creole-speaking", [("Haitian Creole", "language", "language")]),
+    ("Interpreter: Mandarin", [("Mandarin", "language", "language")]),
+    ("born in the Dominican Republic", [("Dominican Republic", "birthplace", "birthplace")]),
+    ("immigrated from Somalia", [("Somalia", "birthplace", "birthplace")]),
+    ("Country of origin: Cape Verde", [("Cape Verde", "birthplace", "demographic_line")]),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), TERMS + SLOT + PERSON + LINES)
+def test_explicit_positives(explicit: RaceRedactor, text: str, expected: list) -> None:
+    red = explicit.redact(text)
+    assert [(s.text, s.category, s.rule) for s in red.spans] == expected
+    _check_offsets(text, red)
+
+
+@pytest.mark.parametrize("text", NEGATIVES)
+def test_hard_negatives_untouched(explicit: RaceRedactor, extended: RaceRedactor, text: str) -> None:
+    assert explicit.redact(text) == Redaction(text, [])
+    assert extended.redact(text).spans == []
+
+
+@pytest.mark.parametrize(("text", "expected"), EXTENDED)
+def test_extended_positives(extended: RaceRedactor, explicit: RaceRedactor, text: str,
+                            expected: list) -> None:
+    exp = expected
+    if expected[0][2] == "demographic_line":
+        exp = [(t, "unspecified", r) for t, _, r in expected]
+    assert _spans(extended, text) == exp
+    assert _spans(explicit, text) == []
+
+
+def test_exact_offsets_and_text() -> None:
+    text = "54 yo AA M. Race: White\nHx: WBC 12, black stools."
+    red = RaceRedactor().redact(text)
+    assert red.spans == [
+        Span(6, 8, LABEL, "black", "demographic_slot", "AA"),
+        Span(18, 23, LABEL, "white", "demographic_line", "White"),
+    ]
+    assert red.text == "54 yo [RACE] M. Race: [RACE]\nHx: WBC 12, black stools."
+
+
+def test_replacement_extra_and_safe_terms() -> None:
+    r = RaceRedactor(replacement="<R>", extra_terms=("Garifuna", Term("Kriol", "language")),
+                     safe_terms=("Caucasian Club",))
+    red = r.redact("Garifuna woman; Kriol; Caucasian Club member; Caucasian man")
+    assert red.text == "<R> woman; <R>; Caucasian Club member; <R> man"
+    assert [s.category for s in red.spans] == ["custom", "language", "white"]
+
+
+def test_user_lexicon_file(tmp_path) -> None:
+    path = tmp_path / "mine.yaml"
+    path.write_text("terms:\n  - {term: Garifuna, category: national_origin, level: extended}\n"
+                    "safe:\n  - {name: asian_flu, phrase: asian flu}\n", encoding="utf-8")
+    r = RaceRedactor(level="extended", lexicon=str(path))
+    assert _spans(r, "Garifuna man with Asian flu") == [("Garifuna", "national_origin", "term")]
+    assert RaceRedactor(level="explicit", lexicon=str(path)).redact("Garifuna").spans == []
+    assert load_lexicon(path).sources == ("packaged", "mine.yaml")
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"level": "maximal"}, "unknown redaction level 'maximal'"),
+    ({"replacement": ""}, "must be non-empty"),
+    ({"replacement": "RACE"}, "non-word character"),
+    ({"replacement": "[A B]"}, "no whitespace"),
+])
+def test_invalid_options(kwargs: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        RaceRedactor(**kwargs)
+
+
+def test_bad_lexicon_entries() -> None:
+    with pytest.raises(ConfigError, match="has level 'loud'"):
+        load_lexicon({"terms": [{"term": "x", "level": "loud"}]})
+    with pytest.raises(ConfigError, match="unknown lexicon key"):
+        load_lexicon({"words": []})
+    with pytest.raises(ConfigError, match="not a valid regex"):
+        load_lexicon({"safe": [{"pattern": "(("}]})
+
+
+def test_redact_batch_keeps_order(explicit: RaceRedactor) -> None:
+    texts = [f"note {i}: {'Caucasian' if i % 3 == 0 else 'no mention'}" for i in range(50)]
+    single = [r.text for r in explicit.redact_batch(iter(texts))]
+    multi = [r.text for r in explicit.redact_batch(iter(texts), n_process=2, chunk_size=7)]
+    assert single == multi == [explicit.redact(t).text for t in texts]
+    assert sum("[RACE]" in t for t in single) == 17
+
+
+def test_idempotent_on_table(explicit: RaceRedactor, extended: RaceRedactor) -> None:
+    for text, _ in TERMS + SLOT + PERSON + LINES + EXTENDED:
+        for r in (explicit, extended):
+            once = r.redact(text).text
+            assert r.redact(once).text == once
+            assert r.redact(once).spans == []
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("54 WM with CP", [("WM", "white", "demographic_slot")]),
+    ("Race - Other", [("Other", "unspecified", "demographic_line")]),
+    ("white smokers", [("white", "white", "person_context")]),
+    ("race-based dosing; 10 AA; 12 BM", []),
+])
+def test_slot_and_line_variants(explicit: RaceRedactor, text: str, expected: list) -> None:
+    assert _spans(explicit, text) == expected
