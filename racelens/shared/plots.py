@@ -37,6 +37,7 @@ __all__ = [
     "strength_point",
     "families",
     "series_label",
+    "series_colors",
     "plot_roc_per_group",
     "plot_auc_vs_strength",
     "plot_auc_panels",
@@ -48,6 +49,8 @@ CHANCE = 0.5
 _COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b",
            "#e377c2", "#7f7f7f", "#bcbd22")
 _MARKERS = {"imaging": "o", "text": "s", "covariates": "D"}
+# one colour per modality (matching the report's badges); repeats of a modality take the rest
+_MODALITY_COLORS = {"imaging": "#1f77b4", "text": "#d62728", "covariates": "#2ca02c"}
 
 FAMILY_TITLES: dict[str, str] = {
     "lowpass": "Low-pass filter (disc radius)",
@@ -110,8 +113,9 @@ def strength_point(cond: ConditionResult, modality: str = "imaging") -> Strength
         if name == "strip_proxies":
             k = params.get("k", params.get("n", "all"))
             k_num = _number(k)
+            tick = f"−{_fmt(k)} proxies" + ("" if level == "extended" else f" ({level})")
             return StrengthPoint("redaction", (2, rank, k_num if k_num is not None else math.inf),
-                                 f"−{_fmt(k)} proxies\n({level})")
+                                 tick)
         if name == "redact":
             return StrengthPoint("redaction", (1, rank, 0.0), level)
         return StrengthPoint("redaction", (3, 0, 0.0), cond.condition.label)
@@ -165,6 +169,20 @@ def _estimate(e: Estimate | Mapping[str, Any] | float | None) -> tuple[float, fl
     est = math.nan if est is None else est
     lo, hi = (_number(v) for v in vals[1:])
     return est, (est if lo is None else lo), (est if hi is None else hi)
+
+
+def series_colors(results: Sequence[AuditResult]) -> list[str]:
+    """A colour per result: its modality's colour first, then unused palette colours."""
+    spare = [c for c in _COLORS if c not in _MODALITY_COLORS.values()]
+    used: set[str] = set()
+    out = []
+    for r in results:
+        c = _MODALITY_COLORS.get(r.modality)
+        if c is None or c in used:
+            c = spare[len(out) % len(spare)]
+        used.add(c)
+        out.append(c)
+    return out
 
 
 def _new_ax(ax: Axes | None, figsize: tuple[float, float]) -> Axes:
@@ -275,6 +293,7 @@ def plot_auc_vs_strength(results: Sequence[AuditResult], ax: Axes | None = None,
     offset = 0.0
     n_series = max(1, len(results))
     labelled: set[int] = set()
+    colors = series_colors(results)
     for fam in fams:
         # union of this family's x categories across results, mild -> strong
         cats: dict[str, tuple[Any, ...]] = {}
@@ -313,7 +332,7 @@ def plot_auc_vs_strength(results: Sequence[AuditResult], ax: Axes | None = None,
             srt = sorted(range(len(xs)), key=xs.__getitem__)
             xs, ys = [xs[j] for j in srt], [ys[j] for j in srt]
             lo, hi = [lo[j] for j in srt], [hi[j] for j in srt]
-            color = _COLORS[i % len(_COLORS)]
+            color = colors[i]
             ax.errorbar(xs, ys, yerr=[lo, hi], color=color, marker=_MARKERS.get(r.modality, "o"),
                         markersize=5, linewidth=1.5, capsize=3, elinewidth=1.0,
                         label=None if i in labelled else labels[i], zorder=3)
@@ -328,10 +347,13 @@ def plot_auc_vs_strength(results: Sequence[AuditResult], ax: Axes | None = None,
             ax.axvline(offset - 0.8, color="0.8", linewidth=0.8)
     for i, est in _references(results, labels):
         if not math.isnan(est):
-            ax.axhline(est, color=_COLORS[i % len(_COLORS)], linestyle=":", linewidth=1.4,
+            ax.axhline(est, color=colors[i], linestyle=":", linewidth=1.4,
                        label=f"{labels[i]} (original)", zorder=2)
     if ticks:
-        ax.set_xticks([p for p, _ in ticks], [t for _, t in ticks], fontsize=8)
+        long = max(len(t) for _, t in ticks) > 8
+        ax.set_xticks([p for p, _ in ticks], [t for _, t in ticks], fontsize=8,
+                      rotation=30 if long else 0, ha="right" if long else "center",
+                      rotation_mode="anchor")
         ax.set_xlim(min(p for p, _ in ticks) - 0.5, max(p for p, _ in ticks) + 0.5)
     else:
         ax.set_xticks([])
