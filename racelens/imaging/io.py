@@ -2,7 +2,8 @@
 
 Every loader returns the image *as displayed*: 1 is the brightest value (bone white), 0 the darkest
 (air), whatever the file stores. For DICOM that means, in the order of the standard's grayscale
-pipeline (PS3.3 C.11): the stored value with ``BitsStored`` honoured, the Modality LUT or rescale,
+pipeline (PS3.3 C.11): the stored value with ``BitsStored`` honoured (pydicom 3's decoders clear
+or sign-extend the unused high bits; a test holds it to that), the Modality LUT or rescale,
 then the VOI LUT or window (``voi="auto"``), then MONOCHROME1 inversion.
 
 Decisions
@@ -211,7 +212,7 @@ def _load_dicom(path: Path, voi: VoiMode) -> np.ndarray:
         raise ImageLoadError(path, f"cannot decode pixel data ({_short(exc)})") from exc
     if stored.ndim != 2:
         raise ImageLoadError(path, f"expected a 2-D image, decoded shape {stored.shape}")
-    values = _modality(_honour_bits_stored(stored, ds), ds)
+    values = _modality(stored, ds)  # pydicom 3 masks/sign-extends above BitsStored
     if voi == "auto" and ds.get("VOILUTSequence"):
         image = _voi_lut(values, ds)
     elif voi == "auto" and _window_of(ds) is not None:
@@ -220,24 +221,12 @@ def _load_dicom(path: Path, voi: VoiMode) -> np.ndarray:
     else:
         image = _minmax(values)
     if photometric == "MONOCHROME1":
-        image = 1.0 - image
-    return np.ascontiguousarray(image, dtype=np.float32)
-
-
-def _honour_bits_stored(arr: np.ndarray, ds: Any) -> np.ndarray:
-    """Clear (unsigned) or sign-extend (signed) the bits above ``BitsStored``."""
-    bits_stored = int(ds.get("BitsStored", arr.dtype.itemsize * 8) or 0)
-    bits_total = arr.dtype.itemsize * 8
-    if arr.dtype.kind not in "iu" or not 0 < bits_stored < bits_total:
-        return arr
-    if arr.dtype.kind == "u":
-        return arr & arr.dtype.type((1 << bits_stored) - 1)
-    shift = bits_total - bits_stored
-    return (arr << shift) >> shift  # arithmetic shift restores the sign bit
+        np.subtract(np.float32(1.0), image, out=image)
+    return image
 
 
 def _modality(arr: np.ndarray, ds: Any) -> np.ndarray:
-    """Modality LUT or rescale (PS3.3 C.11.1) in float32."""
+    """Modality LUT or rescale (PS3.3 C.11.1) into a new float32 array (later steps work in place)."""
     if ds.get("ModalityLUTSequence"):
         from pydicom.pixels import apply_modality_lut
 
@@ -269,19 +258,25 @@ def _is_multi(value: Any) -> bool:
 
 
 def _window(values: np.ndarray, center: float, width: float, function: str) -> np.ndarray:
-    """DICOM window (PS3.3 C.11.2.1.2 and C.11.2.1.3) with output range [0, 1]."""
+    """DICOM window (PS3.3 C.11.2.1.2 and C.11.2.1.3) onto [0, 1], in place on float32 ``values``."""
     if function == "SIGMOID" and width > 0:
-        return (1.0 / (1.0 + np.exp(-4.0 * (values - center) / width))).astype(np.float32)
+        values -= np.float32(center)
+        values *= np.float32(-4.0 / width)
+        np.exp(values, out=values)
+        values += np.float32(1.0)
+        return np.reciprocal(values, out=values)
     if function == "LINEAR_EXACT" and width > 0:
-        out = (values - center) / np.float32(width) + 0.5
+        scale, offset = 1.0 / width, 0.5 - center / width
     elif function == "LINEAR" and width > 1:
-        out = (values - (center - 0.5)) / np.float32(width - 1) + 0.5
+        scale, offset = 1.0 / (width - 1), 0.5 - (center - 0.5) / (width - 1)
     elif function == "LINEAR" and width == 1:
         return (values > center - 0.5).astype(np.float32)
     else:
         logger.debug("ignoring invalid window (%s, width %s)", function, width)
         return _minmax(values)
-    return np.clip(out, 0.0, 1.0, out=out)
+    values *= np.float32(scale)  # one affine pass: the image may be tens of megapixels
+    values += np.float32(offset)
+    return np.clip(values, 0.0, 1.0, out=values)
 
 
 def _voi_lut(values: np.ndarray, ds: Any) -> np.ndarray:
@@ -294,13 +289,13 @@ def _voi_lut(values: np.ndarray, ds: Any) -> np.ndarray:
 
 
 def _minmax(values: np.ndarray) -> np.ndarray:
+    """Scale float32 ``values`` (modified in place) to [0, 1]; a constant image becomes zeros."""
     lo, hi = float(values.min()), float(values.max())
     if hi <= lo:
         return np.zeros(values.shape, dtype=np.float32)
-    out = values.astype(np.float32, copy=True)
-    out -= lo
-    out *= np.float32(1.0 / (hi - lo))
-    return out
+    values -= np.float32(lo)
+    values *= np.float32(1.0 / (hi - lo))
+    return values
 
 
 def _short(exc: BaseException) -> str:

@@ -181,10 +181,14 @@ def test_bits_above_bits_stored_are_ignored(tmp_path: Path) -> None:
     np.testing.assert_allclose(load_image(path), clean / 4095.0, atol=1e-7)
 
 
-def test_signed_pixels(tmp_path: Path) -> None:
+def test_signed_pixels_sign_extended_from_bits_stored(tmp_path: Path) -> None:
     stored = np.array([[-2048, 0], [1024, 2047]], dtype=np.int16)
-    img = load_image(write_dicom(tmp_path / "s.dcm", stored, bits_stored=12))
-    np.testing.assert_allclose(img, (stored + 2048.0) / 4095.0, atol=1e-7)
+    path = write_dicom(tmp_path / "s.dcm", stored, bits_stored=12)
+    ds = pydicom.dcmread(path)
+    raw = np.frombuffer(ds.PixelData, np.uint16)
+    ds.PixelData = ((raw & np.uint16(0x0FFF)) | np.uint16(0x5000)).tobytes()  # junk, not the sign
+    ds.save_as(path)
+    np.testing.assert_allclose(load_image(path), (stored + 2048.0) / 4095.0, atol=1e-7)
 
 
 def test_constant_image_is_zero(tmp_path: Path) -> None:
