@@ -15,7 +15,7 @@ __all__ = ["report"]
 
 def report(
     paths: Annotated[list[Path], typer.Argument(
-        metavar="RESULT_OR_RUN_DIR...",
+        metavar="RESULT_OR_RUN_DIR",
         help="result.json files or run folders (searched recursively for result.json).")],
     out: Annotated[Path, typer.Option(
         "--out", "-o", help="The HTML file to write; report.json and report.md go beside it.")
