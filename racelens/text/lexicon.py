@@ -223,14 +223,13 @@ def term_key(text: str) -> str:
 
 
 def _atoms(literal: str) -> list[str]:
-    """Regex atoms of a literal: space = whitespace/hyphen run, hyphen optional, dot optional."""
+    """Regex atoms of a literal: space or hyphen = optional whitespace/hyphen run, dot optional."""
     atoms: list[str] = []
     for ch in literal.strip():
-        if ch.isspace():
-            if atoms and atoms[-1] == r"[\s\-]+":
+        if ch.isspace() or ch == "-":
+            # "African American", "African-American" and "AfricanAmerican" are one term
+            if atoms and atoms[-1] == r"[\s\-]*":
                 continue
-            atoms.append(r"[\s\-]+")
-        elif ch == "-":
             atoms.append(r"[\s\-]*")
         elif ch == ".":
             atoms.append(r"\.?")

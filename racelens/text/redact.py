@@ -174,11 +174,18 @@ class RaceRedactor:
             groups.append(("lang_a", r"(?P<lang_a_v>" + langs + r")(?=[ \t\-]*" + after + r"(?!\w))"))
             groups.append(("birth", trie_regex(lex.country_cues) + r"[ \t]+(?:the[ \t]+)?(?P<birth_v>"
                            + trie_regex(lex.countries) + r")(?!\w)"))
+        slot_terms = trie_regex(f for t in terms if t.context == "slot" for f in t.forms())
+        # "54yoAAM": a short form glued to the age is still in the demographic slot
+        bare_ok = trie_regex(f for t in terms if t.context == "slot" for f in t.forms()
+                             if term_key(f) not in ("aa", "bm"))
+        glued = (r"(?<!\d)(?P<glued>" + _AGE + r"(?P<glued_v>" + slot_terms + r")(?!\w))"
+                 r"|(?<!\d)(?P<bare>\d{2,3}(?P<bare_v>" + bare_ok + r")(?!\w))")
         groups.append(("term", term_re + r"(?!\w)"))
         body = "|".join(f"(?P<{name}>{pat})" for name, pat in groups)
-        self._master = re.compile(f"(?P<repl>{re.escape(rep)})|(?<!\\w)(?:{body})", _FLAGS)
+        self._master = re.compile(f"(?P<repl>{re.escape(rep)})|{glued}|(?<!\\w)(?:{body})", _FLAGS)
         self._value_group = {"line": "line_v", "lang_b": "lang_b_v", "lang_a": "lang_a_v",
-                             "birth": "birth_v"}
+                             "birth": "birth_v",
+                             "glued": "glued_v", "bare": "bare_v"}
 
         ctx = lex.context
         nouns = trie_regex(w for w in ctx.get("person_nouns", ()) if len(w) > 1)
@@ -192,8 +199,8 @@ class RaceRedactor:
         self._before_re = re.compile(
             rf"(?:(?<!\w){identity}|(?<!\w)(?:race|ethnicity)(?:[ \t]+(?:is|was))?[ \t]*:?)"
             r"[ \t,\-]*\Z", _FLAGS)
-        self._slot_before_re = re.compile(rf"(?<!\w){_AGE}[ \t,\-]*\Z", _FLAGS)
-        self._bare_age_re = re.compile(r"(?<![\w.])\d{2,3}[ \t]*\Z")
+        self._slot_before_re = re.compile(rf"(?<!\d){_AGE}[ \t,\-]*\Z", _FLAGS)
+        self._bare_age_re = re.compile(r"(?<![\d.])\d{2,3}[ \t]*\Z")
         self._sex_after_re = re.compile(
             rf"[ \t]+(?:(?-i:[{letters}])|male|female|man|woman|gentleman|lady|pt|patient)(?!\w)", _FLAGS)
         self._sex_after_keys = {term_key(t) for t in ctx.get("sex_after_terms", ())}
@@ -249,7 +256,11 @@ class RaceRedactor:
                 continue
             vg = self._value_group[kind]
             start, end = m.span(vg)
-            if kind == "line":
+            if kind in ("glued", "bare"):
+                term = self._lookup(m.group(vg))
+                if term is not None:
+                    hits.append(_Hit(start, end, "term", term, term.category, "demographic_slot"))
+            elif kind == "line":
                 inner = self._term_re.search(text, start, end)
                 category = "unspecified"
                 if inner is not None:

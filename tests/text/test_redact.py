@@ -230,3 +230,9 @@ def test_idempotent_on_table(explicit: RaceRedactor, extended: RaceRedactor) -> 
 ])
 def test_slot_and_line_variants(explicit: RaceRedactor, text: str, expected: list) -> None:
     assert _spans(explicit, text) == expected
+
+
+def test_short_form_glued_to_age(explicit: RaceRedactor) -> None:
+    assert _spans(explicit, "54yoAAM, 61 y/oWF") == [("AAM", "black", "demographic_slot"),
+                                                   ("WF", "white", "demographic_slot")]
+    assert explicit.redact("54yoAAM").text == "54yo[RACE]"
