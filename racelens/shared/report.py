@@ -32,13 +32,13 @@ from racelens.shared.audit import AuditResult, ConditionResult
 from racelens.shared.io import atomic_write_json, atomic_write_text
 from racelens.shared.report_format import (
     check_view,
+    fairness_tables,
     fmt_ci,
     fmt_num,
     fmt_p,
     markdown_report,
     safe_config,
     scrub,
-    tables_from,
 )
 
 __all__ = ["REPORT_SCHEMA", "ReportPayload", "find_results", "build_report", "render_html",
@@ -135,7 +135,7 @@ def _fairness(rid: str, r: AuditResult, dataset: str) -> list[dict[str, Any]]:
     found += [(c.condition.label, c.extras["fairness"]) for c in r.conditions
               if "fairness" in c.extras]
     return [{"result": rid, "dataset": dataset, "condition": label,
-             "tables": tables_from(obj, "")} for label, obj in found]
+             "tables": fairness_tables(obj)} for label, obj in found]
 
 
 def _figures(results: Sequence[AuditResult], labels: Sequence[str],

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 __all__ = ["fmt_num", "fmt_ci", "fmt_p", "fmt_cell", "scrub", "safe_config", "check_view",
-           "tables_from", "markdown_report"]
+           "tables_from", "fairness_tables", "markdown_report"]
 
 DASH = "–"
 _ID_KEYS = re.compile(r"(^|_)(sample|patient|subject|study|note|hadm|dicom|mrn)_?ids?$", re.I)
@@ -260,6 +260,42 @@ def tables_from(obj: Any, title: str) -> list[dict[str, Any]]:
         return [{"title": title, "columns": cols,
                  "rows": [[fmt_cell(x[c]) if c in x else DASH for c in cols] for x in obj]}]
     return [{"title": title, "columns": ["value"], "rows": [[fmt_cell(obj)]]}] if obj else []
+
+
+def _subgroup_tables(d: Mapping[str, Any], title: str) -> list[dict[str, Any]]:
+    """``SubgroupMetrics.to_dict()``: one table of groups x metrics, one of the gaps."""
+    by_group, sizes = d["by_group"], d.get("group_sizes") or {}
+    metrics = list(d.get("metrics") or dict.fromkeys(m for row in by_group.values() for m in row))
+    head = f"threshold {fmt_num(d['threshold'])}" if d.get("threshold") is not None else ""
+    rows = [[str(g), fmt_num(sizes.get(g)), *(fmt_cell(row.get(m)) for m in metrics)]
+            for g, row in by_group.items()]
+    overall = d.get("overall") or {}
+    if overall:
+        rows.append(["overall", fmt_num(sum(sizes.values())) if sizes else DASH,
+                     *(fmt_cell(overall.get(m)) for m in metrics)])
+    out = [{"title": " · ".join(x for x in (title, head) if x), "columns": ["group", "n", *metrics],
+            "rows": rows}]
+    gaps = d.get("gaps") or {}
+    if gaps:
+        out.append({"title": f"{title} · gaps between groups".lstrip(" ·"),
+                    "columns": ["metric", "max − min", "worst / best", "best group", "worst group"],
+                    "rows": [[m, fmt_cell(g.get("difference")), fmt_cell(g.get("ratio")),
+                              str(g.get("best_group", DASH)), str(g.get("worst_group", DASH))]
+                             if isinstance(g, Mapping) else [m, fmt_cell(g), DASH, DASH, DASH]
+                             for m, g in gaps.items()]})
+    return out
+
+
+def fairness_tables(obj: Any, title: str = "") -> list[dict[str, Any]]:
+    """Tables for ``extras.fairness``: subgroup-metric dicts (one or one per task) get a
+    groups x metrics table and a gaps table; anything else goes through :func:`tables_from`."""
+    if isinstance(obj, Mapping) and isinstance(obj.get("by_group"), Mapping):
+        return _subgroup_tables(obj, title)
+    if isinstance(obj, Mapping) and obj and all(
+            isinstance(v, Mapping) and isinstance(v.get("by_group"), Mapping) for v in obj.values()):
+        return [t for k, v in obj.items() for t in _subgroup_tables(v, f"{title} › {k}"
+                                                                    if title else str(k))]
+    return tables_from(obj, title)
 
 
 def _md_escape(s: Any) -> str:

@@ -36,7 +36,7 @@ def cond(name: str, params: dict, macro: float, *, half: float = 0.02, p: float 
          n: int = 300, groups: tuple[str, ...] = GROUPS, extras: dict | None = None
          ) -> ConditionResult:
     per_group = {g: Estimate(round(macro + 0.01 * (i - 1), 4), round(macro + 0.01 * (i - 1) - half, 4),
-                             round(macro + 0.01 * (i - 1) + half, 4))
+                             min(1.0, round(macro + 0.01 * (i - 1) + half, 4)))
                  for i, g in enumerate(groups)}
     block = AUCBlock(Estimate(macro, round(macro - half, 4), round(macro + half, 4)), per_group)
     return ConditionResult(Condition(name, params), block, p, n, extras or {})
@@ -56,10 +56,18 @@ def imaging_result(dataset: str = "synthetic-cxr") -> AuditResult:
                                 SkippedRow(f"{SKIPPED_MARKER}-2", "unreadable DICOM"),
                                 SkippedRow(f"{SKIPPED_MARKER}-3", "not greyscale")),
                        fingerprint="sha256:" + "ab" * 32, dataset=dataset)
-    fairness = {"No Finding": {"threshold": 0.5, "by_group": {
-        g: {"tpr": 0.8 + 0.02 * i, "fpr": 0.1 + 0.01 * i, "underdiagnosis": 0.2 - 0.02 * i}
-        for i, g in enumerate(GROUPS)}, "gaps": {"tpr": {"estimate": 0.04, "ci_low": 0.01,
-                                                         "ci_high": 0.07}}}}
+    # the shape of racelens.shared.fairness.SubgroupMetrics.to_dict(), one task
+    by_group = {g: {"tpr": {"estimate": 0.8 + 0.02 * i, "ci_low": 0.75 + 0.02 * i,
+                            "ci_high": 0.85 + 0.02 * i},
+                    "fpr": {"estimate": 0.1 + 0.01 * i, "ci_low": None, "ci_high": None}}
+                for i, g in enumerate(GROUPS)}
+    fairness = {"No Finding": {
+        "threshold": 0.5, "metrics": ["tpr", "fpr"], "overall": {"tpr": 0.82, "fpr": 0.11},
+        "by_group": by_group, "group_sizes": {"Asian": 60, "Black": 90, "White": 150},
+        "gaps": {"tpr": {"difference": {"estimate": 0.04, "ci_low": 0.01, "ci_high": 0.07},
+                         "ratio": {"estimate": 0.95, "ci_low": 0.9, "ci_high": 0.99},
+                         "best_group": "White", "worst_group": "Asian"}},
+        "n_boot": 200, "level": 0.95}}
     return AuditResult("imaging", data, conditions, config={"model": "tiny_cnn", "image_size": 64,
                                                             "note": CONFIG_MARKER},
                        seed=7, extras={"fairness": fairness},

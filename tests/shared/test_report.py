@@ -29,7 +29,15 @@ from racelens.shared.report import (
     render_markdown,
     write_report,
 )
-from racelens.shared.report_format import check_view, fmt_ci, fmt_p, safe_config, scrub, tables_from
+from racelens.shared.report_format import (
+    check_view,
+    fairness_tables,
+    fmt_ci,
+    fmt_p,
+    safe_config,
+    scrub,
+    tables_from,
+)
 from racelens.text.check import MentionStats, RedactionReport, mention_stats
 
 
@@ -126,12 +134,40 @@ def test_redaction_check_from_text_check_schema():
 
 def test_fairness_tables(payload):
     (f,) = payload["fairness"]
-    titles = [t["title"] for t in f["tables"]]
-    assert titles == ["No Finding", "No Finding › by_group", "No Finding › gaps"]
-    by_group = f["tables"][1]
-    assert by_group["columns"] == ["", "tpr", "fpr", "underdiagnosis"]
-    assert by_group["rows"][1] == ["Black", "0.820", "0.110", "0.180"]
-    assert f["tables"][2]["rows"] == [["tpr", "0.040 [0.010, 0.070]"]]
+    assert (f["result"], f["condition"]) == ("R1", "")
+    groups, gaps = f["tables"]
+    assert groups["title"] == "No Finding · threshold 0.500"
+    assert groups["columns"] == ["group", "n", "tpr", "fpr"]
+    assert groups["rows"] == [["Asian", "60", "0.800 [0.750, 0.850]", "0.100"],
+                              ["Black", "90", "0.820 [0.770, 0.870]", "0.110"],
+                              ["White", "150", "0.840 [0.790, 0.890]", "0.120"],
+                              ["overall", "300", "0.820", "0.110"]]
+    assert gaps["rows"] == [["tpr", "0.040 [0.010, 0.070]", "0.950 [0.900, 0.990]", "White",
+                             "Asian"]]
+
+
+def test_fairness_tables_from_real_subgroup_metrics():
+    from racelens.shared.fairness import subgroup_metrics
+
+    rng = np.random.default_rng(0)
+    groups = np.repeat(np.array(GROUPS), 40)
+    y = rng.integers(0, 2, groups.size)
+    score = np.clip(0.3 * y + rng.random(groups.size) * 0.7, 0, 1)
+    sm = subgroup_metrics(y_true=y, y_score=score, groups=groups, threshold=0.5,
+                          metrics=("tpr", "fpr"), n_boot=20, seed=0)
+    tables = fairness_tables({"Cardiomegaly": sm.to_dict()})
+    assert [t["title"] for t in tables] == ["Cardiomegaly · threshold 0.500",
+                                            "Cardiomegaly · gaps between groups"]
+    tpr_black = sm.by_group_ci["Black"]["tpr"]
+    assert tables[0]["rows"][1][:3] == ["Black", "40", fmt_ci(tpr_black.to_dict())]
+    assert [r[0] for r in tables[1]["rows"]] == ["tpr", "fpr"]
+
+
+def test_fairness_tables_generic_shape():
+    tables = fairness_tables({"threshold": 0.5, "per_group": {"A": {"tpr": 0.5}, "B": {"tpr": 0.7}}})
+    assert tables == [{"title": "", "columns": ["", "value"], "rows": [["threshold", "0.500"]]},
+                      {"title": "per_group", "columns": ["", "tpr"],
+                       "rows": [["A", "0.500"], ["B", "0.700"]]}]
 
 
 def test_tables_from_list_of_records():

@@ -9,6 +9,7 @@ chromium with ``scripts/browser-deps.sh``; without it these tests are skipped.
 from __future__ import annotations
 
 import base64
+import fcntl
 import io
 import json
 import os
@@ -45,13 +46,15 @@ class Chromium:
         self._from_r, from_w = os.pipe()
 
         def _fds() -> None:  # chromium reads commands on fd 3 and writes replies on fd 4
-            a, b = os.dup(to_r), os.dup(from_w)
+            # copy both ends above 10 first so neither dup2 can overwrite the other; dup2 makes
+            # 3 and 4 inheritable, every other descriptor Python opened is close-on-exec
+            a, b = fcntl.fcntl(to_r, fcntl.F_DUPFD, 10), fcntl.fcntl(from_w, fcntl.F_DUPFD, 10)
             os.dup2(a, 3)
             os.dup2(b, 4)
 
         self.proc = subprocess.Popen([CHROMIUM, *FLAGS, f"--user-data-dir={profile}", "about:blank"],
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE, preexec_fn=_fds, pass_fds=(3, 4))
+                                     stderr=subprocess.PIPE, preexec_fn=_fds, close_fds=False)
         os.close(to_r)
         os.close(from_w)
         self._buf = b""
