@@ -5,9 +5,8 @@ Each function draws on an ``ax`` it is given (or a new one) and returns it, as i
 ``matplotlib.figure.Figure`` directly, never through pyplot, so no GUI backend is touched, the
 Agg canvas renders them on headless machines, and nothing piles up in pyplot's figure registry.
 
-Every condition is placed in a *family* (``lowpass``, ``highpass``, ``resolution``, ... for
-images; ``redaction`` for notes, covering ``redact`` and ``strip_proxies``) and ordered from the
-mildest to the strongest change, with ``original`` first. All AUC axes share one scale
+Conditions are ordered from the mildest to the strongest change within their family
+(:mod:`racelens.shared.strength`), with ``original`` first. All AUC axes share one scale
 (:data:`AUC_LIMITS`) with the chance line at 0.5, so imaging and text read side by side.
 
 Example
@@ -20,23 +19,25 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from matplotlib.figure import Figure
 
-from racelens.shared.audit import AuditResult, ConditionResult, Estimate
+from racelens.shared.audit import AuditResult, Estimate
+from racelens.shared.strength import (
+    FAMILY_TITLES,
+    _number,
+    families,
+    series_label,
+    sort_key,
+    strength_point,
+)
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
 __all__ = [
     "AUC_LIMITS",
-    "FAMILY_TITLES",
-    "StrengthPoint",
-    "strength_point",
-    "families",
-    "series_label",
     "series_colors",
     "plot_roc_per_group",
     "plot_auc_vs_strength",
@@ -51,110 +52,6 @@ _COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8
 _MARKERS = {"imaging": "o", "text": "s", "covariates": "D"}
 # one colour per modality (matching the report's badges); repeats of a modality take the rest
 _MODALITY_COLORS = {"imaging": "#1f77b4", "text": "#d62728", "covariates": "#2ca02c"}
-
-FAMILY_TITLES: dict[str, str] = {
-    "lowpass": "Low-pass filter (disc radius)",
-    "highpass": "High-pass filter (disc radius)",
-    "bandpass": "Band-pass filter",
-    "resolution": "Down-sampling (size, px)",
-    "gaussian_noise": "Gaussian noise (sigma)",
-    "patch": "Tile of a grid (index)",
-    "clip": "Intensity clipping",
-    "redaction": "Notes: redaction level / proxies removed",
-}
-
-# family -> (parameter that measures strength, +1 if a larger value is a stronger change)
-_STRENGTH: dict[str, tuple[str, int]] = {
-    "lowpass": ("radius", -1), "highpass": ("radius", +1), "resolution": ("size", -1),
-    "gaussian_noise": ("sigma", +1), "noise": ("sigma", +1), "patch": ("index", +1),
-}
-_REDACT_LEVELS = {"none": 0, "explicit": 1, "extended": 2}
-_TEXT_FAMILIES = ("redact", "strip_proxies")
-
-
-@dataclass(frozen=True)
-class StrengthPoint:
-    """Where one condition sits on its family's strength axis.
-
-    ``key`` sorts conditions from mild to strong; ``tick`` is the axis label.
-    """
-
-    family: str
-    key: tuple[Any, ...]
-    tick: str
-
-
-def _fmt(v: Any) -> str:
-    if isinstance(v, float) and v.is_integer():
-        return str(int(v))
-    return str(v)
-
-
-def _number(v: Any) -> float | None:
-    try:
-        out = float(v)
-    except (TypeError, ValueError):
-        return None
-    return out if math.isfinite(out) else None
-
-
-def strength_point(cond: ConditionResult, modality: str = "imaging") -> StrengthPoint | None:
-    """Place a condition on its family's axis; ``None`` for ``original`` of an image result.
-
-    Text conditions (``original``, ``redact``, ``strip_proxies``) all fall in the ``redaction``
-    family, ordered none < explicit < extended < proxies stripped (by how many).
-    """
-    name, params = cond.name, dict(cond.params)
-    if modality == "text" or name in _TEXT_FAMILIES:
-        if name == "original":
-            return StrengthPoint("redaction", (0, 0, 0.0), "none")
-        level = str(params.get("level", "explicit"))
-        rank = _REDACT_LEVELS.get(level, len(_REDACT_LEVELS))
-        if name == "strip_proxies":
-            k = params.get("k", params.get("n", "all"))
-            k_num = _number(k)
-            tick = f"−{_fmt(k)} proxies" + ("" if level == "extended" else f" ({level})")
-            return StrengthPoint("redaction", (2, rank, k_num if k_num is not None else math.inf),
-                                 tick)
-        if name == "redact":
-            return StrengthPoint("redaction", (1, rank, 0.0), level)
-        return StrengthPoint("redaction", (3, 0, 0.0), cond.condition.label)
-    if name == "original":
-        return None
-    if name in _STRENGTH and _STRENGTH[name][0] in params:
-        param, sign = _STRENGTH[name]
-        v = _number(params[param])
-        key = (sign * v,) if v is not None else (math.inf,)
-        return StrengthPoint(name, key, _fmt(params[param]))
-    numeric = [(k, _number(v)) for k, v in params.items() if _number(v) is not None]
-    if numeric:
-        return StrengthPoint(name, tuple(v for _, v in numeric),
-                             ", ".join(f"{k}={_fmt(params[k])}" for k, _ in numeric))
-    tick = ", ".join(f"{k}={_fmt(v)}" for k, v in params.items()) or name
-    return StrengthPoint(name, (tick,), tick)
-
-
-def families(results: Sequence[AuditResult]) -> list[str]:
-    """The families present in ``results``, image families first in a fixed order."""
-    seen: list[str] = []
-    for r in results:
-        for c in r.conditions:
-            sp = strength_point(c, r.modality)
-            if sp is not None and sp.family not in seen:
-                seen.append(sp.family)
-    order = list(FAMILY_TITLES)
-    return sorted(seen, key=lambda f: (order.index(f) if f in order else len(order) - 1, f))
-
-
-def series_label(result: AuditResult, fallback: str | None = None) -> str:
-    """``"imaging · dataset"``: how one result is named in legends and tables."""
-    name = result.data.dataset or fallback
-    return f"{result.modality} · {name}" if name else result.modality
-
-
-def _sortable(key: tuple[Any, ...]) -> tuple[tuple[int, Any], ...]:
-    return tuple((0, k) if isinstance(k, int | float) else (1, str(k)) for k in key)
-
 
 def _estimate(e: Estimate | Mapping[str, Any] | float | None) -> tuple[float, float, float]:
     if e is None:
@@ -304,7 +201,7 @@ def plot_auc_vs_strength(results: Sequence[AuditResult], ax: Axes | None = None,
                     cats.setdefault(sp.tick, sp.key)
         if not cats:
             continue
-        order = sorted(cats, key=lambda t: _sortable(cats[t]))
+        order = sorted(cats, key=lambda t: sort_key(cats[t]))
         has_original = fam != "redaction"
         pos = {t: offset + i + (1 if has_original else 0) for i, t in enumerate(order)}
         if has_original:

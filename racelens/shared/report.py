@@ -140,7 +140,8 @@ def _fairness(rid: str, r: AuditResult, dataset: str) -> list[dict[str, Any]]:
 
 def _figures(results: Sequence[AuditResult], labels: Sequence[str],
              roc: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    from racelens.shared.plots import families, plot_auc_panels, plot_roc_per_group
+    from racelens.shared.plots import plot_auc_panels, plot_roc_per_group
+    from racelens.shared.strength import families
 
     figs: dict[str, Any] = {"auc_vs_strength": None, "roc": []}
     try:
@@ -181,7 +182,7 @@ def build_report(paths: Iterable[str | Path], *, figures: bool = True) -> Report
         When a path holds no result or a file is not ``racelens.audit/1``.
     """
     from racelens import __version__
-    from racelens.shared.plots import series_label, strength_point
+    from racelens.shared.strength import series_label, strength_point
 
     files = find_results(paths)
     loaded: list[tuple[Path, AuditResult]] = []

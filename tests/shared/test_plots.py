@@ -10,7 +10,7 @@ from _report_fixtures import GROUPS, covariate_result, imaging_result, roc_curve
 from matplotlib.figure import Figure
 from PIL import Image
 
-from racelens.shared import plots
+from racelens.shared import plots, strength
 from racelens.shared.audit import Condition, ConditionResult, Estimate
 
 
@@ -47,7 +47,7 @@ def test_roc_skips_malformed_curves():
 def test_strength_order_is_mild_to_strong():
     def sp(name, params, modality="imaging"):
         c = ConditionResult(Condition(name, params), imaging_result().conditions[0].auc, 0.1, 10)
-        return plots.strength_point(c, modality)
+        return strength.strength_point(c, modality)
 
     assert sp("original", {}) is None
     low = sorted([sp("lowpass", {"radius": r}) for r in (1, 50, 10)], key=lambda s: s.key)
@@ -66,9 +66,9 @@ def test_strength_order_is_mild_to_strong():
 
 
 def test_families_in_fixed_order():
-    assert plots.families([text_result(), imaging_result()]) == [
+    assert strength.families([text_result(), imaging_result()]) == [
         "lowpass", "highpass", "resolution", "redaction"]
-    assert plots.families([covariate_result()]) == []
+    assert strength.families([covariate_result()]) == []
 
 
 def test_auc_vs_strength_single_family_values_and_intervals():
@@ -101,7 +101,7 @@ def test_auc_vs_strength_all_families_one_axis_with_covariate_reference():
 def test_auc_panels_one_panel_per_family_shared_y():
     fig = plots.plot_auc_panels([imaging_result(), text_result(), covariate_result()])
     visible = [ax for ax in fig.axes if ax.get_visible()]
-    assert [ax.get_title() for ax in visible] == [plots.FAMILY_TITLES[f] for f in
+    assert [ax.get_title() for ax in visible] == [strength.FAMILY_TITLES[f] for f in
                                                   ("lowpass", "highpass", "resolution", "redaction")]
     assert {ax.get_ylim() for ax in visible} == {plots.AUC_LIMITS}
     assert len(fig.legends) == 1
