@@ -5,7 +5,8 @@ Each perturbation is a small class holding its parameters (after MONAI's
 with intensities in ``[0, 1]`` on any device; the output keeps the input's device and dtype.
 Randomness is local to the object (a seeded :class:`torch.Generator`), never the global RNG;
 passing ``sample_seeds`` (e.g. each sample's row index in the cache) makes every sample's draw
-independent of how the samples were batched.
+independent of how the samples were batched. Noise is drawn on the images' device, so it is
+reproducible per device type (CPU and CUDA generators differ); crops are drawn on the CPU.
 
 Frequency filters use a centred FFT disc mask: with ``d`` the distance of a frequency pixel from
 the zero frequency after ``fftshift`` (pixel ``(H//2, W//2)``), ``lowpass(radius=r)`` keeps
@@ -177,8 +178,9 @@ class GaussianNoise(Perturbation):
         super().__init__(seed=seed)
 
     def apply(self, images, generators):
-        noise = torch.stack([torch.randn(images.shape[1:], generator=g) for g in generators])
-        out = images + self.sigma * noise.to(device=images.device, dtype=images.dtype)
+        noise = torch.stack([torch.randn(images.shape[1:], generator=g, device=images.device)
+                             for g in generators])
+        out = images + self.sigma * noise.to(images.dtype)
         return out.clamp(0, 1) if self.clip else out
 
 
@@ -261,6 +263,7 @@ class RandomCrop(Perturbation):
     """Crop a random window covering ``scale`` of the area (same aspect) and resize it back."""
 
     name, strength_param, randomized = "random_crop", "scale", True
+    generator_device = "cpu"  # two integers per image: same crops on every device, no syncs
 
     def __init__(self, scale: float, *, seed: int = 0) -> None:
         _check(0 < scale <= 1, f"random_crop scale must be in (0, 1], got {scale}")
@@ -272,8 +275,7 @@ class RandomCrop(Perturbation):
         ch, cw = (max(1, round(s * math.sqrt(self.scale))) for s in (h, w))
         out = []
         for img, g in zip(_work(images), generators, strict=True):
-            top = int(torch.randint(0, h - ch + 1, (1,), generator=g))
-            left = int(torch.randint(0, w - cw + 1, (1,), generator=g))
+            top, left = (int(torch.randint(0, n + 1, (1,), generator=g)) for n in (h - ch, w - cw))
             out.append(_resize(img[None, :, top:top + ch, left:left + cw], h, w))
         return torch.cat(out)
 

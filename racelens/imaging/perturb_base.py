@@ -35,6 +35,8 @@ class Perturbation:
     name: ClassVar[str] = ""
     strength_param: ClassVar[str | None] = None
     randomized: ClassVar[bool] = False
+    #: where per-sample generators live: ``None`` for the images' device, or ``"cpu"``
+    generator_device: ClassVar[str | None] = None
 
     def __init__(self, *, seed: int = 0) -> None:
         self.set_random_state(seed)
@@ -73,10 +75,11 @@ class Perturbation:
         if sample_seeds is not None and len(sample_seeds) != images.shape[0]:
             raise ConfigError(f"sample_seeds has {len(sample_seeds)} entries for a batch of "
                               f"{images.shape[0]}")
-        out = self.apply(images, self._sample_generators(images.shape[0], sample_seeds))
+        out = self.apply(images, self._sample_generators(images.shape[0], sample_seeds, images.device))
         return out.to(device=images.device, dtype=images.dtype)
 
-    def _sample_generators(self, n: int, sample_seeds: Sequence[int] | None
+    def _sample_generators(self, n: int, sample_seeds: Sequence[int] | None,
+                           device: torch.device | None = None
                            ) -> list[torch.Generator] | None:
         if not self.randomized:
             return None
@@ -84,7 +87,10 @@ class Perturbation:
             seeds = torch.randint(0, 2**62, (n,), generator=self._generator).tolist()
         else:
             seeds = [derive_seed(self.seed, s) for s in sample_seeds]
-        return [torch.Generator().manual_seed(s) for s in seeds]
+        # one generator per sample on the images' device: draws are reproducible per device type
+        # (CPU and CUDA generators are different algorithms), and no host-device copy is needed
+        where = self.generator_device or device or "cpu"
+        return [torch.Generator(device=where).manual_seed(s) for s in seeds]
 
     def apply(self, images: torch.Tensor, generators: list[torch.Generator] | None) -> torch.Tensor:
         raise NotImplementedError
