@@ -230,17 +230,18 @@ def leakage_probe(texts: Sequence[str], labels: np.ndarray, patient_ids: Sequenc
     X = vec.transform(texts)
     classes = sorted(set(labels))
     cond = Condition("redact", {"level": level}) if level != "none" else Condition("original")
+    # raw TF-IDF weights (no scaling): scaling would inflate the rarest n-grams
     fit = linear_probe(X, labels, np.asarray(patient_ids, dtype=object), split, classes,
-                       condition=cond, seed=seed, n_boot=n_boot)
+                       condition=cond, seed=seed, n_boot=n_boot, standardize=False)
     leak = Leakage(fit.result, int((split == "train").sum()), int((split == "val").sum()),
                    int((split == "test").sum()), int(X.shape[1]))
-    coef = _coef(fit.model)
+    lr = _linear_step(fit.model)
     proxies: list[Proxy] = []
-    if coef is not None:
+    if lr is not None:
         present = (X > 0).tocsc()
         vocab = vec.get_feature_names_out()
         masks = {g: labels == g for g in classes}
-        for g, grams in top_ngrams(coef, vocab, classes, top_k).items():
+        for g, grams in top_ngrams(lr.coef_, vocab, [str(c) for c in lr.classes_], top_k).items():
             index = {w: j for j, w in enumerate(vocab)}
             for gram, w in grams:
                 col = present[:, index[gram]].toarray().ravel()
@@ -249,11 +250,11 @@ def leakage_probe(texts: Sequence[str], labels: np.ndarray, patient_ids: Sequenc
     return leak, proxies
 
 
-def _coef(model: Any) -> np.ndarray | None:
-    """Coefficients of a fitted linear model or of the last step of a pipeline."""
+def _linear_step(model: Any) -> Any:
+    """The fitted linear model itself, or the last step of a pipeline."""
     for m in (model, getattr(model, "steps", [[None, None]])[-1][1]):
-        if m is not None and hasattr(m, "coef_"):
-            return np.asarray(m.coef_)
+        if m is not None and hasattr(m, "coef_") and hasattr(m, "classes_"):
+            return m
     log.warning("the probe's model exposes no coef_; proxies are not reported")
     return None
 

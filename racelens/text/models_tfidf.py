@@ -25,7 +25,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from racelens.errors import ConfigError, DataError, LabelError
 
-__all__ = ["TfidfLogReg", "make_vectorizer", "top_ngrams", "validate_texts"]
+__all__ = ["TfidfLogReg", "make_vectorizer", "top_ngrams", "validate_texts", "fit_logreg"]
 
 # Tokens of 2+ word characters, keeping bracketed placeholders such as "[RACE]" as one token so
 # the redaction marker itself is visible (and can be removed) rather than split into "race".
@@ -82,6 +82,28 @@ def top_ngrams(coef: np.ndarray, vocabulary: Sequence[str], classes: Sequence[st
     return out
 
 
+def fit_logreg(X: Any, y: np.ndarray, val_texts: Sequence[str] | None, val_y: Sequence[str] | None,
+               featurize: Any, *, C: float, Cs: Sequence[float], max_iter: int,
+               random_state: int) -> tuple[LogisticRegression, float, dict[float, float]]:
+    """Fit logistic regression on ``X``; with validation notes, pick ``C`` from ``Cs`` first.
+
+    Returns the classifier, the chosen ``C`` and the validation macro AUC per candidate
+    (ties go to the smaller, more regularised ``C``).
+    """
+    def lr(c: float) -> LogisticRegression:
+        return LogisticRegression(C=c, max_iter=max_iter, random_state=random_state)
+
+    chosen, val_auc = float(C), {}
+    if val_texts is not None and val_y is not None and len(set(map(str, val_y))) >= 2:
+        Xv = featurize(validate_texts(val_texts, "val_texts"))
+        yv = np.asarray([str(v) for v in val_y], dtype=object)
+        for c in Cs:
+            m = lr(float(c)).fit(X, y)
+            val_auc[float(c)] = _macro_auc(yv, m.predict_proba(Xv), m.classes_)
+        chosen = max(val_auc, key=lambda c: (val_auc[c], -c))
+    return lr(chosen).fit(X, y), chosen, val_auc
+
+
 class TfidfLogReg(ClassifierMixin, BaseEstimator):
     """TF-IDF n-grams + multinomial logistic regression.
 
@@ -112,9 +134,6 @@ class TfidfLogReg(ClassifierMixin, BaseEstimator):
         self.max_iter = max_iter
         self.random_state = random_state
 
-    def _lr(self, C: float) -> LogisticRegression:
-        return LogisticRegression(C=C, max_iter=self.max_iter, random_state=self.random_state)
-
     def fit(self, texts: Sequence[str], y: Sequence[str], *, val_texts: Sequence[str] | None = None,
             val_y: Sequence[str] | None = None) -> TfidfLogReg:
         """Fit the vectorizer and classifier on training notes; tune ``C`` on validation notes."""
@@ -132,16 +151,9 @@ class TfidfLogReg(ClassifierMixin, BaseEstimator):
         except ValueError as exc:  # empty vocabulary
             raise DataError(f"no n-gram occurs in at least min_df={self.min_df} notes ({exc}); "
                             "lower min_df or give more notes") from exc
-        self.C_ = float(self.C)
-        self.val_auc_: dict[float, float] = {}
-        if val_texts is not None and val_y is not None and len(set(map(str, val_y))) >= 2:
-            Xv = self.vectorizer_.transform(validate_texts(val_texts, "val_texts"))
-            yv = np.asarray([str(v) for v in val_y], dtype=object)
-            for c in self.Cs:
-                lr = self._lr(float(c)).fit(X, y_arr)
-                self.val_auc_[float(c)] = _macro_auc(yv, lr.predict_proba(Xv), lr.classes_)
-            self.C_ = max(self.val_auc_, key=lambda c: (self.val_auc_[c], -c))
-        self.classifier_ = self._lr(self.C_).fit(X, y_arr)
+        self.classifier_, self.C_, self.val_auc_ = fit_logreg(
+            X, y_arr, val_texts, val_y, self.vectorizer_.transform, C=self.C, Cs=self.Cs,
+            max_iter=self.max_iter, random_state=self.random_state)
         self.classes_ = self.classifier_.classes_
         return self
 

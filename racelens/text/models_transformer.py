@@ -17,11 +17,10 @@ from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted
 
 from racelens.errors import ConfigError, DataError
-from racelens.text.models_tfidf import _labels, _macro_auc, validate_texts
+from racelens.text.models_tfidf import _labels, fit_logreg, validate_texts
 
 __all__ = ["EmbeddingLogReg", "TransformerClassifier", "chunk_notes"]
 
@@ -162,20 +161,11 @@ class EmbeddingLogReg(ClassifierMixin, BaseEstimator):
         X = self.embed(texts)
         if len(X) != len(y_arr):
             raise DataError(f"{len(X)} notes but {len(y_arr)} labels")
-        self.C_ = float(self.C)
-        self.val_auc_: dict[float, float] = {}
-        if val_texts is not None and val_y is not None and len(set(map(str, val_y))) >= 2:
-            Xv, yv = self.embed(val_texts), np.asarray([str(v) for v in val_y], dtype=object)
-            for c in self.Cs:
-                lr = self._lr(float(c)).fit(X, y_arr)
-                self.val_auc_[float(c)] = _macro_auc(yv, lr.predict_proba(Xv), lr.classes_)
-            self.C_ = max(self.val_auc_, key=lambda c: (self.val_auc_[c], -c))
-        self.classifier_ = self._lr(self.C_).fit(X, y_arr)
+        self.classifier_, self.C_, self.val_auc_ = fit_logreg(
+            X, y_arr, val_texts, val_y, self.embed, C=self.C, Cs=self.Cs,
+            max_iter=self.max_iter, random_state=self.random_state)
         self.classes_ = self.classifier_.classes_
         return self
-
-    def _lr(self, C: float) -> LogisticRegression:
-        return LogisticRegression(C=C, max_iter=self.max_iter, random_state=self.random_state)
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         check_is_fitted(self, "classifier_")

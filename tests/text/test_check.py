@@ -196,3 +196,15 @@ def test_leakage_negative_control_contains_chance():
     rep = check_redaction(red, labels=race, patient_ids=pid, n_boot=200)
     assert rep.leakage.result.auc.macro.contains(0.5)
     assert rep.residual.n_mentions == 0
+
+
+def test_check_with_the_real_redactor_on_originals():
+    from racelens.text.redact import RaceRedactor
+
+    orig, _, gold, race, pid = make_notes(40, 3, proxies=False, explicit=True)
+    red = [r.text for r in RaceRedactor().redact_batch(orig)]
+    rep = check_redaction(red, original_texts=orig, labels=race, patient_ids=pid,
+                          gold_spans=gold, leakage=False)
+    assert rep.residual.n_mentions == 0
+    assert rep.spans.recall == 1.0 and rep.spans.precision == 1.0
+    assert rep.original.n_mentions == sum(map(len, gold))

@@ -1,0 +1,130 @@
+"""``racelens text``: redact notes, check a redaction, audit race leakage from notes.
+
+Each command is a thin shell over a library function; output is aggregates only.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from racelens.errors import DataError
+
+__all__ = ["app", "check", "audit", "read_gold_spans"]
+
+app = typer.Typer(help="Clinical notes: redaction, redaction checks, leakage audits.",
+                  no_args_is_help=True)
+
+try:  # the redaction command lives in its own module; the group works without it
+    from racelens.cli.text_redact import redact_command
+except ImportError:  # pragma: no cover - only before that module lands
+    redact_command = None
+else:
+    app.command("redact", help="Redact race and ethnicity terms from a note table.")(
+        redact_command)
+
+
+def read_gold_spans(path: Path, n_notes: int) -> list[list[tuple[int, int]]]:
+    """Gold spans from JSON lines: ``{"row": i, "start": s, "end": e}`` per span (``row`` may
+    also be ``index`` or ``note_index``), or one JSON list of ``[start, end]`` pairs per note."""
+    spans: list[list[tuple[int, int]]] = [[] for _ in range(n_notes)]
+    lines = [ln for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
+    try:
+        rows = [json.loads(ln) for ln in lines]
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{path}: not JSON lines ({exc})") from exc
+    if rows and all(isinstance(r, list) for r in rows):
+        if len(rows) != n_notes:
+            raise DataError(f"{path}: {len(rows)} lines of spans for {n_notes} notes")
+        return [[(int(s), int(e)) for s, e in r] for r in rows]
+    for k, r in enumerate(rows):
+        key = next((c for c in ("row", "index", "note_index") if c in r), None)
+        if key is None or "start" not in r or "end" not in r:
+            raise DataError(f"{path}: line {k + 1} needs 'row', 'start' and 'end'")
+        i = int(r[key])
+        if not 0 <= i < n_notes:
+            raise DataError(f"{path}: line {k + 1} names row {i}; the input has {n_notes} notes")
+        spans[i].append((int(r["start"]), int(r["end"])))
+    return spans
+
+
+def _labels(raw: Any, collapse: str, source: str) -> list[str | None]:
+    import pandas as pd
+
+    from racelens.shared.labels import apply_collapse, harmonize
+
+    groups, _ = apply_collapse(harmonize(raw, source), collapse)  # type: ignore[arg-type]
+    return [None if pd.isna(g) else str(g) for g in groups]
+
+
+@app.command()
+def check(
+    input: Annotated[Path, typer.Option("--input", "-i", help="Redacted notes (csv/parquet/jsonl).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Directory for check.json.")],
+    text_col: Annotated[str, typer.Option(help="Column of redacted text.")] = "text",
+    label_col: Annotated[str | None, typer.Option(help="Race column (raw values are harmonised).")] = None,
+    patient_col: Annotated[str | None, typer.Option(help="Patient id column.")] = None,
+    original_col: Annotated[str | None, typer.Option(help="Column holding the original text.")] = None,
+    gold_spans: Annotated[Path | None, typer.Option(help="Gold spans (JSON lines, original offsets).")] = None,
+    level: Annotated[str, typer.Option(help="Terms the residual scan looks for: explicit|extended.")] = "explicit",
+    collapse: Annotated[str, typer.Option(help="Race collapse for the labels.")] = "abw",
+    race_source: Annotated[str, typer.Option(help="Vocabulary of the race column.")] = "auto",
+    seed: Annotated[int, typer.Option(help="Seed of the split and bootstrap.")] = 0,
+    n_boot: Annotated[int, typer.Option(help="Bootstrap resamples.")] = 1000,
+) -> None:
+    """Check a redaction: residual terms, span scores, mention rates, leakage, proxies."""
+    from racelens.shared.io import atomic_write_text, read_table
+    from racelens.text.check import check_redaction
+
+    cols = [c for c in (text_col, label_col, patient_col, original_col) if c]
+    df = read_table(input, columns=list(dict.fromkeys(cols)))
+    labels = _labels(df[label_col], collapse, race_source) if label_col else None
+    gold = read_gold_spans(gold_spans, len(df)) if gold_spans else None
+    report = check_redaction(
+        df[text_col].tolist(), original_texts=df[original_col].tolist() if original_col else None,
+        labels=labels, patient_ids=df[patient_col].tolist() if patient_col else None,
+        gold_spans=gold, level=level, seed=seed, n_boot=n_boot)  # type: ignore[arg-type]
+    atomic_write_text(out / "check.json", report.to_json() + "\n")
+    typer.echo(report.summary())
+    typer.echo(f"wrote {out / 'check.json'}")
+
+
+@app.command()
+def audit(
+    input: Annotated[Path, typer.Option("--input", "-i", help="Notes (csv/parquet/jsonl).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Run directory.")],
+    text_col: Annotated[str, typer.Option(help="Column of note text.")] = "text",
+    label_col: Annotated[str, typer.Option(help="Race column (raw source values).")] = "race",
+    patient_col: Annotated[str, typer.Option(help="Patient id column.")] = "patient_id",
+    sample_col: Annotated[str | None, typer.Option(help="Unique note id column.")] = None,
+    model: Annotated[str, typer.Option(help="tfidf | embeddings:DIR | transformer:DIR.")] = "tfidf",
+    levels: Annotated[str, typer.Option(help="Redaction levels, comma-separated.")
+                      ] = "none,explicit,extended",
+    strip_proxies: Annotated[int, typer.Option(help="Remove up to K top proxies and re-measure.")] = 0,
+    proxy_step: Annotated[int, typer.Option(help="Proxies removed between measurements (0: K/10).")] = 0,
+    collapse: Annotated[str, typer.Option(help="Race collapse: abw, bw, abhw, omb.")] = "abw",
+    race_source: Annotated[str, typer.Option(help="Vocabulary of the race column.")] = "auto",
+    seed: Annotated[int, typer.Option(help="Seed of the split, models and bootstrap.")] = 0,
+    n_boot: Annotated[int, typer.Option(help="Bootstrap resamples.")] = 1000,
+) -> None:
+    """AUC of race from notes at each redaction level (and after stripping proxies)."""
+    from racelens.text.audit import TextAuditConfig, run_text_audit
+
+    cfg = TextAuditConfig(input, text_col=text_col, label_col=label_col,
+                          patient_col=patient_col, sample_col=sample_col, out=out, model=model,
+                          levels=tuple(v.strip() for v in levels.split(",") if v.strip()),
+                          strip_proxies=strip_proxies, proxy_step=proxy_step, collapse=collapse,
+                          race_source=race_source, seed=seed, n_boot=n_boot)
+    res = run_text_audit(cfg)
+    d = res.data
+    typer.echo(f"{d.n_samples:,} notes, {d.n_patients:,} patients; "
+               f"excluded {sum(d.excluded.values()):,}, skipped {len(d.skipped):,}")
+    for c in res.conditions:
+        m = c.auc.macro
+        typer.echo(f"{c.condition.label:<40} macro AUC {m.estimate:.3f} "
+                   f"[{m.ci_low:.3f}, {m.ci_high:.3f}]  p={c.p_value_vs_chance:.2g}  "
+                   f"n_test={c.n_test}")
+    typer.echo(f"wrote {out / 'result.json'}")

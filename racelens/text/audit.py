@@ -1,0 +1,237 @@
+"""The text audit: race predictability from notes at each redaction level, and after proxies go.
+
+:func:`run_text_audit` loads a note table, splits it once by patient (the same split for every
+condition, so conditions are paired), and for each level fits the chosen model on the training
+notes, tunes it on validation notes and scores the test notes:
+
+- level ``none`` is the condition ``original``;
+- each other level ``L`` is ``redact`` with ``{"level": L}`` (:class:`RaceRedactor`);
+- with ``strip_proxies=K``, starting from the most thorough level, the n-grams most predictive
+  of race are found by TF-IDF + logistic regression **on the training notes only** (finding
+  them on all notes would let test notes choose what is removed, and the measured drop would be
+  optimistic), deleted from every note, and the model re-fitted and re-scored: conditions
+  ``strip_proxies`` with ``{"level": L, "k": n}`` for n proxies removed so far.
+
+Outputs: ``RUN/result.json`` (modality ``text``), ``RUN/predictions.parquet`` (test scores per
+condition) and, in ``extras``, the redaction check of each level and the proxies removed.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from racelens.errors import ConfigError
+from racelens.shared.audit import AuditResult, Condition, ConditionResult, evaluate_condition
+
+__all__ = ["TextAuditConfig", "run_text_audit", "strip_ngrams", "LEVELS"]
+
+log = logging.getLogger(__name__)
+
+LEVELS = ("none", "explicit", "extended")
+
+
+@dataclass(frozen=True)
+class TextAuditConfig:
+    """Everything one text audit needs.
+
+    Parameters
+    ----------
+    input
+        A note table file (CSV, parquet, JSON lines) or a :class:`pandas.DataFrame`.
+    text_col, label_col, patient_col, sample_col
+        Column names (``sample_col``: a unique note id, else the row number).
+    out
+        Run directory for ``result.json`` and ``predictions.parquet`` (``None``: write nothing).
+    model
+        ``tfidf``, ``embeddings:DIR`` or ``transformer:DIR``.
+    levels
+        Redaction levels to measure, among ``none``, ``explicit``, ``extended``.
+    strip_proxies
+        Remove up to this many proxies, re-measuring every ``proxy_step`` removals
+        (``proxy_step=0``: about ten measurements).
+    collapse, race_source, consistency
+        Label rules (:func:`racelens.shared.labels.label_cohort`).
+    seed, n_boot
+        Seed of the split, models and bootstrap; bootstrap resamples.
+    """
+
+    input: Any
+    text_col: str = "text"
+    label_col: str = "race"
+    patient_col: str = "patient_id"
+    sample_col: str | None = None
+    out: str | Path | None = None
+    model: str = "tfidf"
+    levels: Sequence[str] = LEVELS
+    strip_proxies: int = 0
+    proxy_step: int = 0
+    collapse: str = "abw"
+    race_source: str = "auto"
+    consistency: str = "drop"
+    seed: int = 0
+    n_boot: int = 1000
+    model_params: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        bad = [lv for lv in self.levels if lv not in LEVELS]
+        if bad or not self.levels:
+            raise ConfigError(f"levels must be among {LEVELS}, got {list(self.levels)}")
+        if self.strip_proxies < 0 or self.proxy_step < 0:
+            raise ConfigError("strip_proxies and proxy_step must be >= 0")
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["input"] = "<DataFrame>" if isinstance(self.input, pd.DataFrame) else str(self.input)
+        d["out"] = None if self.out is None else str(self.out)
+        d["levels"] = list(self.levels)
+        return d
+
+
+def _ngram_regex(ngram: str) -> re.Pattern[str]:
+    # tokens as the TF-IDF tokenizer sees them; one-letter words between them are skipped
+    gap = r"(?:\W|(?<![\w\]])\w(?![\w\[]))+"
+    body = gap.join(re.escape(t) for t in ngram.split())
+    return re.compile(rf"(?<![\w\[]){body}(?![\w\]])", re.IGNORECASE)
+
+
+def strip_ngrams(texts: Sequence[str], ngrams: Sequence[str]) -> list[str]:
+    """Delete every occurrence of ``ngrams`` (case-insensitive, whole tokens) from ``texts``."""
+    rxs = [_ngram_regex(g) for g in ngrams]
+    out = []
+    for t in texts:
+        for rx in rxs:
+            t = rx.sub(" ", t)
+        out.append(t)
+    return out
+
+
+def _condition(level: str) -> Condition:
+    return Condition("original") if level == "none" else Condition("redact", {"level": level})
+
+
+def _score(cond: Condition, texts: list[str], y: np.ndarray, pids: np.ndarray, split: np.ndarray,
+           classes: list[str], cfg: TextAuditConfig) -> tuple[ConditionResult, np.ndarray]:
+    from racelens.text.models import make_model
+
+    tr, va, te = (np.flatnonzero(split == s) for s in ("train", "val", "test"))
+    model = make_model(cfg.model, random_state=cfg.seed, **cfg.model_params)
+    model.fit([texts[i] for i in tr], y[tr], val_texts=[texts[i] for i in va], val_y=y[va])
+    proba = model.predict_proba([texts[i] for i in te])
+    col = {str(c): j for j, c in enumerate(model.classes_)}
+    scores = np.zeros((len(te), len(classes)))
+    for k, c in enumerate(classes):
+        if c in col:
+            scores[:, k] = proba[:, col[c]]
+    res = evaluate_condition(cond, y[te], scores, classes, patient_ids=pids[te],
+                             n_boot=cfg.n_boot, seed=cfg.seed)
+    log.info("%s: macro AUC %.3f", cond.label, res.auc.macro.estimate)
+    return res, scores
+
+
+def _top_proxies(texts: list[str], y: np.ndarray, split: np.ndarray, n: int, seed: int,
+                 exclude: set[str]) -> list[str]:
+    """The ``n`` n-grams with the largest weight for any group, found on training notes only."""
+    from racelens.text.models_tfidf import TfidfLogReg
+
+    tr, va = np.flatnonzero(split == "train"), np.flatnonzero(split == "val")
+    m = TfidfLogReg(random_state=seed).fit([texts[i] for i in tr], y[tr],
+                                           val_texts=[texts[i] for i in va], val_y=y[va])
+    ranked = sorted(((w, g) for grams in m.top_ngrams(50).values() for g, w in grams),
+                    reverse=True)
+    out: list[str] = []
+    for _, g in ranked:
+        if g not in exclude and g not in out:
+            out.append(g)
+        if len(out) == n:
+            break
+    return out
+
+
+def run_text_audit(config: TextAuditConfig) -> AuditResult:
+    """Measure race predictability from notes at each redaction level (see the module doc).
+
+    Returns
+    -------
+    AuditResult
+        Modality ``text``; ``data`` accounts for every input row.
+    """
+    from racelens.shared.audit import library_versions
+    from racelens.shared.io import atomic_write_parquet
+    from racelens.shared.splits import patient_split
+    from racelens.text.check import check_redaction
+    from racelens.text.cohorts import from_table
+    from racelens.text.redact import RaceRedactor
+
+    cfg = config
+    cohort = from_table(cfg.input, text_col=cfg.text_col, race_col=cfg.label_col,
+                        patient_col=cfg.patient_col, sample_col=cfg.sample_col,
+                        race_source=cfg.race_source, collapse=cfg.collapse,
+                        consistency=cfg.consistency)  # type: ignore[arg-type]
+    t = cohort.table
+    split = np.asarray(patient_split(t, "patient_id", "race", seed=cfg.seed), dtype=object)
+    y = t["race"].astype(str).to_numpy(object)
+    pids = t["patient_id"].to_numpy(object)
+    classes = sorted(set(y))
+    original = t["text"].tolist()
+    texts: dict[str, list[str]] = {"none": original}
+    results: list[ConditionResult] = []
+    preds: list[pd.DataFrame] = []
+    checks: dict[str, Any] = {}
+    te = np.flatnonzero(split == "test")
+
+    def record(cond: Condition, level_texts: list[str]) -> None:
+        res, scores = _score(cond, level_texts, y, pids, split, classes, cfg)
+        results.append(res)
+        frame = pd.DataFrame({"sample_id": t["sample_id"].to_numpy()[te], "patient_id": pids[te],
+                              "race": y[te], "condition": cond.label, "name": cond.name,
+                              "params": str(dict(cond.params))})
+        for k, c in enumerate(classes):
+            frame[f"score_{c}"] = scores[:, k]
+        preds.append(frame)
+
+    for level in cfg.levels:
+        if level != "none":
+            redactor = RaceRedactor(level=level)  # type: ignore[arg-type]
+            texts[level] = [r.text for r in redactor.redact_batch(original)]
+            checks[level] = check_redaction(texts[level], original_texts=original, labels=y,
+                                            level=level, leakage=False).to_dict()  # type: ignore[arg-type]
+        record(_condition(level), texts[level])
+
+    removed: list[str] = []
+    if cfg.strip_proxies:
+        level = next((lv for lv in ("extended", "explicit") if lv in cfg.levels), "explicit")
+        if level not in texts:
+            texts[level] = [r.text for r in RaceRedactor(level=level).redact_batch(original)]
+        step = cfg.proxy_step or max(1, math.ceil(cfg.strip_proxies / 10))
+        current = texts[level]
+        while len(removed) < cfg.strip_proxies:
+            n = min(step, cfg.strip_proxies - len(removed))
+            new = _top_proxies(current, y, split, n, cfg.seed, set(removed))
+            if not new:
+                break
+            removed.extend(new)
+            current = strip_ngrams(current, new)
+            record(Condition("strip_proxies", {"level": level, "k": len(removed)}), current)
+
+    result = AuditResult(
+        modality="text", data=cohort.summary(), conditions=tuple(results), config=cfg.to_dict(),
+        seed=cfg.seed, versions=library_versions(),
+        extras={"model": cfg.model, "classes": classes,
+                "split_sizes": {s: int((split == s).sum()) for s in ("train", "val", "test")},
+                "check": checks,
+                "strip_proxies": {"removed": removed} if cfg.strip_proxies else {}})
+    if cfg.out is not None:
+        out = Path(cfg.out)
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write_parquet(out / "predictions.parquet", pd.concat(preds, ignore_index=True))
+        result.write(out)
+    return result

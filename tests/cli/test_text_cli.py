@@ -1,0 +1,84 @@
+"""``racelens text check`` and ``racelens text audit`` through the root command."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from racelens.cli import main as cli_main
+from racelens.shared.audit import AuditResult
+
+FILL = ["chest pain", "denies fever", "lungs clear", "abdomen soft", "ct negative", "walks well"]
+
+
+def _notes(n_patients: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    rows = []
+    for p in range(n_patients):
+        black = bool(p % 2)
+        body = list(rng.choice(FILL, size=3, replace=False))
+        if rng.random() < 0.8:
+            body.append("sickle trait" if black else "lakeside cabin")
+        text = f"{int(rng.integers(30, 80))} yo {'AA' if black else 'white'} M. " + ". ".join(body)
+        rows.append({"subject_id": p, "race": "BLACK/AFRICAN AMERICAN" if black else "WHITE",
+                     "original": text, "text": text.replace(" AA ", " [RACE] ")})
+    return pd.DataFrame(rows)
+
+
+def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    try:
+        cli_main.main(list(args))
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    cap = capsys.readouterr()
+    return code, cap.out, cap.err
+
+
+def test_text_check_writes_json_and_summary(tmp_path, capsys):
+    df = _notes(160, 0)
+    path = tmp_path / "redacted.parquet"
+    df.to_parquet(path)
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text("".join(
+        json.dumps({"row": i, "start": t.index(w), "end": t.index(w) + len(w)}) + "\n"
+        for i, t in enumerate(df["original"]) for w in ("AA", "white") if f" {w} " in t))
+    code, out, err = _run(capsys, "text", "check", "--input", str(path), "--text-col", "text",
+                          "--label-col", "race", "--patient-col", "subject_id",
+                          "--original-col", "original", "--gold-spans", str(gold),
+                          "--out", str(tmp_path / "chk"), "--n-boot", "100")
+    assert code == 0, err
+    rep = json.loads((tmp_path / "chk" / "check.json").read_text())
+    n_white = int((df["race"] == "WHITE").sum())
+    # "white" was left in the white patients' notes: the scan finds every one
+    assert rep["residual"]["n_mentions"] == n_white
+    assert rep["residual"]["terms"] == {"white": n_white}
+    assert rep["residual"]["per_group"]["Black"]["n_mentions"] == 0
+    assert rep["spans"]["recall"] == 1.0 and rep["spans"]["n_gold"] == len(df)
+    assert rep["leakage"]["auc"]["macro"]["estimate"] > 0.9
+    assert "Residual mentions" in out and "chest pain" not in out
+    code, _, err = _run(capsys, "text", "check", "--input", str(path), "--text-col", "nope",
+                        "--out", str(tmp_path / "x"))
+    assert code == 2 and err.startswith("error: ") and "nope" in err
+
+
+def test_text_audit_writes_result(tmp_path, capsys):
+    path = tmp_path / "notes.csv"
+    _notes(120, 1).drop(columns=["text"]).rename(columns={"original": "text"}).to_csv(
+        path, index=False)
+    code, out, err = _run(capsys, "text", "audit", "--input", str(path), "--text-col", "text",
+                          "--label-col", "race", "--patient-col", "subject_id",
+                          "--out", str(tmp_path / "run"), "--levels", "none,explicit",
+                          "--strip-proxies", "1", "--collapse", "bw", "--n-boot", "50")
+    assert code == 0, err
+    res = AuditResult.read(tmp_path / "run")
+    assert res.modality == "text" and res.config["collapse"] == "bw"
+    assert [c.name for c in res.conditions] == ["original", "redact", "strip_proxies"]
+    assert res.data.n_samples == 120
+    assert "redact(level=explicit)" in out and (tmp_path / "run" / "predictions.parquet").exists()
+    code, _, err = _run(capsys, "text", "audit", "--input", str(path), "--out",
+                        str(tmp_path / "r2"), "--levels", "all")
+    assert code == 2 and "levels" in err

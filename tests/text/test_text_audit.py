@@ -1,0 +1,86 @@
+"""The text audit end to end on generated notes with explicit mentions and planted proxies."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from racelens.errors import ConfigError
+from racelens.shared.audit import AuditResult
+from racelens.text.audit import TextAuditConfig, run_text_audit, strip_ngrams
+
+FILL = ["presents with chest pain", "denies fever", "history of hypertension", "lungs clear",
+        "abdomen soft", "follow up in clinic", "ct head negative", "ambulating well"]
+EXPLICIT = {"Black": "African American", "White": "Caucasian"}
+PROXY = {"Black": "sickle trait", "White": "lakeside cabin"}
+
+
+def note_table(n_patients: int, seed: int, *, proxy: float) -> pd.DataFrame:
+    """Two notes per patient; race always named; a proxy phrase with probability ``proxy``."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for p in range(n_patients):
+        g = "Black" if p % 2 else "White"
+        for k in range(2):
+            body = list(rng.choice(FILL, size=4, replace=False))
+            if rng.random() < proxy:
+                body.insert(int(rng.integers(0, 4)), PROXY[g])
+            rows.append({"note_id": f"n{p}-{k}", "subject_id": 1000 + p,
+                         "race": {"Black": "BLACK/AFRICAN AMERICAN", "White": "WHITE"}[g],
+                         "text": f"{int(rng.integers(30, 80))} yo {EXPLICIT[g]} M. "
+                                 + ". ".join(body) + "."})
+    rows.append({"note_id": "empty", "subject_id": 1, "race": "WHITE", "text": ""})
+    rows.append({"note_id": "unk", "subject_id": 2, "race": "UNKNOWN", "text": "denies fever."})
+    return pd.DataFrame(rows)
+
+
+def test_strip_ngrams_whole_tokens():
+    out = strip_ngrams(["Sickle trait, SICKLE  a trait; sicklet [RACE] M", "no"],
+                       ["sickle trait", "[race]"])
+    assert out == [" ,  ; sicklet   M", "no"]
+
+
+def test_audit_levels_and_proxy_stripping(tmp_path):
+    df = note_table(90, 0, proxy=0.8)
+    path = tmp_path / "notes.parquet"
+    df.to_parquet(path)
+    cfg = TextAuditConfig(path, text_col="text", label_col="race", patient_col="subject_id",
+                          sample_col="note_id", out=tmp_path / "run",
+                          levels=("none", "explicit"), strip_proxies=2, proxy_step=1,
+                          collapse="bw", n_boot=100)
+    res = run_text_audit(cfg)
+    assert [c.condition.label for c in res.conditions] == [
+        "original", "redact(level=explicit)", "strip_proxies(level=explicit,k=1)",
+        "strip_proxies(level=explicit,k=2)"]
+    orig = res.condition("original").auc.macro
+    red = res.condition("redact", level="explicit").auc.macro
+    assert orig.estimate > 0.99  # race is named in every note
+    assert red.ci_low > 0.6  # the planted proxies survive explicit redaction
+    removed = res.extras["strip_proxies"]["removed"]
+    assert len(removed) == 2 and {w for g in removed for w in g.split()} & {
+        "sickle", "trait", "lakeside", "cabin"}
+    # every input row accounted for
+    d = res.data
+    assert d.n_samples + sum(d.excluded.values()) + len(d.skipped) == len(df)
+    assert d.excluded == {"UNKNOWN": 1} and [s.reason for s in d.skipped] == ["empty note"]
+    # paired: the same test notes in every condition
+    preds = pd.read_parquet(tmp_path / "run" / "predictions.parquet")
+    per = preds.groupby("condition")["sample_id"].apply(lambda s: tuple(sorted(s)))
+    assert per.nunique() == 1 and len(per) == 4
+    assert {"score_Black", "score_White"} <= set(preds.columns)
+    back = AuditResult.read(tmp_path / "run")
+    assert back.modality == "text" and len(back.conditions) == 4
+    check = back.extras["check"]["explicit"]
+    assert check["residual"]["n_mentions"] == 0 and check["original"]["n_notes_with_mentions"] == 180
+    payload = (tmp_path / "run" / "result.json").read_text()
+    assert "chest pain" not in payload and "n0-0" not in payload  # no note text, no note ids
+
+
+def test_audit_negative_control_and_errors(tmp_path):
+    df = note_table(80, 1, proxy=0.0)
+    res = run_text_audit(TextAuditConfig(df, label_col="race", patient_col="subject_id",
+                                         levels=("explicit",), collapse="bw", n_boot=200))
+    assert res.condition("redact", level="explicit").auc.macro.contains(0.5)
+    with pytest.raises(ConfigError, match="levels"):
+        TextAuditConfig(df, levels=("all",))
