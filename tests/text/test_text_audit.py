@@ -84,3 +84,44 @@ def test_audit_negative_control_and_errors(tmp_path):
     assert res.condition("redact", level="explicit").auc.macro.contains(0.5)
     with pytest.raises(ConfigError, match="levels"):
         TextAuditConfig(df, levels=("all",))
+
+
+@pytest.fixture(scope="module")
+def synthetic_cohort():
+    from racelens.shared.synthetic import synthetic_patients
+
+    return synthetic_patients(300, seed=0)
+
+
+def test_leakage_on_synthetic_notes_with_planted_proxies(synthetic_cohort):
+    from racelens.text.check import check_redaction
+    from racelens.text.redact import RaceRedactor
+    from racelens.text.synthetic import synthetic_notes
+
+    notes = synthetic_notes(synthetic_cohort, proxies=0.9, mention_rate=0.6, seed=0).notes
+    notes = notes[notes["race"].isin(["Asian", "Black", "White"])]
+    red = [r.text for r in RaceRedactor("explicit").redact_batch(notes["text"])]
+    rep = check_redaction(red, labels=notes["race"].tolist(),
+                          patient_ids=notes["subject_id"].tolist(), n_boot=200, top_k=10,
+                          min_df=3)
+    assert rep.residual.n_mentions == 0
+    assert rep.leakage.result.auc.macro.ci_low > 0.65
+    planted = {"Asian": {"cantonese", "mandarin", "vietnamese", "china", "hepatitis",
+                         "thalassemia", "interpreter"},
+               "Black": {"haitian", "haiti", "cape", "verde", "sickle", "sarcoidosis", "keloids",
+                         "creole"},
+               "White": {"ireland", "russian", "poland", "hemochromatosis", "cystic",
+                         "fibrosis", "norwegian"}}
+    for g, words in planted.items():
+        top = [p.ngram for p in rep.proxies if p.group == g][:10]
+        assert any(set(t.split()) & words for t in top[:5]), (g, top)
+
+
+def test_negative_control_on_synthetic_notes(synthetic_cohort):
+    from racelens.text.synthetic import synthetic_notes
+
+    notes = synthetic_notes(synthetic_cohort, proxies=0.0, mention_rate=0.5, seed=1).notes
+    res = run_text_audit(TextAuditConfig(notes, label_col="race_raw", patient_col="subject_id",
+                                         sample_col="note_id", levels=("explicit",),
+                                         n_boot=200))
+    assert res.condition("redact", level="explicit").auc.macro.contains(0.5)
