@@ -55,7 +55,7 @@ _TASK_ROWS = 16  # images per task handed to a worker
 _SAVE_EVERY_S = 2.0  # how often progress.json is rewritten during a build
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ImageCache:
     """A finished cache: the memory-mapped images and their index.
 
@@ -329,7 +329,7 @@ def _fill(directory: Path, paths: list[str], pending: list[int], status: list[st
     pool = ProcessPoolExecutor(max_workers=workers) if workers > 1 and len(tasks) > 1 else None
     try:
         with bar or nullcontext():
-            for outcome in _run_tasks(tasks, paths, images_file, size, voi, pool):
+            for outcome in _run_tasks(tasks, paths, images_file, size, voi, pool, 2 * workers):
                 for row, reason in outcome:
                     if reason is None:
                         status[row] = _OK
@@ -351,7 +351,7 @@ def _fill(directory: Path, paths: list[str], pending: list[int], status: list[st
 
 
 def _run_tasks(tasks: list[list[int]], paths: list[str], images_file: Path, size: int,
-               voi: VoiMode, pool: ProcessPoolExecutor | None) -> Any:
+               voi: VoiMode, pool: ProcessPoolExecutor | None, window: int) -> Any:
     """Yield each task's ``[(row, reason or None), ...]`` once its pixels are flushed."""
     if pool is None:
         for rows in tasks:
@@ -360,7 +360,6 @@ def _run_tasks(tasks: list[list[int]], paths: list[str], images_file: Path, size
     # a bounded window of tasks in flight keeps memory flat and lets an interrupt stop soon
     queue = iter(tasks)
     running: set[Future[list[tuple[int, str | None]]]] = set()
-    window = pool._max_workers * 2  # noqa: SLF001
     while True:
         while len(running) < window and (rows := next(queue, None)) is not None:
             running.add(pool.submit(_decode_rows, images_file, [(r, paths[r]) for r in rows],
