@@ -1,0 +1,52 @@
+"""``racelens text redact``: a thin shell over :func:`racelens.text.redact_stream.redact_file`.
+
+Prints aggregates only (rows, notes with mentions, spans per category), never note text.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+
+__all__ = ["redact_command"]
+
+
+def redact_command(
+    input: Annotated[Path, typer.Option("--input", "-i", help="Notes: .csv, .csv.gz, .parquet or .jsonl.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Parquet file to write.")],
+    text_col: Annotated[str, typer.Option("--text-col", help="Column holding the note text.")] = "text",
+    level: Annotated[Literal["explicit", "extended"], typer.Option(
+        "--level", help="explicit: race/ethnicity terms; extended: also national origin, "
+        "languages, birthplaces.")] = "explicit",
+    spans: Annotated[Path | None, typer.Option(
+        "--spans", help="Write a span audit file (JSON lines: row, offsets, rule, term).")] = None,
+    keep_original: Annotated[str | None, typer.Option(
+        "--keep-original", help="Keep the original text in a new column of this name.")] = None,
+    id_col: Annotated[str | None, typer.Option(
+        "--id-col", help="Column identifying notes in the span audit file.")] = None,
+    chunk_rows: Annotated[int, typer.Option("--chunk-rows", min=1, help="Rows per chunk.")] = 10_000,
+    lexicon: Annotated[Path | None, typer.Option(
+        "--lexicon", help="YAML file of extra terms / safe phrases (same shape as the packaged "
+        "lexicon).")] = None,
+    replacement: Annotated[str, typer.Option("--replacement", help="Replacement token.")] = "[RACE]",
+    progress: Annotated[bool, typer.Option("--progress/--no-progress",
+                                           help="Show a progress bar.")] = True,
+) -> None:
+    """Redact race and ethnicity mentions from a note table, streaming it in chunks."""
+    from racelens.text.redact import RaceRedactor
+    from racelens.text.redact_stream import redact_file
+
+    redactor = RaceRedactor(level=level, replacement=replacement,
+                            lexicon=str(lexicon) if lexicon is not None else None)
+    stats = redact_file(input, out, text_col=text_col, keep_original=keep_original,
+                        spans_out=spans, id_col=id_col, chunk_rows=chunk_rows,
+                        progress=progress, redactor=redactor)
+    typer.echo(f"rows: {stats.rows}  notes with mentions: {stats.notes_with_mentions}  "
+               f"spans: {stats.spans}  skipped (empty/missing): {stats.skipped}")
+    if stats.by_category:
+        typer.echo("by category: " + ", ".join(f"{k}={v}" for k, v in stats.by_category.items()))
+    if stats.decode_replaced:
+        typer.echo(f"notes with undecodable bytes (replaced): {stats.decode_replaced}")
+    typer.echo(f"wrote {out}" + (f" and {spans}" if spans is not None else ""))

@@ -1,0 +1,276 @@
+"""Redact a note table of any size in chunks: CSV, parquet or JSON lines in, parquet out.
+
+Memory is bounded by ``chunk_rows``: CSV is read with pandas' chunked reader (quoted fields may
+hold newlines and quotes), parquet with ``iter_batches`` and JSON lines ``chunk_rows`` lines at a
+time. Each chunk is written to a temporary parquet file next to the output, renamed into place
+only when the whole input is done; the span audit file is written the same way.
+
+Encoding decision: CSV and JSON lines are decoded as UTF-8 with ``errors="replace"``, so one bad
+byte does not stop a multi-gigabyte run; every note holding a replacement character (U+FFFD)
+afterwards is counted in :attr:`RedactStats.decode_replaced` and logged as a count. Parquet
+strings are UTF-8 by construction.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import tempfile
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from racelens.errors import ConfigError, DataError
+from racelens.text.lexicon import Level
+from racelens.text.redact import RaceRedactor
+
+__all__ = ["RedactStats", "redact_file", "iter_table_chunks"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RedactStats:
+    """Aggregates of one streaming redaction (no text, no identifiers)."""
+
+    rows: int
+    notes_with_mentions: int
+    spans: int
+    by_category: dict[str, int] = field(default_factory=dict)
+    skipped: int = 0
+    decode_replaced: int = 0
+    chunks: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """The statistics as a plain dict."""
+        return {"rows": self.rows, "notes_with_mentions": self.notes_with_mentions,
+                "spans": self.spans, "by_category": dict(self.by_category),
+                "skipped": self.skipped, "decode_replaced": self.decode_replaced,
+                "chunks": self.chunks}
+
+
+def _kind(path: Path) -> str:
+    name = path.name.lower()
+    for suffix, kind in ((".csv", "csv"), (".csv.gz", "csv"), (".parquet", "parquet"),
+                         (".pq", "parquet"), (".jsonl", "jsonl"), (".jsonl.gz", "jsonl"),
+                         (".ndjson", "jsonl")):
+        if name.endswith(suffix):
+            return kind
+    raise DataError(f"{path}: unknown note table format; use .csv, .csv.gz, .parquet, .jsonl")
+
+
+def iter_table_chunks(path: str | os.PathLike[str], chunk_rows: int = 10_000) -> Iterator[pa.Table]:
+    """Yield a CSV, parquet or JSON-lines file as Arrow tables of at most ``chunk_rows`` rows.
+
+    CSV columns are read as strings (CSV carries no types, and types guessed per chunk would
+    disagree between chunks); parquet keeps its schema; JSON lines take the first chunk's types.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    kind = _kind(path)
+    try:
+        if kind == "parquet":
+            for batch in pq.ParquetFile(path).iter_batches(batch_size=chunk_rows):
+                yield pa.Table.from_batches([batch])
+        elif kind == "csv":
+            with pd.read_csv(path, chunksize=chunk_rows, dtype=str, encoding="utf-8",
+                             encoding_errors="replace") as reader:
+                for df in reader:
+                    yield pa.Table.from_pandas(df, preserve_index=False)
+        else:
+            yield from _jsonl_chunks(path, chunk_rows)
+    except (DataError, ConfigError):
+        raise
+    except (pa.ArrowException, pd.errors.ParserError, ValueError, OSError) as exc:
+        raise DataError(f"{path}: cannot read note table ({type(exc).__name__}: {exc})") from exc
+
+
+def _jsonl_chunks(path: Path, chunk_rows: int) -> Iterator[pa.Table]:
+    import gzip
+
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    schema: pa.Schema | None = None
+    with opener(path, "rt", encoding="utf-8", errors="replace") as fh:
+        rows: list[dict[str, Any]] = []
+        for lineno, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise DataError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from exc
+            if len(rows) == chunk_rows:
+                schema, table = _jsonl_table(rows, schema, path)
+                yield table
+                rows = []
+        if rows or schema is None:
+            yield _jsonl_table(rows, schema, path)[1]
+
+
+def _jsonl_table(rows: list[dict[str, Any]], schema: pa.Schema | None,
+                 path: Path) -> tuple[pa.Schema, pa.Table]:
+    if schema is None:
+        table = pa.Table.from_pylist(rows)
+        # An all-null column in the first chunk becomes a string column.
+        schema = pa.schema([f.with_type(pa.string()) if pa.types.is_null(f.type) else f
+                            for f in table.schema])
+    try:
+        return schema, pa.Table.from_pylist(rows, schema=schema)
+    except (pa.ArrowException, TypeError) as exc:
+        raise DataError(f"{path}: JSON lines change type between rows ({exc}); "
+                        "convert the file to parquet or CSV first") from exc
+
+
+def _redact_column(values: list[Any], redactor: RaceRedactor, row0: int, ids: list[Any] | None,
+                   counts: Counter[str], spans_fh: Any) -> list[Any]:
+    out: list[Any] = []
+    for i, value in enumerate(values):
+        if not isinstance(value, str) or not value.strip():
+            counts["skipped"] += 1
+            out.append(None if isinstance(value, float) and math.isnan(value) else value)
+            continue
+        if "\ufffd" in value:
+            counts["decode_replaced"] += 1
+        red = redactor.redact(value)
+        out.append(red.text)
+        if red.spans:
+            counts["notes_with_mentions"] += 1
+            counts["spans"] += len(red.spans)
+        for s in red.spans:
+            counts["cat:" + s.category] += 1
+            if spans_fh is not None:
+                rec: dict[str, Any] = {"row": row0 + i}
+                if ids is not None:
+                    rec["note_id"] = ids[i]
+                rec.update(start=s.start, end=s.end, rule=s.rule, category=s.category, term=s.text)
+                spans_fh.write(json.dumps(rec, ensure_ascii=False, default=str) + "\n")
+    return out
+
+
+def _temp_next_to(path: Path, stack: ExitStack) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    stack.callback(lambda: Path(tmp).unlink(missing_ok=True))
+    return Path(tmp)
+
+
+def redact_file(input: str | os.PathLike[str], output: str | os.PathLike[str], *,
+                text_col: str = "text", level: Level = "explicit",
+                keep_original: str | None = None, spans_out: str | os.PathLike[str] | None = None,
+                id_col: str | None = None, chunk_rows: int = 10_000, progress: bool = True,
+                redactor: RaceRedactor | None = None) -> RedactStats:
+    """Redact the ``text_col`` of a note table into a parquet file, chunk by chunk.
+
+    Parameters
+    ----------
+    input
+        ``.csv`` / ``.csv.gz`` / ``.parquet`` / ``.jsonl`` file.
+    output
+        Parquet file to write (atomically). The redacted text replaces ``text_col``; every
+        other column is kept.
+    text_col
+        The note text column. Missing or empty notes pass through unchanged (``skipped``).
+    level
+        Redaction level (ignored when ``redactor`` is given).
+    keep_original
+        Name of a new column that keeps the original text; by default it is not kept.
+    spans_out
+        JSON-lines audit file: one line per span with ``row`` (0-based input row), ``note_id``
+        (with ``id_col``), ``start``, ``end``, ``rule``, ``category`` and ``term`` (the matched
+        term only).
+    id_col
+        Column whose value identifies a note in the audit file.
+    chunk_rows
+        Rows held in memory at a time.
+    progress
+        Show a progress bar (rows done) on stderr.
+    redactor
+        A configured :class:`RaceRedactor` (for example with a user lexicon).
+
+    Returns
+    -------
+    RedactStats
+    """
+    if chunk_rows < 1:
+        raise ConfigError(f"chunk_rows must be >= 1, got {chunk_rows}")
+    redactor = redactor if redactor is not None else RaceRedactor(level=level)
+    output = Path(output)
+    counts: Counter[str] = Counter()
+    rows = chunks = 0
+    with ExitStack() as stack:
+        tmp_out = _temp_next_to(output, stack)
+        spans_fh = None
+        if spans_out is not None:
+            tmp_spans = _temp_next_to(Path(spans_out), stack)
+            spans_fh = stack.enter_context(open(tmp_spans, "w", encoding="utf-8"))
+        bar = _progress(stack, progress, input)
+        writer: pq.ParquetWriter | None = None
+        for table in iter_table_chunks(input, chunk_rows):
+            if table.num_columns == 0:  # an empty JSON-lines file
+                continue
+            if text_col not in table.column_names:
+                raise DataError(f"{input}: no column {text_col!r}; found {table.column_names}; "
+                                "name the note column with --text-col")
+            if id_col is not None and id_col not in table.column_names:
+                raise DataError(f"{input}: no id column {id_col!r}; found {table.column_names}")
+            if keep_original is not None and keep_original in table.column_names:
+                raise ConfigError(f"--keep-original {keep_original!r} already names a column; "
+                                  "choose a new column name")
+            values = table.column(text_col).to_pylist()
+            ids = table.column(id_col).to_pylist() if id_col is not None else None
+            redacted = _redact_column(values, redactor, rows, ids, counts, spans_fh)
+            idx = table.column_names.index(text_col)
+            new = table.set_column(idx, pa.field(text_col, pa.string()),
+                                   pa.array(redacted, type=pa.string()))
+            if keep_original is not None:
+                new = new.append_column(pa.field(keep_original, pa.string()),
+                                        pa.array(values, type=pa.string()))
+            if writer is None:
+                writer = stack.enter_context(pq.ParquetWriter(tmp_out, new.schema))
+            writer.write_table(new)
+            rows += table.num_rows
+            chunks += 1
+            if bar is not None:
+                bar[0].update(bar[1], advance=table.num_rows)
+        if writer is not None:
+            writer.close()
+        else:  # no rows at all: still a valid parquet file
+            pq.write_table(pa.table({text_col: pa.array([], pa.string())}), tmp_out)
+        if spans_fh is not None:
+            spans_fh.close()
+            os.replace(tmp_spans, spans_out)
+        os.replace(tmp_out, output)
+    stats = RedactStats(rows=rows, notes_with_mentions=counts["notes_with_mentions"],
+                        spans=counts["spans"],
+                        by_category={k[4:]: v for k, v in sorted(counts.items()) if k.startswith("cat:")},
+                        skipped=counts["skipped"], decode_replaced=counts["decode_replaced"],
+                        chunks=chunks)
+    if stats.decode_replaced:
+        logger.warning("%d notes held bytes that were not UTF-8 (replaced by U+FFFD)",
+                       stats.decode_replaced)
+    logger.info("redacted %d rows in %d chunks: %d spans", rows, chunks, stats.spans)
+    return stats
+
+
+def _progress(stack: ExitStack, enabled: bool, input: Any) -> tuple[Any, Any] | None:
+    if not enabled:
+        return None
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    total = None
+    if _kind(Path(input)) == "parquet":
+        total = pq.ParquetFile(input).metadata.num_rows
+    bar = stack.enter_context(Progress(SpinnerColumn(), TextColumn("{task.completed} rows"),
+                                       TimeElapsedColumn(), transient=True))
+    return bar, bar.add_task("redact", total=total)

@@ -1,0 +1,40 @@
+"""``racelens text redact`` end to end through the root CLI."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from racelens.cli.main import main
+
+
+def test_cli_redacts_and_prints_aggregates_only(tmp_path, capsys) -> None:
+    src = tmp_path / "notes.csv"
+    pd.DataFrame({"note_id": ["a", "b", "c"],
+                  "text": ["67 yo white female", "speaks Spanish; born in Haiti", "WBC 12"]}
+                 ).to_csv(src, index=False)
+    out, spans = tmp_path / "red.parquet", tmp_path / "spans.jsonl"
+    main(["text", "redact", "--input", str(src), "--text-col", "text", "--out", str(out),
+          "--level", "extended", "--spans", str(spans), "--id-col", "note_id",
+          "--keep-original", "original", "--chunk-rows", "2", "--no-progress"])
+    printed = capsys.readouterr().out
+    assert "rows: 3  notes with mentions: 2  spans: 3  skipped (empty/missing): 0" in printed
+    assert "by category: birthplace=1, language=1, white=1" in printed
+    assert "female" not in printed and "Spanish" not in printed
+    got = pd.read_parquet(out)
+    assert list(got["text"]) == ["67 yo [RACE] female", "speaks [RACE]; born in [RACE]", "WBC 12"]
+    assert list(got["original"])[0] == "67 yo white female"
+    assert [json.loads(x)["term"] for x in spans.read_text().splitlines()] == ["white", "Spanish", "Haiti"]
+
+
+def test_cli_missing_column_is_one_line_error(tmp_path, capsys) -> None:
+    src = tmp_path / "notes.csv"
+    pd.DataFrame({"body": ["x"]}).to_csv(src, index=False)
+    with pytest.raises(SystemExit) as exc:
+        main(["text", "redact", "--input", str(src), "--out", str(tmp_path / "o.parquet"),
+              "--no-progress"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no column 'text'" in err[0]
