@@ -24,7 +24,6 @@ Example
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import json
 import logging
 import os
@@ -34,7 +33,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-import numpy as np
 import pandas as pd
 
 from racelens.errors import DataError, SchemaError
@@ -121,16 +119,7 @@ class Cohort:
 
     def fingerprint(self) -> str:
         """Order-independent SHA-256 of the identifying columns (ids, race, split, path)."""
-        try:
-            return fingerprint_table(self.table, _FINGERPRINT_COLUMNS)
-        except ValueError:
-            # shared.io.fingerprint_table sorts a read-only array under pandas 3 (copy-on-write);
-            # same algorithm on a writable copy until that is fixed there
-            cols = [c for c in _FINGERPRINT_COLUMNS if c in self.table.columns]
-            rows = pd.util.hash_pandas_object(self.table[cols].astype("string"), index=False)
-            h = hashlib.sha256(json.dumps(cols).encode())
-            h.update(np.sort(rows.to_numpy()).tobytes())
-            return "sha256:" + h.hexdigest()
+        return fingerprint_table(self.table, _FINGERPRINT_COLUMNS)
 
     def summary(self) -> dict[str, Any]:
         """Aggregates only: rows, patients, groups, excluded by reason, skipped count."""

@@ -399,6 +399,7 @@ def evaluate_condition(
     y_score = np.asarray(y_score, dtype=float)
     block = auc_with_ci(y_true, y_score, classes, patient_ids=patient_ids, method=ci,
                         n_boot=n_boot, level=level, seed=seed)
-    p = p_value_vs_chance(y_true, y_score, classes)
+    # Clustered by patient: several samples of one patient are not independent evidence.
+    p = p_value_vs_chance(y_true, y_score, classes, patient_ids=patient_ids)
     return ConditionResult(condition, AUCBlock.from_dict(block), float(p), int(len(y_true)),
                            dict(extras or {}))

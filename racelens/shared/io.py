@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from racelens.errors import DataError
@@ -130,6 +131,7 @@ def read_table(path: str | os.PathLike[str], *, columns: Iterable[str] | None = 
         missing = [c for c in cols if c not in df.columns]
         if missing:
             raise DataError(f"{path}: missing column(s) {missing}; found {list(df.columns)}")
+        df = df[cols]
     return df
 
 
@@ -140,8 +142,8 @@ def fingerprint_table(df: pd.DataFrame, columns: Iterable[str] | None = None) ->
     manifest keeps its fingerprint while changing any value changes it.
     """
     cols = [c for c in (columns if columns is not None else df.columns) if c in df.columns]
-    row_hashes = pd.util.hash_pandas_object(df[cols].astype("string"), index=False).to_numpy()
-    row_hashes.sort()
+    # np.sort copies: pandas' copy-on-write hands out read-only views.
+    row_hashes = np.sort(pd.util.hash_pandas_object(df[cols].astype("string"), index=False).to_numpy())
     h = hashlib.sha256()
     h.update(json.dumps(cols).encode())
     h.update(row_hashes.tobytes())
