@@ -126,7 +126,7 @@ def read_dicom_header(path: str | os.PathLike[str]) -> dict[str, Any]:
     """
     path = Path(path)
     _check_file(path)
-    ds = _read_dataset(path, stop_before_pixels=True)
+    ds = _read_dataset(path, stop_before_pixels=True, not_dicom="not a DICOM file")
     out: dict[str, Any] = {}
     for keyword in HEADER_KEYWORDS:
         value = ds.get(keyword)
@@ -167,7 +167,8 @@ def _check_file(path: Path) -> bytes:
 # --- DICOM ------------------------------------------------------------------------------------
 
 
-def _read_dataset(path: Path, *, stop_before_pixels: bool = False) -> Any:
+def _read_dataset(path: Path, *, stop_before_pixels: bool = False,
+                  not_dicom: str = "not a DICOM, PNG or JPEG file") -> Any:
     import pydicom
     from pydicom.errors import InvalidDicomError
 
@@ -175,14 +176,18 @@ def _read_dataset(path: Path, *, stop_before_pixels: bool = False) -> Any:
         return pydicom.dcmread(path, stop_before_pixels=stop_before_pixels)
     except InvalidDicomError:
         if path.suffix.lower() not in _DICOM_SUFFIXES:
-            raise ImageLoadError(path, "not a DICOM, PNG or JPEG file") from None
-        # DICOM files written without the 128-byte preamble are still common in PACS exports
-        try:
-            return pydicom.dcmread(path, stop_before_pixels=stop_before_pixels, force=True)
-        except Exception as exc:
-            raise ImageLoadError(path, "not a DICOM, PNG or JPEG file") from exc
+            raise ImageLoadError(path, not_dicom) from None
     except Exception as exc:  # pydicom raises many types on damaged headers
         raise ImageLoadError(path, f"unreadable DICOM header ({type(exc).__name__})") from exc
+    # DICOM written without the 128-byte preamble is still common in PACS exports; forced
+    # parsing of anything else yields a stray element or two, told apart by the missing SOP class
+    try:
+        ds = pydicom.dcmread(path, stop_before_pixels=stop_before_pixels, force=True)
+    except Exception as exc:
+        raise ImageLoadError(path, not_dicom) from exc
+    if "SOPClassUID" not in ds and "PixelData" not in ds and "Rows" not in ds:
+        raise ImageLoadError(path, not_dicom)
+    return ds
 
 
 def _load_dicom(path: Path, voi: VoiMode) -> np.ndarray:

@@ -98,8 +98,12 @@ def test_read_dicom_header_non_image_and_tags(tmp_path: Path) -> None:
                        EthnicGroup="Black", ViewPosition="AP")
     header = read_dicom_header(path)
     assert (header["PatientID"], header["EthnicGroup"], header["ViewPosition"]) == ("P7", "Black", "AP")
-    with pytest.raises(ImageLoadError, match="not a DICOM"):
+    with pytest.raises(ImageLoadError) as info:
         read_dicom_header(_png8(tmp_path / "x.png"))
+    assert info.value.reason == "not a DICOM file"
+    (tmp_path / "README").write_text("a text file in a DICOM folder\n")
+    with pytest.raises(ImageLoadError, match="not a DICOM file"):
+        read_dicom_header(tmp_path / "README")
 
 
 # --- transfer syntaxes and the grayscale pipeline -----------------------------------------------
@@ -308,7 +312,7 @@ def test_garbage_is_not_an_image(tmp_path: Path) -> None:
     with pytest.raises(ImageLoadError, match="not a DICOM, PNG or JPEG file"):
         load_image(tmp_path / "notes.txt")
     (tmp_path / "junk.dcm").write_bytes(b"\x00\x01" * 300)
-    with pytest.raises(ImageLoadError):
+    with pytest.raises(ImageLoadError, match="not a DICOM, PNG or JPEG file"):
         load_image(tmp_path / "junk.dcm")
 
 
