@@ -56,21 +56,7 @@ class NoteCohort:
 
     def fingerprint(self) -> str:
         """Order-independent hash of the standard columns."""
-        try:
-            return fingerprint_table(self.table, STANDARD_COLUMNS)
-        except ValueError:
-            # shared.io sorts a read-only array under pandas 3 copy-on-write; hash a copy
-            import hashlib
-            import json
-
-            import numpy as np
-
-            cols = list(STANDARD_COLUMNS)
-            rows = np.sort(pd.util.hash_pandas_object(self.table[cols].astype("string"),
-                                                      index=False).to_numpy())
-            h = hashlib.sha256(json.dumps(cols).encode())
-            h.update(rows.tobytes())
-            return "sha256:" + h.hexdigest()
+        return fingerprint_table(self.table, STANDARD_COLUMNS)
 
     def summary(self) -> DataSummary:
         """Counts for ``result.json``; ``n_samples + sum(excluded) + len(skipped)`` is the input."""
