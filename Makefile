@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test venv lint bench clean browser-deps
+.PHONY: demo test venv lint bench clean browser-deps java-deps
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,7 +18,7 @@ venv: $(STAMP)
 demo: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/racelens demo --out out/demo
 
-test: $(STAMP) browser-deps
+test: $(STAMP) browser-deps java-deps
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -n 2 -q
 
 lint: $(STAMP)
@@ -27,6 +27,10 @@ lint: $(STAMP)
 # Debian chromium for the browser test of the HTML report (skipped with a message if absent).
 browser-deps:
 	@bash scripts/browser-deps.sh || echo "browser-deps: chromium could not be installed; the browser test will skip"
+
+# A Java runtime for the pyspark tests (local mode).
+java-deps:
+	@bash scripts/java-deps.sh || echo "java-deps: no Java runtime could be installed; the Spark tests will skip"
 
 clean:
 	rm -rf out .pytest_cache
