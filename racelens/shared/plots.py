@@ -28,8 +28,8 @@ from racelens.shared.strength import (
     FAMILY_TITLES,
     _number,
     families,
+    family_ticks,
     series_label,
-    sort_key,
     strength_point,
 )
 
@@ -192,16 +192,9 @@ def plot_auc_vs_strength(results: Sequence[AuditResult], ax: Axes | None = None,
     labelled: set[int] = set()
     colors = series_colors(results)
     for fam in fams:
-        # union of this family's x categories across results, mild -> strong
-        cats: dict[str, tuple[Any, ...]] = {}
-        for r in results:
-            for c in r.conditions:
-                sp = strength_point(c, r.modality)
-                if sp is not None and sp.family == fam:
-                    cats.setdefault(sp.tick, sp.key)
-        if not cats:
+        order = family_ticks(results, fam)  # union across results, mild -> strong
+        if not order:
             continue
-        order = sorted(cats, key=lambda t: sort_key(cats[t]))
         has_original = fam != "redaction"
         pos = {t: offset + i + (1 if has_original else 0) for i, t in enumerate(order)}
         if has_original:
@@ -287,7 +280,11 @@ def plot_auc_panels(results: Sequence[AuditResult], fig: Figure | None = None, *
     nrows = math.ceil(len(fams) / ncols)
     if fig is None:
         fig = Figure(figsize=(3.6 * ncols + 0.6, 3.0 * nrows + 0.9), layout="constrained")
-    axes = fig.subplots(nrows, ncols, sharey=True, squeeze=False).ravel()
+    # in one row, a panel's width follows its number of conditions (10 proxy steps need room)
+    widths = ([max(4, len(family_ticks(results, f)) + 1) for f in fams]
+              if nrows == 1 and fams != [None] else None)
+    axes = fig.subplots(nrows, ncols, sharey=True, squeeze=False,
+                        gridspec_kw={"width_ratios": widths} if widths else None).ravel()
     for ax, fam in zip(axes, fams, strict=False):
         plot_auc_vs_strength(results, ax, family=fam, labels=labels, legend=False)
         if fam is None:

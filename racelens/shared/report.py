@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from racelens.errors import DataError, SchemaError
-from racelens.shared.audit import AuditResult, ConditionResult
+from racelens.shared.audit import AuditResult, Condition, ConditionResult
 from racelens.shared.io import atomic_write_json, atomic_write_text
 from racelens.shared.report_format import (
     check_view,
@@ -80,10 +80,18 @@ def _svg_uri(fig: Any) -> str:
     return "data:image/svg+xml;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
+def task_of(r: AuditResult) -> str | None:
+    """The predicted task of a result: ``None`` for race (the default), else e.g. a disease."""
+    task = r.extras.get("task")
+    return None if task in (None, "", "race") else str(task)
+
+
 def _group_order(results: Sequence[AuditResult]) -> list[str]:
+    """Race groups in order of first appearance; a disease task's classes are not groups."""
     seen: list[str] = []
     for r in results:
-        for g in list(r.data.groups) + [g for c in r.conditions for g in c.auc.per_group]:
+        per_group = [g for c in r.conditions for g in c.auc.per_group] if task_of(r) is None else []
+        for g in [*r.data.groups, *per_group]:
             if g not in seen:
                 seen.append(g)
     return seen
@@ -111,23 +119,39 @@ def _cohort(rid: str, r: AuditResult, dataset: str) -> dict[str, Any]:
             "n_skipped": len(ids)}
 
 
+def _is_check(d: Any) -> bool:
+    return isinstance(d, Mapping) and bool({"residual", "leakage", "leakage_auc", "proxies"} & set(d))
+
+
+def _redact_label(level: Any) -> str:
+    """A result-level check is named like the condition it checks: ``redact(level=...)``."""
+    return Condition("redact", {"level": level}).label if level else "redaction check"
+
+
 def _checks(rid: str, r: AuditResult, dataset: str) -> list[dict[str, Any]]:
+    """Redaction checks in a condition's extras or the result's (one, a list, or one per level)."""
     found: list[tuple[str, Any]] = []
     for c in r.conditions:
         found.extend((c.condition.label, c.extras[k]) for k in _CHECK_KEYS if k in c.extras)
-    for k in _CHECK_KEYS + ("checks",):
+    for k in (*_CHECK_KEYS, "checks"):
         v = r.extras.get(k)
-        if isinstance(v, Mapping) and k == "checks":
-            found.extend((str(level), chk) for level, chk in v.items())
-        elif isinstance(v, Sequence) and not isinstance(v, str):
-            found.extend((str(chk.get("level", k)), chk) for chk in v if isinstance(chk, Mapping))
+        if _is_check(v):
+            found.append((_redact_label(v.get("level")), v))
         elif isinstance(v, Mapping):
-            found.append((str(v.get("level", k)), v))
-    out = []
-    for label, chk in found:
-        if isinstance(chk, Mapping):
-            out.append({"result": rid, "dataset": dataset, "condition": label, **check_view(chk)})
-    return out
+            found.extend((_redact_label(level), chk) for level, chk in v.items())
+        elif isinstance(v, Sequence) and not isinstance(v, str):
+            found.extend((_redact_label(chk.get("level")), chk) for chk in v
+                         if isinstance(chk, Mapping))
+    return [{"result": rid, "dataset": dataset, "condition": label, **check_view(chk)}
+            for label, chk in found if _is_check(chk)]
+
+
+def _proxies_removed(rid: str, r: AuditResult, dataset: str) -> list[dict[str, Any]]:
+    sp = r.extras.get("strip_proxies")
+    removed = sp.get("removed") if isinstance(sp, Mapping) else None
+    if not isinstance(removed, Sequence) or isinstance(removed, str) or not removed:
+        return []
+    return [{"result": rid, "dataset": dataset, "ngrams": [str(x) for x in removed]}]
 
 
 def _fairness(rid: str, r: AuditResult, dataset: str) -> list[dict[str, Any]]:
@@ -174,7 +198,8 @@ def build_report(paths: Iterable[str | Path], *, figures: bool = True) -> Report
     -------
     ReportPayload
         A JSON-able dict: ``results``, ``headline``, ``strength``, ``roc``, ``cohorts``,
-        ``redaction_checks``, ``fairness``, ``provenance`` (and ``figures``).
+        ``redaction_checks``, ``proxies_removed``, ``fairness``, ``provenance`` (and
+        ``figures``).
 
     Raises
     ------
@@ -199,7 +224,8 @@ def build_report(paths: Iterable[str | Path], *, figures: bool = True) -> Report
         "schema": REPORT_SCHEMA, "racelens_version": __version__,
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "groups": _group_order(results), "results": [], "headline": [], "strength": [],
-        "roc": [], "cohorts": [], "redaction_checks": [], "fairness": [], "provenance": []}
+        "roc": [], "cohorts": [], "redaction_checks": [], "proxies_removed": [], "fairness": [],
+        "provenance": []}
     labels: list[str] = []
     for i, (f, r) in enumerate(loaded):
         rid = f"R{i + 1}"
@@ -209,7 +235,8 @@ def build_report(paths: Iterable[str | Path], *, figures: bool = True) -> Report
             label = f"{label} ({rid})"
         labels.append(label)
         payload["results"].append({"id": rid, "modality": r.modality, "dataset": dataset,
-                                   "label": label, "n_conditions": len(r.conditions)})
+                                   "label": label, "task": task_of(r),
+                                   "n_conditions": len(r.conditions)})
         for c in r.conditions:
             payload["headline"].append(_headline_row(rid, r, dataset, c))
             sp = strength_point(c, r.modality)
@@ -220,12 +247,14 @@ def build_report(paths: Iterable[str | Path], *, figures: bool = True) -> Report
             roc = c.extras.get("roc")
             if c.name == "original" and isinstance(roc, Mapping) and roc:
                 payload["roc"].append({
-                    "result": rid, "title": f"{label}: {c.condition.label}",
+                    "result": rid, "title": f"{label}: {c.condition.label}"
+                    + (f" (task {task_of(r)})" if task_of(r) else ""),
                     "curves": {g: {"fpr": list(v.get("fpr", [])), "tpr": list(v.get("tpr", []))}
                                for g, v in roc.items() if isinstance(v, Mapping)},
                     "auc": {g: e.estimate for g, e in c.auc.per_group.items()}})
         payload["cohorts"].append(_cohort(rid, r, dataset))
         payload["redaction_checks"].extend(_checks(rid, r, dataset))
+        payload["proxies_removed"].extend(_proxies_removed(rid, r, dataset))
         payload["fairness"].extend(_fairness(rid, r, dataset))
         payload["provenance"].append({
             "result": rid, "label": label, "modality": r.modality, "dataset": dataset,
@@ -233,7 +262,9 @@ def build_report(paths: Iterable[str | Path], *, figures: bool = True) -> Report
             "created": r.created, "seed": r.seed, "fingerprint": r.data.fingerprint,
             "versions": dict(r.versions), "config": safe_config(r.config)})
     if figures:
-        payload["figures"] = _figures(results, labels, payload["roc"])
+        race = [i for i, r in enumerate(results) if task_of(r) is None]  # one axis: race AUC
+        payload["figures"] = _figures([results[i] for i in race], [labels[i] for i in race],
+                                      payload["roc"])
     return payload
 
 

@@ -335,7 +335,7 @@ def markdown_report(p: Mapping[str, Any]) -> str:
                        [[labels[c["result"]], fmt_num(c["n_samples"]), fmt_num(c["n_patients"]),
                          _counts(c["groups"]), _counts(c["excluded"]),
                          _counts(c["skipped_by_reason"])] for c in p["cohorts"]])
-    if p["redaction_checks"]:
+    if p["redaction_checks"] or p.get("proxies_removed"):
         lines += ["## Redaction check", ""]
     for chk in p["redaction_checks"]:
         lines += [f"### {labels[chk['result']]}: {chk['condition']}", ""]
@@ -351,6 +351,9 @@ def markdown_report(p: Mapping[str, Any]) -> str:
         for g, ps in chk["proxies"].items():
             if ps:
                 lines += [f"Top proxies {g}: " + ", ".join(x["ngram"] for x in ps), ""]
+    for pr in p.get("proxies_removed", []):
+        lines += [f"Proxies stripped ({labels[pr['result']]}, in order): " + ", ".join(pr["ngrams"]),
+                  ""]
     if p["fairness"]:
         lines += ["## Fairness", ""]
     for f in p["fairness"]:

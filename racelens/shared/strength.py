@@ -23,24 +23,33 @@ from typing import Any
 
 from racelens.shared.audit import AuditResult, ConditionResult
 
-__all__ = ["FAMILY_TITLES", "StrengthPoint", "strength_point", "families", "series_label",
-           "sort_key"]
+__all__ = ["FAMILY_TITLES", "StrengthPoint", "strength_point", "families", "family_ticks",
+           "series_label", "sort_key"]
 
 FAMILY_TITLES: dict[str, str] = {
     "lowpass": "Low-pass filter (disc radius)",
     "highpass": "High-pass filter (disc radius)",
     "bandpass": "Band-pass filter",
     "resolution": "Down-sampling (size, px)",
+    "notch": "Notch filter",
     "gaussian_noise": "Gaussian noise (sigma)",
+    "gaussian_blur": "Gaussian blur (sigma)",
     "patch": "Tile of a grid (index)",
-    "clip": "Intensity clipping",
-    "redaction": "Notes: redaction level / proxies removed",
+    "mask_patch": "Masked tile",
+    "random_crop": "Random crop (scale)",
+    "clip": "Bone-intensity clipping (threshold)",
+    "window": "Intensity window (width)",
+    "jpeg": "JPEG compression (quality)",
+    "equalize": "Histogram equalisation",
+    "redaction": "Notes: redaction level, then proxies removed (−k)",
 }
 
 # family -> (parameter that measures strength, +1 if a larger value is a stronger change)
 _STRENGTH: dict[str, tuple[str, int]] = {
     "lowpass": ("radius", -1), "highpass": ("radius", +1), "resolution": ("size", -1),
-    "gaussian_noise": ("sigma", +1), "noise": ("sigma", +1), "patch": ("index", +1),
+    "gaussian_noise": ("sigma", +1), "noise": ("sigma", +1), "gaussian_blur": ("sigma", +1),
+    "patch": ("index", +1), "random_crop": ("scale", -1), "clip": ("threshold", -1),
+    "window": ("width", -1), "jpeg": ("quality", -1),
 }
 _REDACT_LEVELS = {"none": 0, "explicit": 1, "extended": 2}
 _TEXT_FAMILIES = ("redact", "strip_proxies")
@@ -87,7 +96,7 @@ def strength_point(cond: ConditionResult, modality: str = "imaging") -> Strength
         if name == "strip_proxies":
             k = params.get("k", params.get("n", "all"))
             k_num = _number(k)
-            tick = f"−{_fmt(k)} proxies" + ("" if level == "extended" else f" ({level})")
+            tick = f"−{_fmt(k)}" + ("" if level == "extended" else f" ({level})")
             return StrengthPoint("redaction", (2, rank, k_num if k_num is not None else math.inf),
                                  tick)
         if name == "redact":
@@ -106,6 +115,18 @@ def strength_point(cond: ConditionResult, modality: str = "imaging") -> Strength
                              ", ".join(f"{k}={_fmt(params[k])}" for k, _ in numeric))
     tick = ", ".join(f"{k}={_fmt(v)}" for k, v in params.items()) or name
     return StrengthPoint(name, (tick,), tick)
+
+
+def family_ticks(results: Sequence[AuditResult], family: str) -> list[str]:
+    """The tick labels of ``family`` across ``results``, mild to strong (``original`` not included
+    for image families)."""
+    keys: dict[str, tuple[Any, ...]] = {}
+    for r in results:
+        for c in r.conditions:
+            sp = strength_point(c, r.modality)
+            if sp is not None and sp.family == family:
+                keys.setdefault(sp.tick, sp.key)
+    return sorted(keys, key=lambda t: sort_key(keys[t]))
 
 
 def families(results: Sequence[AuditResult]) -> list[str]:

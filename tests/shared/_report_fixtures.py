@@ -94,7 +94,18 @@ def text_result(dataset: str = "synthetic-notes") -> AuditResult:
     data = DataSummary(n_samples=800, n_patients=400, groups={"Asian": 150, "Black": 250, "White": 400},
                        excluded={"Hispanic": 20}, skipped=(SkippedRow(f"{SKIPPED_MARKER}-4", "empty note"),),
                        fingerprint="sha256:" + "cd" * 32, dataset=dataset)
-    return AuditResult("text", data, conditions, config={"model": "tfidf_logreg"}, seed=3)
+    # result-level extras as racelens.text.audit writes them: one check per level, proxies removed
+    level_check = {"schema": "racelens.redaction_check/1", "level": "extended", "n_notes": 800,
+                   "residual": {"n_notes": 800, "n_mentions": 2, "n_notes_with_mentions": 2,
+                                "per_1000_notes": 2.5, "terms": {"asian": 2}, "categories": {},
+                                "per_group": {"Asian": {"n_notes": 150, "n_mentions": 2,
+                                                        "per_1000_notes": 13.3,
+                                                        "share_notes_with_mentions": 0.0133}}},
+                   "original": None, "spans": None, "leakage": None, "proxies": [], "notes": []}
+    extras = {"check": {"extended": level_check},
+              "strip_proxies": {"removed": ["interpreter", "sickle cell", "mandarin"]}}
+    return AuditResult("text", data, conditions, config={"model": "tfidf_logreg"}, seed=3,
+                       extras=extras)
 
 
 def covariate_result() -> AuditResult:

@@ -59,8 +59,8 @@ def test_strength_order_is_mild_to_strong():
             sp("redact", {"level": "explicit"}, "text")]
     assert {s.family for s in text} == {"redaction"}
     assert [s.tick for s in sorted(text, key=lambda s: s.key)] == [
-        "none", "explicit", "extended", "−20 proxies"]
-    assert sp("strip_proxies", {"level": "explicit", "k": 5}, "text").tick == "−5 proxies (explicit)"
+        "none", "explicit", "extended", "−20"]
+    assert sp("strip_proxies", {"level": "explicit", "k": 5}, "text").tick == "−5 (explicit)"
     assert sp("patch", {"grid": 3, "index": 4}).tick == "4"
     assert sp("clip", {"mode": "bone"}).tick == "mode=bone"
 

@@ -82,7 +82,7 @@ def test_strength_families_and_ticks(payload):
     assert s[("R1", "original")] == ("original", "original")
     assert s[("R1", "highpass(radius=150)")] == ("highpass", "150")
     assert s[("R3", "original")] == ("redaction", "none")
-    assert s[("R3", "strip_proxies(level=extended,k=5)")] == ("redaction", "−5 proxies")
+    assert s[("R3", "strip_proxies(level=extended,k=5)")] == ("redaction", "−5")
 
 
 def test_roc_only_for_original_conditions_with_curves(payload):
@@ -101,7 +101,7 @@ def test_cohorts_count_skipped_by_reason_only(payload):
 
 
 def test_redaction_check_compact_form(payload):
-    (chk,) = payload["redaction_checks"]
+    chk, _ = payload["redaction_checks"]
     assert (chk["result"], chk["condition"]) == ("R3", "redact(level=explicit)")
     assert chk["residual"]["count"] == 4 and chk["residual"]["rate_per_1000"] == 0.8
     assert chk["residual"]["terms"] == [["caucasian", 3], ["af-am", 1]]
@@ -112,6 +112,18 @@ def test_redaction_check_compact_form(payload):
                                           "original: notes mentioning race"]
     assert chk["by_group"]["rows"] == [["Asian", "1", "31.0%"], ["Black", "2", "42.0%"],
                                        ["White", "1", "12.0%"]]
+
+
+def test_redaction_check_per_level_and_proxies_removed(payload):
+    _, chk = payload["redaction_checks"]
+    assert (chk["result"], chk["condition"], chk["level"]) == ("R3", "redact(level=extended)", "extended")
+    assert (chk["residual"]["count"], chk["residual"]["rate_per_1000"]) == (2, 2.5)
+    assert chk["by_group"]["rows"] == [["Asian", "2", "13.3"]]
+    assert chk["leakage"] is None and chk["original"] is None
+    assert payload["proxies_removed"] == [
+        {"result": "R3", "dataset": "synthetic-notes",
+         "ngrams": ["interpreter", "sickle cell", "mandarin"]}]
+    assert "mandarin" in render_markdown(payload)
 
 
 def test_redaction_check_from_text_check_schema():
@@ -287,3 +299,25 @@ def test_find_results_and_errors(tmp_path, runs):
     (tmp_path / "bin.json").write_bytes(b"\xff\xfe\x00")
     with pytest.raises(RacelensError):
         build_report([tmp_path / "bin.json"])
+
+
+def test_disease_task_results_are_labelled_and_kept_off_the_race_axis(tmp_path, runs):
+    r = imaging_result()
+    c = cond("original", {}, 0.65, groups=("negative", "positive"),
+             extras={"roc": {"positive": roc_curve(0.65)}})
+    AuditResult("imaging", r.data, [c, cond("lowpass", {"radius": 4}, 0.55,
+                                             groups=("negative", "positive"))],
+                extras={"task": "No Finding"}).write(tmp_path / "task_run")
+    p = build_report([tmp_path / "task_run", runs])
+    assert p["groups"] == list(GROUPS)  # negative/positive are classes, not race groups
+    assert [(x["dataset"], x["task"]) for x in p["results"][:2]] == [
+        ("synthetic-cxr", "No Finding"), ("synthetic-cxr", None)]
+    assert p["results"][0]["label"] == "imaging · synthetic-cxr"
+    assert p["results"][1]["label"] == "imaging · synthetic-cxr (R2)"
+    assert p["roc"][0]["title"] == "imaging · synthetic-cxr: original (task No Finding)"
+    html = render_html(p)
+    assert "task: No Finding" in html
+    svg = base64.b64decode(p["figures"]["auc_vs_strength"].split(",", 1)[1]).decode()
+    # matplotlib writes each text of an SVG as a comment; only the race result is in the legend
+    assert "<!-- imaging · synthetic-cxr (R2) -->" in svg
+    assert "<!-- imaging · synthetic-cxr -->" not in svg

@@ -34,6 +34,7 @@ CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if os.path.exists("/
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--disable-default-apps", "--disable-extensions", "--mute-audio", "--hide-scrollbars",
+         "--disable-dev-shm-usage",  # containers often have a tiny /dev/shm
          "--remote-debugging-pipe"]
 
 
@@ -52,9 +53,11 @@ class Chromium:
             os.dup2(a, 3)
             os.dup2(b, 4)
 
+        profile.mkdir(parents=True, exist_ok=True)
+        self._log = open(profile.parent / "chromium-stderr.log", "w+b")  # noqa: SIM115
         self.proc = subprocess.Popen([CHROMIUM, *FLAGS, f"--user-data-dir={profile}", "about:blank"],
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE, preexec_fn=_fds, close_fds=False)
+                                     stderr=self._log, preexec_fn=_fds, close_fds=False)
         os.close(to_r)
         os.close(from_w)
         self._buf = b""
@@ -71,8 +74,9 @@ class Chromium:
             if ready:
                 chunk = os.read(self._from_r, 1 << 20)
                 if not chunk:
+                    self._log.seek(0)
                     raise RuntimeError("chromium closed the DevTools pipe: "
-                                       + self.proc.stderr.read().decode(errors="replace")[-2000:])
+                                       + self._log.read().decode(errors="replace")[-2000:])
                 self._buf += chunk
         msg, _, self._buf = self._buf.partition(b"\0")
         return json.loads(msg)
@@ -151,8 +155,7 @@ class Chromium:
             self.proc.wait()
         os.close(self._to_w)
         os.close(self._from_r)
-        if self.proc.stderr:
-            self.proc.stderr.close()
+        self._log.close()
 
 
 @pytest.fixture()
