@@ -31,6 +31,7 @@ from racelens.shared.strength import (
     family_ticks,
     series_label,
     strength_point,
+    task_of,
 )
 
 if TYPE_CHECKING:
@@ -185,7 +186,9 @@ def plot_auc_vs_strength(results: Sequence[AuditResult], ax: Axes | None = None,
     labels = list(labels) if labels is not None else [series_label(r) for r in results]
     fams = [family] if family is not None else families(results)
     ax = _new_ax(ax, (max(4.5, 2.2 * len(fams) + 2.5), 3.8))
-    _auc_axis(ax)
+    tasks = {task_of(r) for r in results}
+    task = tasks.pop() if len(tasks) == 1 else None
+    _auc_axis(ax, f"{task} AUC (macro)" if task else "race-prediction AUC (macro)")
     ticks: list[tuple[float, str]] = []
     offset = 0.0
     n_series = max(1, len(results))

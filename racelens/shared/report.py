@@ -40,6 +40,7 @@ from racelens.shared.report_format import (
     safe_config,
     scrub,
 )
+from racelens.shared.strength import task_of
 
 __all__ = ["REPORT_SCHEMA", "ReportPayload", "find_results", "build_report", "render_html",
            "render_markdown", "write_report"]
@@ -78,12 +79,6 @@ def _svg_uri(fig: Any) -> str:
     buf = io.BytesIO()
     fig.savefig(buf, format="svg", metadata={"Date": None})
     return "data:image/svg+xml;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
-
-
-def task_of(r: AuditResult) -> str | None:
-    """The predicted task of a result: ``None`` for race (the default), else e.g. a disease."""
-    task = r.extras.get("task")
-    return None if task in (None, "", "race") else str(task)
 
 
 def _group_order(results: Sequence[AuditResult]) -> list[str]:

@@ -24,7 +24,7 @@ from typing import Any
 from racelens.shared.audit import AuditResult, ConditionResult
 
 __all__ = ["FAMILY_TITLES", "StrengthPoint", "strength_point", "families", "family_ticks",
-           "series_label", "sort_key"]
+           "series_label", "sort_key", "task_of"]
 
 FAMILY_TITLES: dict[str, str] = {
     "lowpass": "Low-pass filter (disc radius)",
@@ -139,6 +139,12 @@ def families(results: Sequence[AuditResult]) -> list[str]:
                 seen.append(sp.family)
     order = list(FAMILY_TITLES)
     return sorted(seen, key=lambda f: (order.index(f) if f in order else len(order) - 1, f))
+
+
+def task_of(result: AuditResult) -> str | None:
+    """The predicted task of a result: ``None`` for race (the default), else e.g. a disease."""
+    task = result.extras.get("task")
+    return None if task in (None, "", "race") else str(task)
 
 
 def series_label(result: AuditResult, fallback: str | None = None) -> str:
