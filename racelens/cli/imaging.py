@@ -1,0 +1,130 @@
+"""``racelens imaging``: manifests, race audits under perturbation, covariate baselines, probes.
+
+Each command is a thin shell over a library function that returns an
+:class:`~racelens.shared.audit.AuditResult`; torch and the imaging modules are imported inside
+the commands so that ``racelens --help`` stays fast. Output is aggregates only.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+if TYPE_CHECKING:
+    from racelens.shared.audit import AuditResult
+
+__all__ = ["app", "audit", "baseline", "probe", "print_result"]
+
+app = typer.Typer(help="Chest radiographs: manifests, audits, baselines, probes.",
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+
+try:  # written separately; the other commands work without it
+    from racelens.cli.imaging_manifest import manifest_app
+
+    app.add_typer(manifest_app, name="manifest")
+except ImportError:  # pragma: no cover - only before that module lands
+    pass
+
+
+def _fmt(x: float | None) -> str:
+    return "-" if x is None else f"{x:.3f}"
+
+
+def print_result(result: AuditResult, out: Path) -> None:
+    """Print the data summary and one row of aggregates per condition (no identifiers)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    d = result.data
+    console = Console()
+    console.print(f"{result.modality}: {d.n_samples} samples, {d.n_patients} patients, "
+                  f"groups {dict(d.groups)}, excluded {sum(d.excluded.values())}, "
+                  f"skipped {len(d.skipped)}")
+    table = Table("condition", "macro AUC", "95% CI", *d.groups.keys(), "p vs chance", "n test")
+    for c in result.conditions:
+        m = c.auc.macro
+        groups = [_fmt(c.auc.per_group[g].estimate) if g in c.auc.per_group else "-" for g in d.groups]
+        p = "-" if c.p_value_vs_chance is None else f"{c.p_value_vs_chance:.2g}"
+        table.add_row(c.condition.label, _fmt(m.estimate), f"{_fmt(m.ci_low)}–{_fmt(m.ci_high)}",
+                      *groups, p, str(c.n_test))
+    console.print(table)
+    console.print(f"wrote {out / 'result.json'}")
+
+
+@app.command()
+def audit(
+    manifest: Annotated[Path, typer.Option(help="manifest.parquet from `racelens imaging manifest`.")],
+    out: Annotated[Path, typer.Option(help="Run directory to write.")],
+    arch: Annotated[str, typer.Option(help="small_cnn, densenet121, resnet34, resnet50, "
+                                           "efficientnet_b0 or hf:DIR.")] = "small_cnn",
+    size: Annotated[int, typer.Option(help="Model image size (cached once).")] = 224,
+    epochs: Annotated[int, typer.Option()] = 10,
+    batch_size: Annotated[int, typer.Option()] = 32,
+    lr: Annotated[float, typer.Option()] = 1e-3,
+    seed: Annotated[int, typer.Option()] = 0,
+    condition: Annotated[list[str] | None, typer.Option(
+        "--condition", "-c", help="NAME:param=v1,v2 (repeatable), e.g. lowpass:radius=1,10,50.")] = None,
+    mode: Annotated[str, typer.Option(help="test: perturb test images only; retrain: a model "
+                                           "per condition.")] = "test",
+    collapse: Annotated[str | None, typer.Option(help="Re-collapse race groups (e.g. abw).")] = None,
+    task: Annotated[str | None, typer.Option(help="Predict this 0/1 disease column instead of "
+                                                  "race; adds subgroup error rates.")] = None,
+    strict: Annotated[bool, typer.Option(help="Stop at the first unreadable image.")] = False,
+    resume: Annotated[bool, typer.Option(help="Continue training from the run's checkpoints.")] = False,
+    workers: Annotated[int, typer.Option(help="Processes decoding images into the cache.")] = 1,
+    cache_dir: Annotated[Path | None, typer.Option(help="Image cache folder (default RUN/cache).")] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda[:N].")] = "auto",
+    weights: Annotated[Path | None, typer.Option(help="Local backbone weights file.")] = None,
+    n_boot: Annotated[int, typer.Option(help="Bootstrap resamples for intervals.")] = 1000,
+    patience: Annotated[int, typer.Option(help="Early-stopping patience (epochs).")] = 3,
+    progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+) -> None:
+    """Train on the train split; score `original` and every condition on the test split."""
+    from racelens.imaging.audit import ImagingAuditConfig, run_imaging_audit
+    from racelens.shared.audit import parse_conditions
+
+    conditions = [c for spec in condition or [] for c in parse_conditions(spec)]
+    config = ImagingAuditConfig(
+        manifest=manifest, out=out, arch=arch, size=size, epochs=epochs, batch_size=batch_size,
+        lr=lr, seed=seed, conditions=tuple(conditions), mode=mode,  # type: ignore[arg-type]
+        collapse=collapse, task=task, workers=workers, strict=strict, resume=resume,
+        n_boot=n_boot, cache_dir=cache_dir, device=device, weights=weights, patience=patience,
+        progress=progress)
+    print_result(run_imaging_audit(config), out)
+
+
+@app.command()
+def baseline(
+    manifest: Annotated[Path, typer.Option(help="manifest.parquet with covariate columns.")],
+    features: Annotated[str, typer.Option(help="Comma-separated covariates, e.g. age,sex,bmi.")],
+    out: Annotated[Path, typer.Option(help="Run directory to write.")],
+    seed: Annotated[int, typer.Option()] = 0,
+    n_boot: Annotated[int, typer.Option(help="Bootstrap resamples for intervals.")] = 1000,
+    collapse: Annotated[str | None, typer.Option(help="Re-collapse race groups (e.g. abw).")] = None,
+) -> None:
+    """Covariate (confounder) baseline: predict race from covariates alone."""
+    from racelens.imaging.baselines import CovariateBaselineConfig, run_covariate_baseline
+
+    names = tuple(f.strip() for f in features.split(",") if f.strip())
+    config = CovariateBaselineConfig(manifest=manifest, out=out, features=names, seed=seed,
+                                     n_boot=n_boot, collapse=collapse)
+    print_result(run_covariate_baseline(config), out)
+
+
+@app.command()
+def probe(
+    run: Annotated[Path, typer.Option(help="Run directory of `racelens imaging audit`.")],
+    manifest: Annotated[Path, typer.Option(help="The manifest the run used.")],
+    out: Annotated[Path, typer.Option(help="Run directory to write.")],
+    batch_size: Annotated[int, typer.Option()] = 64,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda[:N].")] = "auto",
+    n_boot: Annotated[int, typer.Option(help="Bootstrap resamples for intervals.")] = 1000,
+) -> None:
+    """Linear race probe on the frozen features of the run's trained model."""
+    from racelens.imaging.probe import FeatureProbeConfig, run_feature_probe
+
+    config = FeatureProbeConfig(run=run, manifest=manifest, out=out, batch_size=batch_size,
+                                device=device, n_boot=n_boot)
+    print_result(run_feature_probe(config), out)

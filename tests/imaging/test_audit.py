@@ -1,0 +1,162 @@
+"""The imaging audit end to end on small synthetic radiographs with a planted race texture."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from racelens.errors import ImageLoadError
+from racelens.imaging.audit import ImagingAuditConfig, run_imaging_audit
+from racelens.imaging.cohorts import from_table, write_manifest
+from racelens.imaging.synthetic import ImageSignal, synthetic_images, write_png
+from racelens.shared.audit import AuditResult, Condition
+from racelens.shared.synthetic import synthetic_patients
+
+SIZE = 32
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    # two shared cores: torch's thread pool only adds contention at this size
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def make_manifest(root: Path, strength: float, *, n_patients: int = 160, corrupt: int = 0,
+                  permute: bool = False) -> Path:
+    """~380 samples of 32 px with a mid-band texture per group; ``corrupt`` files made unreadable.
+
+    ``permute`` reassigns race labels across patients after rendering, so the images carry no
+    information about the label at all (the synthetic anatomy follows BMI, which is weakly linked
+    to race, so strength 0 alone would still leave a faint real signal).
+    """
+    patients = synthetic_patients(n_patients, seed=0)
+    images = synthetic_images(patients, size=SIZE, signal=ImageSignal(band="mid", strength=strength),
+                              seed=0)
+    if permute:
+        ids = patients["patient_id"].unique()
+        race = patients.groupby("patient_id")["race_raw"].first()
+        shuffled = dict(zip(ids, race.loc[np.random.default_rng(1).permutation(ids)], strict=True))
+        patients = patients.assign(race_raw=patients["patient_id"].map(shuffled))
+    paths = [f"img/{i}.png" for i in range(len(images))]
+    for p, img in zip(paths, images, strict=True):
+        write_png(root / p, img)
+    kept = patients.index[patients["race"].isin(["Asian", "Black", "White"])]
+    for i in kept[:corrupt]:
+        (root / paths[i]).write_bytes(b"not a png")
+    patients.assign(path=paths).to_csv(root / "table.csv", index=False)
+    cohort = from_table(root / "table.csv", path_col="path", race_col="race_raw",
+                        patient_col="patient_id", sample_col="sample_id")
+    return write_manifest(cohort, root / "manifest.parquet")[0]
+
+
+@pytest.fixture(scope="module")
+def signal_manifest(tmp_path_factory) -> Path:
+    return make_manifest(tmp_path_factory.mktemp("signal"), strength=2.0, corrupt=1)
+
+
+@pytest.fixture(scope="module")
+def null_manifest(tmp_path_factory) -> Path:
+    return make_manifest(tmp_path_factory.mktemp("null"), strength=0.0, permute=True)
+
+
+def _config(manifest: Path, out: Path, **kw) -> ImagingAuditConfig:
+    base = dict(manifest=manifest, out=out, size=SIZE, epochs=8, batch_size=32, lr=3e-3, seed=0,
+                n_boot=200, device="cpu", progress=False, cache_dir=manifest.parent / "cache")
+    base.update(kw)
+    return ImagingAuditConfig(**base)
+
+
+def test_audit_learns_planted_signal_and_accounts_for_every_row(signal_manifest, tmp_path):
+    conds = (Condition("lowpass", {"radius": 4}), Condition("lowpass", {"radius": 20}))
+    res = run_imaging_audit(_config(signal_manifest, tmp_path / "run", conditions=conds))
+    original = res.condition("original")
+    assert original.auc.macro.estimate > 0.9
+    assert original.p_value_vs_chance < 1e-6
+    # the texture is at 14 cycles/image: a radius-4 low-pass removes it, radius 20 keeps it
+    assert res.condition("lowpass", radius=4).auc.macro.estimate < 0.7
+    assert res.condition("lowpass", radius=20).auc.macro.estimate > 0.9
+
+    table = pd.read_csv(signal_manifest.parent / "table.csv")
+    d = res.data
+    assert d.n_samples + sum(d.excluded.values()) + len(d.skipped) == len(table)
+    assert len(d.skipped) == 1 and d.skipped[0].reason
+    assert set(d.groups) == {"Asian", "Black", "White"}
+
+    run = tmp_path / "run"
+    for name in ("result.json", "predictions.parquet", "roc.png", "auc_vs_strength.png",
+                 "model.pt", "splits.parquet"):
+        assert (run / name).stat().st_size > 0
+    back = AuditResult.read(run)
+    assert back.modality == "imaging" and back.to_dict() == res.to_dict()
+    preds = pd.read_parquet(run / "predictions.parquet")
+    assert len(preds) == 3 * original.n_test
+    assert list(preds.columns) == ["sample_id", "condition", "split", "y_true",
+                                   "p_Asian", "p_Black", "p_White"]
+    np.testing.assert_allclose(preds[["p_Asian", "p_Black", "p_White"]].sum(axis=1), 1.0, rtol=1e-5)
+    roc = original.extras["roc"]
+    assert set(roc) == {"Asian", "Black", "White"}
+    assert all(len(c["fpr"]) <= 101 and c["fpr"][0] == 0.0 and c["tpr"][-1] == 1.0 for c in roc.values())
+    assert res.condition("lowpass", radius=4).extras["strength"] == 4.0
+
+
+def test_negative_control_interval_contains_chance(null_manifest, tmp_path):
+    res = run_imaging_audit(_config(null_manifest, tmp_path / "run", epochs=4))
+    macro = res.condition("original").auc.macro
+    assert macro.contains(0.5), macro
+
+
+def test_resume_after_interruption_equals_uninterrupted(signal_manifest, tmp_path):
+    straight = run_imaging_audit(_config(signal_manifest, tmp_path / "a", epochs=3, patience=5))
+    # an interrupted run: its checkpoint stops at epoch 2; resuming finishes epoch 3
+    run_imaging_audit(_config(signal_manifest, tmp_path / "b", epochs=2, patience=5))
+    resumed = run_imaging_audit(_config(signal_manifest, tmp_path / "b", epochs=3, patience=5,
+                                        resume=True))
+    assert resumed.extras["training"]["original"]["resumed_from_epoch"] == 2
+    pa = pd.read_parquet(tmp_path / "a" / "predictions.parquet")
+    pb = pd.read_parquet(tmp_path / "b" / "predictions.parquet")
+    pd.testing.assert_frame_equal(pa, pb)
+    assert [c.to_dict() for c in straight.conditions] == [c.to_dict() for c in resumed.conditions]
+
+
+def test_retrain_mode_trains_a_model_per_condition(signal_manifest, tmp_path):
+    cond = Condition("lowpass", {"radius": 4})
+    cfg = _config(signal_manifest, tmp_path / "retrain", epochs=3, conditions=(cond,), mode="retrain")
+    retrain = run_imaging_audit(cfg)
+    test = run_imaging_audit(replace(cfg, out=tmp_path / "test", mode="test"))
+    assert set(retrain.extras["training"]) == {"original", "lowpass(radius=4)"}
+    assert set(test.extras["training"]) == {"original"}
+    assert sorted(p.name for p in (tmp_path / "retrain" / "train").iterdir()) == [
+        "lowpass_radius=4_", "original"]
+    # same clean model, so `original` agrees; the perturbed condition comes from another model
+    assert retrain.condition("original").auc == test.condition("original").auc
+    p_re = pd.read_parquet(tmp_path / "retrain" / "predictions.parquet")
+    p_te = pd.read_parquet(tmp_path / "test" / "predictions.parquet")
+    low = p_re["condition"] == "lowpass(radius=4)"
+    assert not np.allclose(p_re.loc[low, "p_Asian"], p_te.loc[low, "p_Asian"])
+    assert retrain.condition("lowpass", radius=4).extras["mode"] == "retrain"
+
+
+def test_disease_task_reports_subgroup_error_rates(signal_manifest, tmp_path):
+    res = run_imaging_audit(_config(signal_manifest, tmp_path / "task", epochs=2, task="No Finding"))
+    assert res.extras["classes"] == ["negative", "positive"]
+    fair = res.condition("original").extras["fairness"]
+    assert set(fair["by_group"]) == {"Asian", "Black", "White"}
+    assert {"tpr", "fpr", "underdiagnosis_rate"} <= set(fair["by_group"]["Black"])
+    assert 0.0 <= fair["threshold"] <= 1.0
+    json.dumps(res.to_dict())  # JSON-ready
+
+
+def test_strict_stops_at_the_unreadable_file(signal_manifest, tmp_path):
+    with pytest.raises(ImageLoadError) as err:
+        run_imaging_audit(_config(signal_manifest, tmp_path / "strict", strict=True,
+                                  cache_dir=tmp_path / "cache"))
+    assert err.value.path.endswith(".png")
