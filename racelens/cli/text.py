@@ -27,6 +27,11 @@ else:
         redact_command)
 
 
+from racelens.cli.text_cohort import cohort_app  # noqa: E402
+
+app.add_typer(cohort_app, name="cohort")
+
+
 def read_gold_spans(path: Path, n_notes: int) -> list[list[tuple[int, int]]]:
     """Gold spans from JSON lines: ``{"row": i, "start": s, "end": e}`` per span (``row`` may
     also be ``index`` or ``note_index``), or one JSON list of ``[start, end]`` pairs per note."""

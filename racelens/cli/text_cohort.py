@@ -1,0 +1,90 @@
+"""``racelens text cohort``: join a note export to race and write one note table.
+
+MIMIC-IV-Note and MIMIC-III keep race in the admissions table, not beside the note; these
+commands do the join (with the cohort rules of :mod:`racelens.text.cohorts`) and write a parquet
+table with the standard columns that ``racelens text redact/check/audit`` read. A JSON sidecar
+beside it records what was excluded or skipped, by reason. Output is aggregates only.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+__all__ = ["cohort_app", "write_note_cohort"]
+
+cohort_app = typer.Typer(help="Join notes to race (MIMIC-IV-Note, MIMIC-III) into one note table.",
+                         no_args_is_help=True)
+
+
+def write_note_cohort(cohort: Any, out: Path) -> dict[str, Any]:
+    """Write ``cohort.table`` to ``out`` (parquet) and its accounting to ``out``.json; return it."""
+    from racelens.errors import DataError
+    from racelens.shared.io import atomic_write_json, atomic_write_parquet
+
+    if out.suffix.lower() not in (".parquet", ".pq"):
+        raise DataError(f"{out}: the note table is a parquet file; name it e.g. notes.parquet")
+    summary = cohort.summary()
+    atomic_write_parquet(out, cohort.table)
+    meta = {"schema": "racelens.notes/1", "n_input_rows": int(cohort.n_input_rows),
+            **{k: v for k, v in summary.to_dict().items() if k != "skipped"},
+            "skipped_by_reason": _by_reason(cohort.skipped)}
+    atomic_write_json(out.with_suffix(".json"), meta)
+    return meta
+
+
+def _by_reason(skipped: Any) -> dict[str, int]:
+    from collections import Counter
+
+    return dict(Counter(s.reason if hasattr(s, "reason") else s[1] for s in skipped))
+
+
+def _print(meta: dict[str, Any], out: Path) -> None:
+    typer.echo(f"input rows {meta['n_input_rows']}: notes {meta['n_samples']} "
+               f"({meta['n_patients']} patients), excluded {sum(meta['excluded'].values())}, "
+               f"skipped {sum(meta['skipped_by_reason'].values())}")
+    typer.echo("groups: " + ", ".join(f"{g} {n}" for g, n in meta["groups"].items()))
+    for reason, n in meta["excluded"].items():
+        typer.echo(f"  excluded {reason}: {n}")
+    for reason, n in meta["skipped_by_reason"].items():
+        typer.echo(f"  skipped {reason}: {n}")
+    typer.echo(f"wrote {out}")
+
+
+@cohort_app.command("mimic-iv")
+def mimic_iv(
+    notes: Annotated[Path, typer.Option(help="note/discharge.csv.gz or note/radiology.csv.gz")],
+    admissions: Annotated[Path, typer.Option(help="MIMIC-IV hosp/admissions.csv.gz")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Note table to write (.parquet).")],
+    collapse: Annotated[str, typer.Option(help="Race collapse: abw, abhw, omb or bw.")] = "abw",
+    consistency: Annotated[str, typer.Option(help="drop (Gichoya), mode or none.")] = "drop",
+    join: Annotated[str, typer.Option(help="Join race by hadm (admission) or subject.")] = "hadm",
+) -> None:
+    """MIMIC-IV-Note joined to MIMIC-IV admissions (race, or ethnicity before v2.0)."""
+    from racelens.text.cohorts import mimic_iv_notes
+
+    cohort = mimic_iv_notes(notes, admissions, collapse=collapse, consistency=consistency,  # type: ignore[arg-type]
+                            join=join)  # type: ignore[arg-type]
+    _print(write_note_cohort(cohort, out), out)
+
+
+@cohort_app.command("mimic-iii")
+def mimic_iii(
+    notes: Annotated[Path, typer.Option(help="NOTEEVENTS.csv.gz")],
+    admissions: Annotated[Path, typer.Option(help="ADMISSIONS.csv.gz (ETHNICITY)")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Note table to write (.parquet).")],
+    category: Annotated[list[str] | None, typer.Option(
+        help="Note CATEGORY kept (repeatable); default: Discharge summary.")] = None,
+    one_per_admission: Annotated[bool, typer.Option(help="Keep one note per admission.")] = False,
+    collapse: Annotated[str, typer.Option(help="Race collapse: abw, abhw, omb or bw.")] = "abw",
+    consistency: Annotated[str, typer.Option(help="drop (Gichoya), mode or none.")] = "drop",
+) -> None:
+    """MIMIC-III NOTEEVENTS joined to ADMISSIONS (ETHNICITY, 41 values)."""
+    from racelens.text.cohorts import mimic_iii_notes
+
+    cohort = mimic_iii_notes(notes, admissions, categories=tuple(category or ("Discharge summary",)),
+                             one_per_admission=one_per_admission, collapse=collapse,
+                             consistency=consistency)  # type: ignore[arg-type]
+    _print(write_note_cohort(cohort, out), out)
