@@ -35,17 +35,21 @@ def _fmt(x: float | None) -> str:
 def print_result(result: AuditResult, out: Path) -> None:
     """Print the data summary and one row of aggregates per condition (no identifiers)."""
     from rich.console import Console
-    from rich.table import Table
+    from rich.table import Column, Table
 
     d = result.data
     console = Console()
+    if not console.is_terminal:  # pipes and logs: keep condition labels whole
+        console = Console(width=160)
     console.print(f"{result.modality}: {d.n_samples} samples, {d.n_patients} patients, "
                   f"groups {dict(d.groups)}, excluded {sum(d.excluded.values())}, "
                   f"skipped {len(d.skipped)}")
-    table = Table("condition", "macro AUC", "95% CI", *d.groups.keys(), "p vs chance", "n test")
+    classes = list(result.conditions[0].auc.per_group) if result.conditions else []
+    table = Table(Column("condition", no_wrap=True), "macro AUC", "95% CI", *classes,
+                  "p vs chance", "n test")
     for c in result.conditions:
         m = c.auc.macro
-        groups = [_fmt(c.auc.per_group[g].estimate) if g in c.auc.per_group else "-" for g in d.groups]
+        groups = [_fmt(c.auc.per_group[g].estimate) if g in c.auc.per_group else "-" for g in classes]
         p = "-" if c.p_value_vs_chance is None else f"{c.p_value_vs_chance:.2g}"
         table.add_row(c.condition.label, _fmt(m.estimate), f"{_fmt(m.ci_low)}–{_fmt(m.ci_high)}",
                       *groups, p, str(c.n_test))

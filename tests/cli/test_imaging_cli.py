@@ -1,0 +1,111 @@
+"""`racelens imaging audit|baseline|probe` through the root entry point."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+
+from racelens.cli.main import main
+from racelens.imaging.cohorts import from_table, write_manifest
+from racelens.imaging.synthetic import ImageSignal, synthetic_images, write_png
+from racelens.shared.audit import AuditResult
+from racelens.shared.synthetic import synthetic_patients
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def manifest(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("cli")
+    patients = synthetic_patients(120, seed=3)
+    images = synthetic_images(patients, size=32, signal=ImageSignal(band="mid", strength=2.0), seed=3)
+    paths = [f"img/{i}.png" for i in range(len(images))]
+    for p, img in zip(paths, images, strict=True):
+        write_png(root / p, img)
+    (root / paths[0]).write_bytes(b"")  # an empty file: skipped, not dropped silently
+    patients.assign(path=paths).to_csv(root / "table.csv", index=False)
+    cohort = from_table(root / "table.csv", path_col="path", race_col="race_raw",
+                        patient_col="patient_id", sample_col="sample_id")
+    return write_manifest(cohort, root / "manifest.parquet")[0]
+
+
+def _rows(manifest: Path) -> int:
+    return len(pd.read_csv(manifest.parent / "table.csv"))
+
+
+def test_audit_then_probe(manifest, tmp_path, capsys):
+    run = tmp_path / "run"
+    main(["imaging", "audit", "--manifest", str(manifest), "--out", str(run), "--size", "32",
+          "--epochs", "3", "--lr", "3e-3", "--seed", "0", "--condition", "lowpass:radius=4,20",
+          "--condition", "gaussian_noise:sigma=0.1", "--n-boot", "100", "--device", "cpu",
+          "--no-progress"])
+    out = capsys.readouterr().out
+    for label in ("original", "lowpass(radius=4)", "lowpass(radius=20)", "gaussian_noise(sigma=0.1)"):
+        assert label in out
+    res = AuditResult.read(run)
+    assert res.modality == "imaging"
+    assert [c.condition.label for c in res.conditions] == [
+        "original", "lowpass(radius=4)", "lowpass(radius=20)", "gaussian_noise(sigma=0.1)"]
+    assert res.config["conditions"] == ["lowpass(radius=4)", "lowpass(radius=20)",
+                                        "gaussian_noise(sigma=0.1)"]
+    assert res.data.n_input_rows == _rows(manifest)
+    assert len(res.data.skipped) == 1
+    # stdout holds aggregates only: no sample or patient identifier
+    preds = pd.read_parquet(run / "predictions.parquet")
+    assert not any(str(s) in out for s in preds["sample_id"].head(20))
+
+    probe_run = tmp_path / "probe"
+    main(["imaging", "probe", "--run", str(run), "--manifest", str(manifest), "--out",
+          str(probe_run), "--device", "cpu", "--n-boot", "100"])
+    probe = AuditResult.read(probe_run)
+    assert probe.extras["kind"] == "feature_probe" and probe.extras["n_features"] == 128
+    assert probe.data.n_input_rows == _rows(manifest)
+    assert probe.conditions[0].auc.macro.estimate > 0.5
+    # the probe reused the run's split: same test patients
+    split = pd.read_parquet(run / "splits.parquet")
+    assert probe.conditions[0].n_test == int((split["split"] == "test").sum())
+
+
+def test_covariate_baseline(manifest, tmp_path, capsys):
+    out = tmp_path / "base"
+    main(["imaging", "baseline", "--manifest", str(manifest), "--features", "age,sex,bmi",
+          "--out", str(out), "--n-boot", "100"])
+    assert "original" in capsys.readouterr().out
+    res = AuditResult.read(out)
+    assert res.modality == "covariates"
+    assert res.extras["features"] == ["age", "sex", "bmi"]
+    assert res.data.n_input_rows == _rows(manifest)
+    macro = res.conditions[0].auc.macro.estimate
+    assert 0.3 < macro < 0.85  # weak links only; nowhere near the image model
+
+
+def test_errors_are_one_line_and_exit_2(manifest, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["imaging", "audit", "--manifest", str(manifest), "--out", str(tmp_path / "x"),
+              "--condition", "lowpass:diameter=3", "--device", "cpu"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "lowpass" in err[0] and "radius" in err[0]
+
+    with pytest.raises(SystemExit) as exc:
+        main(["imaging", "audit", "--manifest", str(manifest), "--out", str(tmp_path / "y"),
+              "--size", "32", "--strict", "--device", "cpu", "--cache-dir", str(tmp_path / "c"),
+              "--no-progress"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "img/0.png" in err[0]
+
+    with pytest.raises(SystemExit) as exc:
+        main(["imaging", "baseline", "--manifest", str(manifest), "--features", "shoe_size",
+              "--out", str(tmp_path / "z")])
+    assert exc.value.code == 2
+    assert "shoe_size" in capsys.readouterr().err
