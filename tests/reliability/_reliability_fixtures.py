@@ -13,6 +13,7 @@ import logging
 import os
 import subprocess
 import sys
+import traceback
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,7 +49,8 @@ def run_cli(*args: str | os.PathLike[str]) -> CliRun:
 
     stdout/stderr are captured; every log record (DEBUG and up, any logger) is captured as text;
     warnings are shown as a normal run shows them (the test configuration turns racelens's own
-    warnings into errors, which is not what a user's run does).
+    warnings into errors, which is not what a user's run does); an uncaught exception becomes a
+    traceback on stderr and exit code 1, as in a real process.
     """
     from racelens.cli.main import main
 
@@ -69,6 +71,9 @@ def run_cli(*args: str | os.PathLike[str]) -> CliRun:
                 main([str(a) for a in args])
             except SystemExit as exc:
                 code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+            except Exception:  # what the interpreter does with an uncaught exception
+                err.write(traceback.format_exc())
+                code = 1
         for w in caught:
             err.write(warnings.formatwarning(w.message, w.category, w.filename, w.lineno, ""))
     finally:
