@@ -30,7 +30,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from racelens.errors import ImageLoadError
+from racelens.errors import ConfigError, ImageLoadError
 
 __all__ = ["VoiMode", "load_image", "read_dicom_header", "HEADER_KEYWORDS"]
 
@@ -95,7 +95,7 @@ def load_image(path: str | os.PathLike[str], *, voi: VoiMode = "auto") -> np.nda
     ((128, 128), dtype('float32'))
     """
     if voi not in ("auto", "none"):
-        raise ValueError(f"voi must be 'auto' or 'none', not {voi!r}")
+        raise ConfigError(f"voi must be 'auto' or 'none', not {voi!r}")
     path = Path(path)
     head = _check_file(path)
     if head.startswith(_PNG_MAGIC) or head.startswith(_JPEG_MAGIC):

@@ -14,7 +14,7 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.pixels import apply_modality_lut, apply_voi_lut
 from pydicom.uid import JPEG2000Lossless, generate_uid
 
-from racelens.errors import DataError, ImageLoadError
+from racelens.errors import ConfigError, DataError, ImageLoadError
 from racelens.imaging.io import load_image, read_dicom_header
 
 
@@ -322,5 +322,5 @@ def test_copied_file_keeps_working(tmp_path: Path) -> None:
 
 
 def test_bad_voi_option() -> None:
-    with pytest.raises(ValueError, match="voi must be"):
+    with pytest.raises(ConfigError, match="voi must be"):
         load_image(datafile("CT_small.dcm"), voi="window")  # type: ignore[arg-type]
