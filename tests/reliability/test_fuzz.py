@@ -1,0 +1,295 @@
+"""Fuzzing (hypothesis): the redactor on arbitrary Unicode and on note-like text with injected race
+terms, and the image loader on byte-mutated copies of real DICOM, PNG and JPEG files.
+
+CI runs a fixed, derandomized budget (``FUZZ_EXAMPLES`` examples per test, default 150); set
+``RACELENS_FUZZ_EXAMPLES=5000`` for a longer run. Properties:
+
+- redactor: no crash; spans sorted, non-overlapping, inside the text, equal to the text they
+  cover, and the redacted text is exactly the text with each span replaced; redacting twice
+  changes nothing; the independent residual scan (:func:`racelens.text.scan.scan_residual`) finds
+  no term in the output;
+- loader: :class:`~racelens.errors.ImageLoadError`, or a finite 2-D float32 array in [0, 1];
+  nothing else.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from PIL import Image
+from pydicom.data import get_testdata_file
+
+from racelens.errors import ImageLoadError
+from racelens.imaging.io import load_image, read_dicom_header
+from racelens.shared.synthetic import synthetic_patients
+from racelens.text.redact import RaceRedactor
+from racelens.text.scan import scan_residual
+from racelens.text.synthetic import synthetic_notes
+
+FUZZ_EXAMPLES = int(os.environ.get("RACELENS_FUZZ_EXAMPLES", "150"))
+settings.register_profile(
+    "ci", max_examples=FUZZ_EXAMPLES, deadline=None, derandomize=True, database=None,
+    report_multiple_bugs=False,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                           HealthCheck.function_scoped_fixture])
+CI = settings.get_profile("ci")  # used as a decorator; the global profile is left alone
+
+REDACTORS = {level: RaceRedactor(level=level) for level in ("explicit", "extended")}
+
+# --- the redactor -------------------------------------------------------------------------------
+
+
+def _sentences() -> list[str]:
+    notes = synthetic_notes(synthetic_patients(12, seed=3), seed=3, mention_rate=0.0,
+                            proxies=0.5).notes["text"]
+    out = sorted({s.strip() for t in notes for s in t.replace("\n", ". ").split(". ")
+                  if len(s.strip()) > 3})
+    # the generator's mention-free notes may still carry proxies; keep only sentences the
+    # independent scan finds nothing in, so every surviving term comes from an injection
+    return [s for s in out if not scan_residual(s, level="extended")]
+
+
+SENTENCES = _sentences()
+
+# Race terms as tokens; the fuzzer chooses the separators between tokens and the case.
+EXPLICIT_TERMS: list[tuple[str, ...]] = [
+    ("African", "American"), ("African-American",), ("Afro-American",), ("Caucasian",),
+    ("Asian",), ("Asian", "American"), ("Hispanic",), ("non-Hispanic",), ("Latina",),
+    ("Latinx",), ("Native", "American"), ("American", "Indian"), ("Alaska", "Native"),
+    ("Native", "Hawaiian"), ("Pacific", "Islander"), ("Middle", "Eastern"), ("multiracial",),
+    ("biracial",), ("mixed", "race"), ("54", "yo", "AA", "M"), ("67", "y/o", "black", "female"),
+    ("48", "yo", "WM"), ("white", "woman"), ("black", "male"), ("Race:", "White"),
+    ("Race:", "Black"), ("Race", "=", "white"), ("Ethnicity", "-", "Hispanic"),
+]
+EXTENDED_TERMS: list[tuple[str, ...]] = [
+    # languages only with a cue: the redactor leaves a bare "Mandarin" (also a fruit) alone
+    ("Haitian",), ("Puerto", "Rican"), ("Dominican",), ("Somali",), ("Cantonese", "interpreter"),
+    ("Cantonese-speaking",), ("speaks", "Spanish"), ("Language:", "Mandarin"), ("Haitian", "Creole"), ("Vietnamese",), ("Cape", "Verdean"),
+]
+ASCII_SEPARATORS = [" ", "  ", "\t", " \t "]
+UNICODE_SEPARATORS = ["\n", "\u00a0", "\u2009", "\u3000", " \n "]
+CASES = [str, str.lower, str.upper, str.title]
+
+
+def _check_redaction(text: str, level: str) -> str:
+    r = REDACTORS[level]
+    once = r.redact(text)
+    prev = 0
+    for s in once.spans:
+        assert prev <= s.start < s.end <= len(text), s
+        assert text[s.start:s.end] == s.text
+        prev = s.end
+    rebuilt, last = [], 0
+    for s in once.spans:
+        rebuilt += [text[last:s.start], r.replacement]
+        last = s.end
+    assert once.text == "".join(rebuilt) + text[last:]
+    twice = r.redact(once.text)
+    assert twice.text == once.text and twice.spans == []
+    return once.text
+
+
+@st.composite
+def note_with_terms(draw: st.DrawFn, terms: list[tuple[str, ...]],
+                    separators: list[str]) -> str:
+    """Realistic sentences with race terms injected between them, at the start or mid-sentence."""
+    parts: list[str] = []
+    for _ in range(draw(st.integers(1, 6))):
+        if draw(st.booleans()):
+            parts.append(draw(st.sampled_from(SENTENCES)))
+        tokens = draw(st.sampled_from(terms))
+        sep = draw(st.sampled_from(separators))
+        case = draw(st.sampled_from(CASES))
+        term = case(sep.join(tokens))
+        lead = draw(st.sampled_from(["", "Pt is a ", "Patient identifies as ", "HPI: ", "\n"]))
+        parts.append(lead + term)
+    glue = draw(st.sampled_from([". ", ".\n", "; ", ", ", "\n\n"]))
+    return glue.join(parts) + "."
+
+
+@pytest.mark.parametrize("level", ["explicit", "extended"])
+@CI
+@given(text=st.text(max_size=400))
+def test_redactor_on_arbitrary_unicode(level: str, text: str) -> None:
+    _check_redaction(text, level)
+
+
+@pytest.mark.parametrize("level", ["explicit", "extended"])
+@CI
+@given(text=st.text(st.characters(categories=["L", "M", "N", "P", "Z", "Cc"]), max_size=80),
+       note=note_with_terms(EXPLICIT_TERMS, ASCII_SEPARATORS))
+def test_redactor_on_unicode_around_injected_terms(level: str, text: str, note: str) -> None:
+    # arbitrary Unicode (marks, control characters, other scripts) next to the terms must
+    # neither crash nor shift the spans
+    _check_redaction(text + " " + note + " " + text, level)
+
+
+@CI
+@given(note=note_with_terms(EXPLICIT_TERMS, ASCII_SEPARATORS))
+def test_no_explicit_term_survives(note: str) -> None:
+    out = _check_redaction(note, "explicit")
+    assert scan_residual(out, level="explicit") == [], (note, out)
+
+
+@CI
+@given(note=note_with_terms(EXPLICIT_TERMS + EXTENDED_TERMS, ASCII_SEPARATORS))
+def test_no_extended_term_survives(note: str) -> None:
+    out = _check_redaction(note, "extended")
+    assert scan_residual(out, level="extended") == [], (note, out)
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+    "text.redact: the demographic-line and age-slot patterns allow only [ \\t] between their "
+    "parts, so 'Race:\\nWhite' (form fields exported one per line), 'Race:\\u00a0White' "
+    "(NBSP from HTML/Word exports) and '54\\u00a0yo\\u00a0AA\\u00a0M' survive redaction while the "
+    "independent scan flags them. Fix in RaceRedactor._compile: use [^\\S\\n] for [ \\t] in the "
+    "'line' group, _AGE and the slot/sex look-arounds, and allow one line break after the "
+    "label: (?:[^\\S\\n]*[:=]|[^\\S\\n]+-)\\s*(?P<line_v>...)"))
+@CI
+@given(note=note_with_terms(EXPLICIT_TERMS, UNICODE_SEPARATORS))
+def test_no_term_survives_with_unicode_or_newline_separators(note: str) -> None:
+    out = _check_redaction(note, "explicit")
+    assert scan_residual(out, level="explicit") == [], (note, out)
+
+
+@pytest.mark.parametrize("text", ["Race:\nWhite", "Race:\u00a0Black", "54\u00a0yo\u00a0AA\u00a0M",
+                                  "Race:\u2009White"])
+@pytest.mark.xfail(strict=True, reason="text.redact: whitespace other than space/tab in a "
+                   "demographic line or age slot (see the property test above for the fix)")
+def test_known_surviving_forms(text: str) -> None:
+    assert scan_residual(REDACTORS["explicit"].redact(text).text) == []
+
+
+# --- the image loader -------------------------------------------------------------------------
+
+DICOMS = {name: Path(get_testdata_file(name)).read_bytes()
+          for name in ("CT_small.dcm", "MR_small.dcm", "RG1_UNCR.dcm")}
+
+
+def _pixel_offset(data: bytes) -> int:
+    """Where the pixel data element starts: mutations before it hit the header."""
+    return data.rindex(b"\xe0\x7f\x10\x00")
+
+
+HEADER_END = {name: _pixel_offset(data) for name, data in DICOMS.items()}
+
+
+def _images() -> dict[str, bytes]:
+    rng = np.random.default_rng(0)
+    grey = (rng.random((48, 40)) * 65535).astype(np.uint16)
+    out = {}
+    for name, fmt, im in (("png16", "PNG", Image.fromarray(grey)),
+                          ("png8", "PNG", Image.fromarray((grey >> 8).astype(np.uint8))),
+                          ("jpeg", "JPEG", Image.fromarray((grey >> 8).astype(np.uint8)))):
+        buf = io.BytesIO()
+        im.save(buf, format=fmt)
+        out[name] = buf.getvalue()
+    return out
+
+
+IMAGES = _images()
+
+
+@pytest.fixture(scope="module")
+def fuzz_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("fuzz")
+
+
+def _load_or_reject(path: Path) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pydicom warns about the damage; not the point here
+        try:
+            img = load_image(path)
+        except ImageLoadError as exc:
+            assert exc.reason and exc.path == str(path)
+            return
+    assert isinstance(img, np.ndarray) and img.ndim == 2 and img.dtype == np.float32
+    assert img.size > 0 and np.isfinite(img).all()
+    assert img.min() >= 0.0 and img.max() <= 1.0
+
+
+mutations = st.lists(st.tuples(st.floats(0, 1, exclude_max=True), st.integers(0, 255)),
+                     min_size=1, max_size=8)
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+    "imaging.io.load_image: a damaged header value (non-numeric DS/IS such as '-K024', an "
+    "unknown VR, a multi-valued Rows) raises ValueError/NotImplementedError/TypeError instead of "
+    "ImageLoadError; see test_bad_inputs_imaging for the fix"))
+@CI
+@given(name=st.sampled_from(sorted(DICOMS)), edits=mutations)
+def test_loader_on_header_mutated_dicom(fuzz_dir: Path, name: str, edits) -> None:
+    data = bytearray(DICOMS[name])
+    end = HEADER_END[name]
+    for where, byte in edits:
+        data[int(where * end)] = byte
+    path = fuzz_dir / f"h_{name}"
+    path.write_bytes(bytes(data))
+    try:
+        _load_or_reject(path)
+    except AssertionError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - anything else is the failure being looked for
+        raise AssertionError(f"{type(exc).__name__}: {exc}") from exc
+
+
+@CI
+@given(name=st.sampled_from(sorted(DICOMS)), edits=mutations,
+       cut=st.none() | st.floats(0, 1, exclude_min=True, exclude_max=True))
+def test_loader_on_pixel_mutated_or_truncated_dicom(fuzz_dir: Path, name: str, edits,
+                                                    cut: float | None) -> None:
+    data = bytearray(DICOMS[name])
+    start = HEADER_END[name]
+    for where, byte in edits:
+        data[start + int(where * (len(data) - start))] = byte
+    if cut is not None:
+        data = data[:max(1, int(cut * len(data)))]
+    path = fuzz_dir / f"p_{name}"
+    path.write_bytes(bytes(data))
+    _load_or_reject(path)
+
+
+@CI
+@given(name=st.sampled_from(sorted(IMAGES)), edits=mutations,
+       cut=st.none() | st.floats(0, 1, exclude_min=True, exclude_max=True))
+def test_loader_on_mutated_png_and_jpeg(fuzz_dir: Path, name: str, edits,
+                                        cut: float | None) -> None:
+    data = bytearray(IMAGES[name])
+    for where, byte in edits:
+        data[int(where * len(data))] = byte
+    if cut is not None:
+        data = data[:max(1, int(cut * len(data)))]
+    path = fuzz_dir / f"m_{name}.{'jpg' if name == 'jpeg' else 'png'}"
+    path.write_bytes(bytes(data))
+    _load_or_reject(path)
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+    "imaging.io.read_dicom_header (used by `racelens imaging manifest dicom`): a damaged header "
+    "value escapes as NotImplementedError/TypeError/BytesLengthException; see "
+    "test_bad_inputs_imaging for the fix"))
+@CI
+@given(name=st.sampled_from(sorted(DICOMS)), edits=mutations)
+def test_header_reader_on_mutated_dicom(fuzz_dir: Path, name: str, edits) -> None:
+    data = bytearray(DICOMS[name])
+    end = HEADER_END[name]
+    for where, byte in edits:
+        data[int(where * end)] = byte
+    path = fuzz_dir / f"r_{name}"
+    path.write_bytes(bytes(data))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            head = read_dicom_header(path)
+        except ImageLoadError:
+            return
+        except Exception as exc:  # noqa: BLE001
+            raise AssertionError(f"{type(exc).__name__}: {exc}") from exc
+    assert isinstance(head["has_pixel_data"], bool)
