@@ -23,13 +23,12 @@ Example
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 import os
 import tempfile
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -39,6 +38,16 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 
 from racelens.errors import ConfigError, DataError
+from racelens.shared.inference import (
+    BatchRunner,
+    Forward,
+    Transform,
+    predict_proba,
+    progress_bar,
+    resolve_device,
+    seeded_rng,
+    split_batch,
+)
 
 __all__ = [
     "TrainConfig",
@@ -48,13 +57,13 @@ __all__ = [
     "resolve_device",
     "seeded_rng",
     "CHECKPOINT_NAME",
+    "Forward",
+    "Transform",
 ]
 
 log = logging.getLogger(__name__)
 
 CHECKPOINT_NAME = "checkpoint.pt"
-Forward = Callable[[nn.Module, Any], Tensor]
-Transform = Callable[[Tensor], Tensor]
 
 
 @dataclass(frozen=True)
@@ -138,108 +147,8 @@ class TrainResult:
     resumed_from_epoch: int = 0
 
 
-def resolve_device(device: str = "auto") -> torch.device:
-    """``auto`` -> CUDA when available, else CPU; other names are passed to :class:`torch.device`."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except RuntimeError as exc:
-        raise ConfigError(f"unknown device {device!r}; use auto, cpu, cuda or cuda:N") from exc
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"device {device!r} asked for but CUDA is not available; use --device cpu")
-    return dev
-
-
-@contextlib.contextmanager
-def seeded_rng(seed: int, device: torch.device | None = None) -> Iterator[None]:
-    """Run a block with torch's RNGs seeded by ``seed``, restoring the caller's state afterwards.
-
-    Used to build models (layer initialisation draws from the global RNG) and to make dropout
-    reproducible without leaving the global RNG changed.
-    """
-    devices = [device.index or 0] if device is not None and device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(int(seed) % (2**63))
-        yield
-
-
 def _epoch_seed(seed: int, epoch: int) -> int:
     return int(np.random.SeedSequence([int(seed), int(epoch)]).generate_state(1, np.uint64)[0] >> 1)
-
-
-def _to_device(inputs: Any, device: torch.device, channels_last: bool) -> Any:
-    if isinstance(inputs, Tensor):
-        x = inputs.to(device, non_blocking=True)
-        if channels_last and x.dim() == 4:
-            x = x.contiguous(memory_format=torch.channels_last)
-        return x
-    if isinstance(inputs, Mapping):
-        return {k: _to_device(v, device, channels_last) for k, v in inputs.items()}
-    raise DataError(f"batch inputs must be a Tensor or a dict of Tensors, got {type(inputs).__name__}")
-
-
-def _default_forward(model: nn.Module, inputs: Any) -> Tensor:
-    out = model(**inputs) if isinstance(inputs, Mapping) else model(inputs)
-    return out.logits if hasattr(out, "logits") else out
-
-
-def _split_batch(batch: Any) -> tuple[Any, Tensor | None]:
-    if isinstance(batch, (list, tuple)) and len(batch) == 2:
-        return batch[0], torch.as_tensor(batch[1])
-    return batch, None
-
-
-def _probabilities(logits: Tensor) -> Tensor:
-    logits = logits.float()
-    if logits.dim() == 2 and logits.shape[1] == 1:  # one logit: binary classifier
-        p = torch.sigmoid(logits)
-        return torch.cat([1 - p, p], dim=1)
-    return torch.softmax(logits, dim=1)
-
-
-class _Runner:
-    """Device, precision and forward settings shared by training and inference."""
-
-    def __init__(self, model: nn.Module, device: torch.device, *, amp: bool, channels_last: bool,
-                 forward: Forward | None, transform: Transform | None) -> None:
-        self.device = device
-        cuda = device.type == "cuda"
-        self.channels_last = channels_last and cuda
-        self.amp_dtype: torch.dtype | None = None
-        if amp and cuda:
-            self.amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        self.forward = forward or _default_forward
-        self.transform = transform
-        model.to(device)
-        if self.channels_last:
-            model.to(memory_format=torch.channels_last)
-
-    def logits(self, model: nn.Module, inputs: Any) -> Tensor:
-        inputs = _to_device(inputs, self.device, self.channels_last)
-        if self.transform is not None:
-            with torch.no_grad():
-                inputs = self.transform(inputs)
-        ctx = (torch.autocast(self.device.type, dtype=self.amp_dtype) if self.amp_dtype is not None
-               else contextlib.nullcontext())
-        with ctx:
-            return self.forward(model, inputs)
-
-    @torch.no_grad()
-    def infer(self, model: nn.Module, loader: DataLoader, progress: Any = None,
-              task: Any = None) -> tuple[np.ndarray, np.ndarray | None]:
-        model.eval()
-        probs, labels = [], []
-        for batch in loader:
-            inputs, y = _split_batch(batch)
-            probs.append(_probabilities(self.logits(model, inputs)).cpu().numpy())
-            if y is not None:
-                labels.append(y.cpu().numpy())
-            if progress is not None:
-                progress.advance(task)
-        n_cls = probs[0].shape[1] if probs else 0
-        p = np.concatenate(probs).astype(np.float64) if probs else np.zeros((0, n_cls))
-        return p, (np.concatenate(labels) if labels else None)
 
 
 def _dataset_labels(data: Dataset) -> np.ndarray:
@@ -269,20 +178,6 @@ def _macro_auc(labels: np.ndarray, probs: np.ndarray, classes: Sequence[str]) ->
     return value
 
 
-def _progress(enabled: bool) -> Any:
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-    )
-
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TextColumn("loss {task.fields[loss]}"), TextColumn("val AUC {task.fields[auc]}"),
-                    TimeRemainingColumn(), disable=not enabled, transient=True)
-
-
 def _atomic_torch_save(obj: Any, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -297,6 +192,40 @@ def _atomic_torch_save(obj: Any, path: Path) -> None:
 
 def _cpu_state(model: nn.Module) -> dict[str, Tensor]:
     return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+
+
+@dataclass
+class _LoopState:
+    """What a checkpoint restores besides the model, optimiser, scheduler and sampler RNG."""
+
+    best_state: dict[str, Tensor]
+    history: list[dict[str, float]] = field(default_factory=list)
+    best_auc: float = -math.inf
+    best_epoch: int = 0
+    bad_epochs: int = 0
+    exhausted: bool = False  # patience used up
+    epoch: int = 0  # epochs finished
+
+
+def _save_checkpoint(path: Path, st: _LoopState, classes: list[str], parts: dict[str, Any],
+                     generator: torch.Generator, config: TrainConfig) -> None:
+    state = {k: (_cpu_state(v) if k == "model" else v.state_dict()) for k, v in parts.items()}
+    _atomic_torch_save({**state, **asdict(st), "classes": classes,
+                        "generator": generator.get_state(), "config": asdict(config)}, path)
+
+
+def _load_checkpoint(path: Path, classes: list[str], parts: dict[str, Any],
+                     generator: torch.Generator) -> _LoopState:
+    ck = torch.load(path, map_location="cpu", weights_only=True)
+    if list(ck["classes"]) != classes:
+        raise ConfigError(f"{path} was trained for classes {ck['classes']}, not {classes}; "
+                          "use another run directory or drop --resume")
+    for key, obj in parts.items():
+        obj.load_state_dict(ck[key])
+    generator.set_state(ck["generator"])
+    return _LoopState(best_state=ck["best_state"], history=[dict(h) for h in ck["history"]],
+                      best_auc=ck["best_auc"], best_epoch=ck["best_epoch"],
+                      bad_epochs=ck["bad_epochs"], exhausted=ck["exhausted"], epoch=ck["epoch"])
 
 
 def train_classifier(
@@ -353,7 +282,7 @@ def train_classifier(
     if len(train_data) == 0 or len(val_data) == 0:  # type: ignore[arg-type]
         raise DataError("training and validation data must not be empty; check the split")
     device = resolve_device(config.device)
-    runner = _Runner(model, device, amp=config.amp, channels_last=config.channels_last,
+    runner = BatchRunner(model, device, amp=config.amp, channels_last=config.channels_last,
                      forward=forward, transform=transform)
     weight = _class_weights(_dataset_labels(train_data), len(classes)).to(device) if config.class_weights else None
     criterion = nn.CrossEntropyLoss(weight=weight)
@@ -369,31 +298,19 @@ def train_classifier(
     val_loader = DataLoader(val_data, batch_size=config.batch_size, shuffle=False,
                             num_workers=config.num_workers, collate_fn=collate_fn, pin_memory=pin)
 
-    history: list[dict[str, float]] = []
-    best_auc, best_epoch, bad_epochs, start = -math.inf, 0, 0, 0
-    best_state = _cpu_state(model)
-    stopped_early = False
+    st = _LoopState(best_state=_cpu_state(model))
     ckpt_path = Path(run_dir) / CHECKPOINT_NAME if run_dir is not None else None
+    parts = {"model": model, "optimizer": optimizer, "scheduler": scheduler, "scaler": scaler}
     if resume and ckpt_path is not None and ckpt_path.exists():
-        ck = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-        if list(ck["classes"]) != classes:
-            raise ConfigError(f"{ckpt_path} was trained for classes {ck['classes']}, not {classes}; "
-                              "use another run directory or drop --resume")
-        model.load_state_dict(ck["model"])
-        optimizer.load_state_dict(ck["optimizer"])
-        scheduler.load_state_dict(ck["scheduler"])
-        scaler.load_state_dict(ck["scaler"])
-        generator.set_state(ck["generator"])
-        history = [dict(h) for h in ck["history"]]
-        best_auc, best_epoch, bad_epochs = ck["best_auc"], ck["best_epoch"], ck["bad_epochs"]
-        best_state, stopped_early, start = ck["best_state"], ck["stopped_early"], ck["epoch"]
-        log.info("resuming from %s at epoch %d", ckpt_path, start)
+        st = _load_checkpoint(ckpt_path, classes, parts, generator)
+        log.info("resuming from %s at epoch %d", ckpt_path, st.epoch)
     elif resume:
         log.info("no checkpoint to resume in %s; training from the start", run_dir)
+    start = st.epoch
 
-    with _progress(config.progress) as progress:
+    with progress_bar(config.progress) as progress:
         for epoch in range(start, config.epochs):
-            if stopped_early:
+            if st.exhausted:
                 break
             lr = float(optimizer.param_groups[0]["lr"])
             task = progress.add_task(f"epoch {epoch + 1}/{config.epochs}", total=len(train_loader),
@@ -407,44 +324,41 @@ def train_classifier(
                                                     weight=None if weight is None else weight.cpu()))
             auc = _macro_auc(labels, probs, classes)
             progress.update(task, auc=f"{auc:.3f}")
-            history.append({"epoch": epoch + 1, "train_loss": train_loss, "val_loss": val_loss,
-                            "val_macro_auc": auc, "lr": lr})
+            st.history.append({"epoch": epoch + 1, "train_loss": train_loss, "val_loss": val_loss,
+                               "val_macro_auc": auc, "lr": lr})
             log.info("epoch %d/%d: train loss %.4f, val loss %.4f, val macro AUC %.4f, lr %.2e",
                      epoch + 1, config.epochs, train_loss, val_loss, auc, lr)
             monitored = auc if not math.isnan(auc) else -math.inf
-            if monitored > best_auc or best_epoch == 0:
-                best_auc, best_epoch, bad_epochs = monitored, epoch + 1, 0
-                best_state = _cpu_state(model)
+            if monitored > st.best_auc or st.best_epoch == 0:
+                st.best_auc, st.best_epoch, st.bad_epochs = monitored, epoch + 1, 0
+                st.best_state = _cpu_state(model)
             else:
-                bad_epochs += 1
+                st.bad_epochs += 1
             scheduler.step(monitored)
-            stopped_early = bad_epochs > config.patience and epoch + 1 < config.epochs
+            # independent of config.epochs, so a resumed run with more epochs stops where an
+            # uninterrupted one would have
+            st.exhausted = st.bad_epochs > config.patience
+            st.epoch = epoch + 1
             if ckpt_path is not None:
-                _atomic_torch_save({
-                    "classes": classes, "epoch": epoch + 1, "model": _cpu_state(model),
-                    "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                    "scaler": scaler.state_dict(), "generator": generator.get_state(),
-                    "history": history, "best_auc": best_auc, "best_epoch": best_epoch,
-                    "bad_epochs": bad_epochs, "best_state": best_state, "stopped_early": stopped_early,
-                    "config": asdict(config),
-                }, ckpt_path)
-    model.load_state_dict(best_state)
+                _save_checkpoint(ckpt_path, st, classes, parts, generator, config)
+    model.load_state_dict(st.best_state)
+    stopped_early = st.exhausted and len(st.history) < config.epochs
     if stopped_early:
-        log.info("stopped early after epoch %d; best epoch %d", len(history), best_epoch)
-    return TrainResult(tuple(history), int(best_epoch),
-                       float(best_auc) if math.isfinite(best_auc) else float("nan"),
+        log.info("stopped early after epoch %d; best epoch %d", len(st.history), st.best_epoch)
+    return TrainResult(tuple(st.history), int(st.best_epoch),
+                       float(st.best_auc) if math.isfinite(st.best_auc) else float("nan"),
                        bool(stopped_early), resumed_from_epoch=int(start))
 
 
 def _train_epoch(model: nn.Module, loader: DataLoader, criterion: nn.Module,
-                 optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler, runner: _Runner,
+                 optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler, runner: BatchRunner,
                  config: TrainConfig, progress: Any, task: Any) -> float:
     model.train()
     optimizer.zero_grad(set_to_none=True)
     total, n = 0.0, 0
     n_batches = len(loader)
     for i, batch in enumerate(loader):
-        inputs, y = _split_batch(batch)
+        inputs, y = split_batch(batch)
         if y is None:
             raise DataError("training items must be (inputs, label_index) pairs")
         y = y.to(runner.device, non_blocking=True).long()
@@ -464,40 +378,3 @@ def _train_epoch(model: nn.Module, loader: DataLoader, criterion: nn.Module,
     return total / max(n, 1)
 
 
-def predict_proba(
-    model: nn.Module,
-    data: Dataset,
-    *,
-    batch_size: int = 64,
-    device: str = "auto",
-    collate_fn: Callable[[list[Any]], Any] | None = None,
-    forward: Forward | None = None,
-    transform: Transform | None = None,
-    progress: bool = False,
-    amp: bool = True,
-) -> np.ndarray:
-    """Class probabilities of ``model`` for every item of ``data``, in order.
-
-    Parameters
-    ----------
-    model
-        A classifier (see :func:`train_classifier`).
-    data
-        Items ``(inputs, label_index)`` or bare inputs.
-    transform
-        Applied to each input batch on the device (a test-time perturbation).
-
-    Returns
-    -------
-    numpy.ndarray
-        ``len(data) x n_classes`` float64 probabilities (softmax; a one-logit model gives
-        ``[1 - p, p]``).
-    """
-    dev = resolve_device(device)
-    runner = _Runner(model, dev, amp=amp, channels_last=False, forward=forward, transform=transform)
-    loader = DataLoader(data, batch_size=batch_size, shuffle=False, collate_fn=collate_fn,
-                        pin_memory=dev.type == "cuda")
-    with _progress(progress) as bar:
-        task = bar.add_task("predict", total=len(loader), loss="-", auc="-")
-        probs, _ = runner.infer(model, loader, bar, task)
-    return probs

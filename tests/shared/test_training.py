@@ -128,6 +128,18 @@ def test_early_stopping_and_best_weights(data):
     assert res.best_val_auc == 0.5
 
 
+def test_resume_stops_where_an_uninterrupted_run_stops(data, tmp_path):
+    train, val = data
+    # patience runs out exactly at the last epoch of the first run ...
+    first = train_classifier(_ConstantLogits(), train, val, CLASSES, _cfg(epochs=3, patience=1),
+                             run_dir=tmp_path)
+    assert not first.stopped_early and len(first.history) == 3
+    # ... so a resumed run with more epochs trains none, as the uninterrupted run would
+    resumed = train_classifier(_ConstantLogits(), train, val, CLASSES, _cfg(epochs=10, patience=1),
+                               run_dir=tmp_path, resume=True)
+    assert resumed.stopped_early and len(resumed.history) == 3 and resumed.best_epoch == 1
+
+
 def test_grad_accumulation_matches_larger_batch(data):
     train, val = data
     lin1, lin2 = (nn.Linear(8, 3) for _ in range(2))
