@@ -1,0 +1,473 @@
+"""Note redaction and residual-mention counts on Apache Spark (pyspark, Databricks).
+
+:func:`redact_spark` applies :class:`~racelens.text.redact.RaceRedactor` to a Spark DataFrame
+column with ``mapInPandas``: each Python worker builds the redactor once (a module-level cache
+keyed by the redactor's configuration, so the lexicon is compiled once per worker process, not
+once per task or batch) and redacts Arrow batches of notes. The code that decides what is
+redacted is the single-machine code, so the text and spans are the same as
+:func:`racelens.text.redact_stream.redact_file` gives, note for note.
+
+:func:`residual_mentions_spark` runs the independent scan
+(:func:`racelens.text.scan.scan_residual`) in the workers; each batch is reduced to counts per
+term, category and group before anything leaves the worker, and Spark sums those, so the driver
+only ever sees aggregates. It returns the same :class:`~racelens.text.check.MentionStats` as
+:func:`racelens.text.check.mention_stats`.
+
+:func:`redact_file_spark` is the cluster counterpart of ``redact_file``: CSV (quoted multi-line
+fields), parquet or JSON lines in, a parquet *directory* out (Spark writes one part file per
+partition), the same :class:`~racelens.text.redact_stream.RedactStats`. Local outputs are
+written to a temporary sibling directory and renamed into place; remote outputs (``s3://``,
+``dbfs:/``) rely on Spark's commit protocol (``_SUCCESS`` is written last).
+
+The leakage model (hashing TF-IDF in Spark, logistic regression on the driver) lives in
+:mod:`racelens.text.spark_leakage` and is re-exported here.
+
+Executors need racelens installed (``pip install racelens`` on the cluster, or a wheel attached
+to the Databricks cluster); in ``local[*]`` mode the workers use this interpreter.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import sys
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from racelens.errors import ConfigError, DataError, MissingExtraError
+from racelens.text.lexicon import Level
+from racelens.text.redact import RaceRedactor
+from racelens.text.redact_stream import RedactStats, _kind
+from racelens.text.scan import ScanLevel, scan_residual
+from racelens.text.spark_leakage import (
+    hash_split,
+    hashed_tfidf,
+    leakage_auc_local,
+    leakage_auc_spark,
+    leakage_features_spark,
+)
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+    from racelens.text.check import MentionStats
+
+__all__ = ["redact_spark", "residual_mentions_spark", "redact_file_spark", "spark_session",
+           "leakage_features_spark", "leakage_auc_spark", "leakage_auc_local", "hashed_tfidf",
+           "hash_split", "SPAN_FIELDS"]
+
+log = logging.getLogger(__name__)
+
+#: The fields of one span in the ``spans_col`` array (a :class:`~racelens.text.redact.Span`).
+SPAN_FIELDS: tuple[str, ...] = ("start", "end", "label", "category", "rule", "text")
+
+# One compiled redactor per configuration per Python worker process (Spark reuses workers
+# across tasks by default, spark.python.worker.reuse=true).
+_REDACTORS: dict[tuple[Any, ...], RaceRedactor] = {}
+
+
+def _require_pyspark() -> None:
+    try:
+        import pyspark  # noqa: F401
+    except ImportError as exc:
+        raise MissingExtraError("pyspark", "spark") from exc
+
+
+def spark_session(master: str = "local[2]", *, app_name: str = "racelens",
+                  conf: Mapping[str, str] | None = None) -> SparkSession:
+    """Get (or create) a Spark session.
+
+    For ``local`` masters the Python workers run this interpreter (``PYSPARK_PYTHON`` is set
+    to it unless already set, so they import the same racelens); on a cluster, the cluster's own Python settings apply. An existing session is
+    returned as it is (Spark allows one per process).
+    """
+    _require_pyspark()
+    from pyspark.sql import SparkSession
+
+    if master.startswith("local") and SparkSession.getActiveSession() is None:
+        # pyspark starts its workers with $PYSPARK_PYTHON (default: python3 on the PATH)
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    builder = SparkSession.builder.master(master).appName(app_name)
+    for key, value in (conf or {}).items():
+        builder = builder.config(key, value)
+    return builder.getOrCreate()
+
+
+def _cached_redactor(config: Mapping[str, Any]) -> RaceRedactor:
+    key = tuple(sorted((k, repr(v)) for k, v in config.items()))
+    redactor = _REDACTORS.get(key)
+    if redactor is None:
+        redactor = _REDACTORS[key] = RaceRedactor(**config)
+    return redactor
+
+
+def _redact_batches(config: Mapping[str, Any], text_col: str, keep_original: str | None,
+                    spans_col: str | None) -> Callable[[Iterator[pd.DataFrame]],
+                                                       Iterator[pd.DataFrame]]:
+    """The ``mapInPandas`` function (a closure over plain, picklable values)."""
+
+    def run(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        redactor = _cached_redactor(config)
+        for pdf in batches:
+            values = [v if isinstance(v, str) else None for v in pdf[text_col].tolist()]
+            out: list[str | None] = []
+            spans: list[list[dict[str, Any]] | None] = []
+            for value in values:
+                if value is None or not value.strip():  # as redact_file: passed through
+                    out.append(value)
+                    spans.append(None)
+                    continue
+                red = redactor.redact(value)
+                out.append(red.text)
+                spans.append([s.to_dict() for s in red.spans])
+            pdf = pdf.copy()
+            pdf[text_col] = pd.Series(out, index=pdf.index, dtype=object)
+            if keep_original is not None:
+                pdf[keep_original] = pd.Series(values, index=pdf.index, dtype=object)
+            if spans_col is not None:
+                pdf[spans_col] = pd.Series(spans, index=pdf.index, dtype=object)
+            yield pdf
+
+    return run
+
+
+def _span_type() -> Any:
+    from pyspark.sql import types as T
+
+    return T.ArrayType(T.StructType(
+        [T.StructField(f, T.IntegerType() if f in ("start", "end") else T.StringType())
+         for f in SPAN_FIELDS]))
+
+
+def redact_spark(df: DataFrame, *, text_col: str = "text", level: Level = "explicit",
+                 replacement: str = "[RACE]", keep_original: str | None = None,
+                 spans_col: str | None = None, redactor: RaceRedactor | None = None) -> DataFrame:
+    """Redact race and ethnicity mentions in a Spark DataFrame column.
+
+    Parameters
+    ----------
+    df
+        Any Spark DataFrame with a string column ``text_col``.
+    text_col
+        The note column; its values are replaced by the redacted text. Null and blank notes
+        pass through unchanged.
+    level, replacement
+        The :class:`RaceRedactor` settings (ignored when ``redactor`` is given).
+    keep_original
+        Name of a new column that keeps the original text.
+    spans_col
+        Name of a new column with the spans replaced, an array of structs with
+        :data:`SPAN_FIELDS` in the original text's offsets (null for a passed-through note).
+    redactor
+        A configured redactor (user lexicon, extra terms); only its parameters are shipped to
+        the workers, which compile it once each.
+
+    Returns
+    -------
+    pyspark.sql.DataFrame
+        Lazily evaluated: the columns of ``df`` (same order), then ``keep_original``, then
+        ``spans_col``.
+
+    Examples
+    --------
+    >>> red = redact_spark(notes_df, spans_col="spans")  # doctest: +SKIP
+    >>> red.write.parquet("notes_redacted")  # doctest: +SKIP
+    """
+    _require_pyspark()
+    from pyspark.sql import types as T
+
+    if text_col not in df.columns:
+        raise DataError(f"no column {text_col!r}; the DataFrame has {df.columns}")
+    if not isinstance(df.schema[text_col].dataType, T.StringType):
+        raise DataError(f"column {text_col!r} is {df.schema[text_col].dataType.simpleString()}, "
+                        "not a string; cast it to string first")
+    for new in (keep_original, spans_col):
+        if new is not None and new in df.columns:
+            raise ConfigError(f"{new!r} already names a column; choose a new column name")
+    if keep_original is not None and keep_original == spans_col:
+        raise ConfigError("keep_original and spans_col must be different column names")
+    redactor = redactor if redactor is not None else RaceRedactor(level=level,
+                                                                  replacement=replacement)
+    config = redactor.__getstate__()  # the constructor's parameters, picklable
+    fields = list(df.schema.fields)
+    if keep_original is not None:
+        fields.append(T.StructField(keep_original, T.StringType()))
+    if spans_col is not None:
+        fields.append(T.StructField(spans_col, _span_type()))
+    return df.mapInPandas(_redact_batches(config, text_col, keep_original, spans_col),
+                          T.StructType(fields))
+
+
+def _mention_batches(text_col: str, label_col: str | None, level: ScanLevel
+                     ) -> Callable[[Iterator[pd.DataFrame]], Iterator[pd.DataFrame]]:
+    def run(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        for pdf in batches:
+            notes: Counter[tuple[str | None, str]] = Counter()
+            terms: Counter[tuple[str, str]] = Counter()
+            labels = (pdf[label_col].tolist() if label_col is not None
+                      else [None] * len(pdf))
+            for text, label in zip(pdf[text_col].tolist(), labels, strict=True):
+                group = None if label is None or pd.isna(label) else str(label)
+                hits = scan_residual(text, level) if isinstance(text, str) else []
+                notes[(group, "n_notes")] += 1
+                notes[(group, "n_mentions")] += len(hits)
+                notes[(group, "n_notes_with_mentions")] += bool(hits)
+                for _, _, term, cat in hits:
+                    terms[("term", term)] += 1
+                    terms[("category", cat)] += 1
+            rows = [("note", key, group, n) for (group, key), n in notes.items()]
+            rows += [(kind, key, None, n) for (kind, key), n in terms.items()]
+            yield pd.DataFrame(rows, columns=["kind", "key", "grp", "n"])
+
+    return run
+
+
+def residual_mentions_spark(df: DataFrame, text_col: str = "text", label_col: str | None = None,
+                            level: ScanLevel = "explicit") -> MentionStats:
+    """Count race-term mentions with the independent residual scan, in Spark.
+
+    Parameters
+    ----------
+    df
+        Spark DataFrame of (usually redacted) notes.
+    text_col
+        The note column; null notes count as notes with no mention.
+    label_col
+        Self-reported group per note (cast to string); enables the per-group counts. Notes
+        without a label count overall but in no group.
+    level
+        ``explicit`` or ``extended`` scan.
+
+    Returns
+    -------
+    MentionStats
+        Equal to :func:`racelens.text.check.mention_stats` on the same notes and labels.
+    """
+    _require_pyspark()
+    from pyspark.sql import functions as F
+
+    from racelens.text.check import MentionStats
+
+    if level not in ("explicit", "extended"):
+        raise ConfigError(f"level must be 'explicit' or 'extended', got {level!r}")
+    cols = [text_col] + ([label_col] if label_col is not None else [])
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        raise DataError(f"no column(s) {missing}; the DataFrame has {df.columns}")
+    src = df.select(F.col(text_col).cast("string").alias(text_col),
+                    *([F.col(label_col).cast("string").alias(label_col)] if label_col else []))
+    parts = src.mapInPandas(_mention_batches(text_col, label_col, level),
+                            "kind string, key string, grp string, n long")
+    rows = parts.groupBy("kind", "key", "grp").agg(F.sum("n").alias("n")).collect()
+    per: dict[str | None, Counter[str]] = {}
+    terms: dict[str, int] = {}
+    cats: dict[str, int] = {}
+    for r in rows:
+        if r["kind"] == "note":
+            per.setdefault(r["grp"], Counter())[r["key"]] += int(r["n"])
+        else:
+            (terms if r["kind"] == "term" else cats)[r["key"]] = int(r["n"])
+    total: Counter[str] = sum(per.values(), Counter())
+    n = total["n_notes"]
+    per_group: dict[str, dict[str, float]] = {}
+    if label_col is not None:
+        for g in sorted(k for k in per if k is not None):
+            c = per[g]
+            k = c["n_notes"]
+            per_group[g] = {"n_notes": k, "n_mentions": c["n_mentions"],
+                            "n_notes_with_mentions": c["n_notes_with_mentions"],
+                            "per_1000_notes": 1000.0 * c["n_mentions"] / k,
+                            "share_notes_with_mentions": c["n_notes_with_mentions"] / k}
+    return MentionStats(n, total["n_mentions"], total["n_notes_with_mentions"],
+                        1000.0 * total["n_mentions"] / n if n else 0.0,
+                        dict(sorted(terms.items(), key=lambda kv: (-kv[1], kv[0]))),
+                        dict(sorted(cats.items())), per_group)
+
+
+def _read_notes(spark: SparkSession, path: str) -> DataFrame:
+    kind = _kind(Path(path))
+    if kind == "parquet":
+        return spark.read.parquet(path)
+    if kind == "csv":
+        # pandas/MIMIC-style CSV: quotes doubled inside quoted fields that may span lines.
+        return spark.read.csv(path, header=True, multiLine=True, quote='"', escape='"',
+                              encoding="UTF-8", inferSchema=False)
+    frame = spark.read.json(path, multiLine=False, encoding="UTF-8")
+    order = _first_json_keys(path)  # Spark sorts inferred JSON fields; keep the file's order
+    if order and set(order) == set(frame.columns):
+        frame = frame.select(*order)
+    return frame
+
+
+def _first_json_keys(path: str) -> list[str]:
+    import gzip
+    import json
+
+    if not _is_local(path) or not _local(path).is_file():
+        return []
+    opener: Any = gzip.open if path.lower().endswith(".gz") else open
+    with opener(_local(path), "rt", encoding="utf-8", errors="replace") as fh:
+        for line in fh:
+            if line.strip():
+                try:
+                    return list(json.loads(line))
+                except (json.JSONDecodeError, TypeError):
+                    return []
+    return []
+
+
+def _is_local(path: str) -> bool:
+    return "://" not in path or path.startswith("file://")
+
+
+def _local(path: str) -> Path:
+    return Path(path[len("file://"):] if path.startswith("file://") else path)
+
+
+def _check_target(path: str) -> None:
+    if not _is_local(path):
+        return
+    target = _local(path)
+    if target.exists() and not (target.is_dir() and (target / "_SUCCESS").exists()):
+        raise ConfigError(f"{path} exists and is not an earlier Spark output directory; "
+                          "choose a new path or remove it")
+
+
+def _write(frame: DataFrame, path: str, fmt: str) -> None:
+    """Write ``frame`` as a directory; locally into a temporary sibling renamed into place."""
+    if not _is_local(path):
+        frame.write.mode("errorifexists").format(fmt).save(path)
+        return
+    target = _local(path).absolute()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
+    old = target.parent / f".{target.name}.{uuid.uuid4().hex}.old"
+    try:
+        frame.write.format(fmt).save(str(tmp))
+        if target.exists():
+            os.replace(target, old)
+        os.replace(tmp, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _with_row_index(frame: DataFrame, name: str) -> DataFrame:
+    """A contiguous 0-based row number in partition order (input row order for files).
+
+    ``monotonically_increasing_id`` is ``partition << 33 | position``; one small job counts
+    the rows per partition, and the offsets turn it into the row number without a shuffle.
+    """
+    from pyspark.sql import functions as F
+
+    tagged = (frame.withColumn("__racelens_pid", F.spark_partition_id())
+              .withColumn("__racelens_mid", F.monotonically_increasing_id()))
+    counts = dict(tagged.groupBy("__racelens_pid").count().collect())
+    offsets, running = {}, 0
+    for pid in sorted(counts):
+        offsets[pid] = running
+        running += counts[pid]
+    offset = F.create_map(*[F.lit(v) for kv in offsets.items() for v in kv]) if offsets else None
+    row = (F.lit(0).cast("long") if offset is None else
+           offset[F.col("__racelens_pid")] + F.col("__racelens_mid")
+           - F.shiftleft(F.col("__racelens_pid").cast("long"), 33))
+    return tagged.withColumn(name, row.cast("long")).drop("__racelens_pid", "__racelens_mid")
+
+
+def _stats(red: DataFrame, text_col: str, spans: str, chunks: int) -> RedactStats:
+    from pyspark.sql import functions as F
+
+    has = F.col(spans).isNotNull()
+    one = F.lit(1)
+    agg = red.agg(
+        F.count(one).alias("rows"),
+        F.sum(F.when(has, 0).otherwise(one)).alias("skipped"),
+        F.sum(F.when(has & (F.size(spans) > 0), one).otherwise(0)).alias("with"),
+        F.sum(F.when(has, F.size(spans)).otherwise(0)).alias("spans"),
+        # U+FFFD is never part of a term, so the redacted text holds it iff the input did
+        F.sum(F.when(has & (F.instr(F.col(text_col), "\ufffd") > 0), one).otherwise(0))
+        .alias("decode")).collect()[0]
+    cats = red.select(F.explode(spans).alias("s")).groupBy("s.category").count().collect()
+    return RedactStats(rows=int(agg["rows"]), notes_with_mentions=int(agg["with"] or 0),
+                       spans=int(agg["spans"] or 0),
+                       by_category={r["category"]: int(r["count"])
+                                    for r in sorted(cats, key=lambda r: r["category"])},
+                       skipped=int(agg["skipped"] or 0), decode_replaced=int(agg["decode"] or 0),
+                       chunks=chunks)
+
+
+def redact_file_spark(input: str | os.PathLike[str], output: str | os.PathLike[str], *,
+                      text_col: str = "text", level: Level = "explicit", master: str = "local[2]",
+                      keep_original: str | None = None,
+                      spans_out: str | os.PathLike[str] | None = None, id_col: str | None = None,
+                      redactor: RaceRedactor | None = None) -> RedactStats:
+    """Redact a note table with Spark: the cluster counterpart of ``redact_file``.
+
+    Parameters
+    ----------
+    input
+        ``.csv`` / ``.csv.gz`` (header row, quoted fields may span lines; all columns read as
+        strings), ``.parquet`` (file or directory) or ``.jsonl`` path, local or a cluster URI.
+    output
+        Parquet directory to write; the redacted text replaces ``text_col`` and every other
+        column is kept. An earlier Spark output at a local path is replaced.
+    text_col, level, keep_original, id_col, redactor
+        As for :func:`racelens.text.redact_stream.redact_file`.
+    master
+        Spark master when no session is active (``local[4]``, ``spark://host:7077``,
+        ``yarn``); an active session (Databricks, a test) is used as it is and left running.
+    spans_out
+        Directory of JSON-lines part files, one line per span: ``row`` (0-based input row),
+        ``note_id`` (with ``id_col``), ``start``, ``end``, ``rule``, ``category``, ``term``.
+
+    Returns
+    -------
+    RedactStats
+        The same counts as ``redact_file``; ``chunks`` counts Spark partitions.
+    """
+    _require_pyspark()
+    from pyspark import StorageLevel
+    from pyspark.sql import SparkSession
+    from pyspark.sql import functions as F
+
+    src, dst = os.fspath(input), os.fspath(output)
+    if _is_local(src) and not _local(src).exists():
+        raise DataError(f"{src}: file not found")
+    for target in (dst, None if spans_out is None else os.fspath(spans_out)):
+        if target is not None:
+            _check_target(target)
+    session = SparkSession.getActiveSession()
+    created = session is None
+    if session is None:
+        session = spark_session(master, app_name="racelens-redact")
+    try:
+        df = _read_notes(session, src)
+        for col, what in ((text_col, "--text-col"), (id_col, "--id-col")):
+            if col is not None and col not in df.columns:
+                raise DataError(f"{src}: no column {col!r}; found {df.columns}; name it with {what}")
+        df = df.withColumn(text_col, F.col(text_col).cast("string"))
+        spans = "__racelens_spans"
+        red = redact_spark(df, text_col=text_col, level=level, keep_original=keep_original,
+                           spans_col=spans, redactor=redactor).persist(StorageLevel.MEMORY_AND_DISK)
+        try:
+            _write(red.drop(spans), dst, "parquet")
+            stats = _stats(red, text_col, spans, red.rdd.getNumPartitions())
+            if spans_out is not None:
+                indexed = _with_row_index(red, "row")
+                key = [F.col("row")] + ([F.col(id_col).alias("note_id")] if id_col else [])
+                flat = indexed.select(*key, F.posexplode(spans).alias("_i", "s")).orderBy("row", "_i")
+                _write(flat.select(*key, "s.start", "s.end", "s.rule", "s.category",
+                                   F.col("s.text").alias("term")), os.fspath(spans_out), "json")
+        finally:
+            red.unpersist()
+    finally:
+        if created:
+            session.stop()
+    log.info("redacted %d rows in %d partitions: %d spans", stats.rows, stats.chunks, stats.spans)
+    return stats
