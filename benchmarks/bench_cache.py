@@ -13,7 +13,8 @@ The best of the rounds is reported for each (least disturbed by other work on th
 
 Usage::
 
-    .venv/bin/python benchmarks/bench_cache.py --n 300 --rounds 3 --write docs/benchmarks/cache.md
+    .venv/bin/python benchmarks/bench_cache.py --n 300 --rounds 3 --compressed-fraction 0.5 0 \\
+        --write docs/benchmarks/cache.md
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import resource
 import shutil
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -89,55 +91,97 @@ def cache_build(paths: list[Path], workers: int, size: int, root: Path) -> tuple
     return elapsed, cpu
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=300)
-    parser.add_argument("--compressed-fraction", type=float, default=0.5)
-    parser.add_argument("--size", type=int, default=224)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--write", type=Path, default=None, help="markdown file for the results")
-    args = parser.parse_args()
+def _spin(n: int) -> int:
+    total = 0
+    for i in range(n):
+        total += i
+    return total
 
+
+def parallel_ceiling(tasks: int = 8, n: int = 2_000_000) -> float:
+    """How much more pure-CPU work 2 processes get done than 1 on this machine right now.
+
+    About 2 on an idle 2-core machine; about 1 when other work already fills both cores, in which
+    case no parallel build can beat one worker here, whatever its code does.
+    """
+    seconds = {}
+    for workers in (1, 2):
+        with ProcessPoolExecutor(workers) as pool:
+            list(pool.map(_spin, [10] * workers))  # start the processes first
+            start = time.perf_counter()
+            list(pool.map(_spin, [n] * tasks))
+            seconds[workers] = time.perf_counter() - start
+    return seconds[1] / seconds[2]
+
+
+def run_mix(n: int, fraction: float, size: int, rounds: int) -> str:
+    """Benchmark one mix of files; return its markdown section."""
     with tempfile.TemporaryDirectory(prefix="racelens-bench-cache-") as tmp:
         root = Path(tmp)
         (root / "dicom").mkdir()
         t0 = time.perf_counter()
-        paths = make_files(root / "dicom", args.n, args.compressed_fraction)
+        paths = make_files(root / "dicom", n, fraction)
         gen_s = time.perf_counter() - t0
         mb = sum(p.stat().st_size for p in paths) / 1e6
         bare_loop(paths[:20])  # warm imports and the page cache for everyone alike
-        load_before = os.getloadavg()[0]
+        load_before, ceiling_before = os.getloadavg()[0], parallel_ceiling()
         runs: dict[str, list[tuple[float, float]]] = {"bare": [], "cache w=1": [], "cache w=2": []}
-        for _ in range(args.rounds):
+        for _ in range(rounds):
             runs["bare"].append(bare_loop(paths))
-            runs["cache w=1"].append(cache_build(paths, 1, args.size, root))
-            runs["cache w=2"].append(cache_build(paths, 2, args.size, root))
-        load_after = os.getloadavg()[0]
+            runs["cache w=1"].append(cache_build(paths, 1, size, root))
+            runs["cache w=2"].append(cache_build(paths, 2, size, root))
+        load_after, ceiling_after = os.getloadavg()[0], parallel_ceiling()
 
     times = {k: [wall for wall, _ in v] for k, v in runs.items()}
     best = {k: min(v) for k, v in times.items()}
     cpu = {k: min(c for _, c in v) for k, v in runs.items()}
     lines = [
-        f"files: {args.n} DICOM 512x512 16-bit (12 stored), {args.compressed_fraction:.0%} JPEG 2000 "
-        f"lossless, {mb:.1f} MB, generated in {gen_s:.1f} s; cache size {args.size}; "
-        f"best of {args.rounds} interleaved rounds; 1-min load average {load_before:.1f} before, "
-        f"{load_after:.1f} after (2 cores: above 2 the runs shared the CPUs)",
+        f"### {n} files, {fraction:.0%} JPEG 2000 lossless",
+        "",
+        f"{n} DICOM 512x512 16-bit (12 stored), {fraction:.0%} JPEG 2000 lossless, {mb:.1f} MB, "
+        f"generated in {gen_s:.1f} s; cache size {size}; best of {rounds} interleaved rounds; "
+        f"1-min load average {load_before:.1f} before, {load_after:.1f} after (2 cores: above 2 "
+        "the runs shared the CPUs); parallel ceiling (pure-CPU work done by 2 processes / by 1 "
+        f"in the same wall time) {ceiling_before:.2f}x before, {ceiling_after:.2f}x after.",
         "",
         "| run | wall s (best) | wall s, all rounds | images/s | throughput vs bare | "
         "CPU ms/image (least) |",
         "|---|---|---|---|---|---|",
     ]
     for name, sec in best.items():
-        rounds = ", ".join(f"{t:.2f}" for t in times[name])
-        lines.append(f"| {name} | {sec:.2f} | {rounds} | {args.n / sec:.0f} | "
-                     f"{best['bare'] / sec:.2f}x | {1000 * cpu[name] / args.n:.1f} |")
-    report = "\n".join(lines)
-    print(report)
+        rounds_s = ", ".join(f"{t:.2f}" for t in times[name])
+        lines.append(f"| {name} | {sec:.2f} | {rounds_s} | {n / sec:.0f} | "
+                     f"{best['bare'] / sec:.2f}x | {1000 * cpu[name] / n:.2f} |")
+    lines += [
+        "",
+        "CPU-time view (independent of what else ran): the cache build spends "
+        f"{cpu['cache w=1'] / cpu['bare']:.2f}x the bare loop's CPU per image with one worker "
+        f"(so {cpu['bare'] / cpu['cache w=1']:.2f}x its throughput on a free core) and "
+        f"{cpu['cache w=2'] / cpu['bare']:.2f}x in total with two (at most "
+        f"{2 * cpu['bare'] / cpu['cache w=2']:.2f}x on two free cores).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=300)
+    parser.add_argument("--compressed-fraction", type=float, nargs="+", default=[0.5])
+    parser.add_argument("--size", type=int, default=224)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--write", type=Path, default=None, help="markdown file for the results")
+    args = parser.parse_args()
+
+    sections = []
+    for fraction in args.compressed_fraction:
+        sections.append(run_mix(args.n, fraction, args.size, args.rounds))
+        print(sections[-1], flush=True)
     if args.write is not None:
         machine = (f"{platform.machine()}, {os.cpu_count()} cores, Python "
                    f"{platform.python_version()}, pydicom {pydicom.__version__}, {platform.system()}")
         args.write.parent.mkdir(parents=True, exist_ok=True)
-        args.write.write_text(_markdown(report, machine, args))
+        args.write.write_text(_markdown("\n".join(sections), machine, args))
 
 
 def _markdown(report: str, machine: str, args: argparse.Namespace) -> str:
@@ -150,11 +194,21 @@ same files, side by side in one run. Target: >= 0.8x the loop's throughput with 
 
 Command:
 
-    .venv/bin/python benchmarks/bench_cache.py --n {args.n} --rounds {args.rounds} \\
-        --compressed-fraction {args.compressed_fraction} --size {args.size} --write docs/benchmarks/cache.md
+    .venv/bin/python benchmarks/bench_cache.py --n {args.n} --rounds {args.rounds} --size {args.size} \\
+        --compressed-fraction {" ".join(str(f) for f in args.compressed_fraction)} --write docs/benchmarks/cache.md
 
 Machine: {machine}; a shared VM with other engineers' work running at the same time, so
 re-runs differ; the rounds are interleaved and the best of each is reported.
+
+How to read it: wall-clock ratios are the target's measure, but they are only meaningful when
+the machine has the cores free. The *parallel ceiling* says how much more a second process got
+done at the time; near 1.0x, two workers cannot beat one on this machine whatever the code does,
+and the CPU-time view (CPU per image, bare loop vs cache build, not affected by other work) is
+the better guide: one worker's throughput on a free core is bare CPU / cache CPU, two workers'
+at most twice the bare CPU over the two workers' total. The cache does more than the loop
+(window, float conversion, antialiased resize, a uint16 write): with JPEG 2000 files decoding
+dominates and that extra work is a small fraction; with small uncompressed files the loop is
+mostly a file read and the extra work is of the same size as the read.
 
 {report}
 """
