@@ -78,6 +78,8 @@ def audit(
     strict: Annotated[bool, typer.Option(help="Stop at the first unreadable image.")] = False,
     resume: Annotated[bool, typer.Option(help="Continue training from the run's checkpoints.")] = False,
     workers: Annotated[int, typer.Option(help="Processes decoding images into the cache.")] = 1,
+    loader_workers: Annotated[int, typer.Option(help="DataLoader worker processes reading the "
+                                                     "cache during training/evaluation.")] = 0,
     cache_dir: Annotated[Path | None, typer.Option(help="Image cache folder (default RUN/cache).")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda[:N].")] = "auto",
     weights: Annotated[Path | None, typer.Option(help="Local backbone weights file.")] = None,
@@ -95,7 +97,7 @@ def audit(
         lr=lr, seed=seed, conditions=tuple(conditions), mode=mode,  # type: ignore[arg-type]
         collapse=collapse, task=task, workers=workers, strict=strict, resume=resume,
         n_boot=n_boot, cache_dir=cache_dir, device=device, weights=weights, patience=patience,
-        progress=progress)
+        num_workers=loader_workers, progress=progress)
     print_result(run_imaging_audit(config), out)
 
 

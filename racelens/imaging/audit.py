@@ -170,7 +170,7 @@ def _fairness_extras(data: PreparedData, model: Any, config: ImagingAuditConfig,
     from racelens.shared.training import predict_proba
 
     val_probs = predict_proba(model, data.dataset("val"), batch_size=max(2 * config.batch_size, 64),
-                              device=config.device, transform=pert)
+                              device=config.device, transform=pert, num_workers=config.num_workers)
     threshold = choose_threshold(data.labels[data.mask("val")], val_probs[:, 1], rule="youden")
     test = data.mask("test")
     # underdiagnosis (Seyyed-Kalantari et al.) is the FPR of a "No Finding" model
@@ -188,9 +188,10 @@ def _evaluate(data: PreparedData, model: Any, cond: Condition, config: ImagingAu
               pert: Any) -> tuple[ConditionResult, pd.DataFrame]:
     from racelens.shared.training import predict_proba
 
+    pert.set_random_state(config.seed)  # random perturbations draw the same whatever came before
     test = data.split == "test"
     probs = predict_proba(model, data.dataset("test"), batch_size=max(2 * config.batch_size, 64),
-                          device=config.device, transform=pert)
+                          device=config.device, transform=pert, num_workers=config.num_workers)
     y_true = np.asarray(data.classes, dtype=object)[data.labels[test]]
     extras: dict[str, Any] = {"mode": config.mode, "strength": pert.strength,
                               "roc": roc_points(y_true, probs, data.classes)}

@@ -151,6 +151,7 @@ def predict_proba(
     transform: Transform | None = None,
     progress: bool = False,
     amp: bool = True,
+    num_workers: int = 0,
 ) -> np.ndarray:
     """Class probabilities of ``model`` for every item of ``data``, in order.
 
@@ -172,7 +173,7 @@ def predict_proba(
     dev = resolve_device(device)
     runner = BatchRunner(model, dev, amp=amp, channels_last=False, forward=forward, transform=transform)
     loader = DataLoader(data, batch_size=batch_size, shuffle=False, collate_fn=collate_fn,
-                        pin_memory=dev.type == "cuda")
+                        num_workers=num_workers, pin_memory=dev.type == "cuda")
     with progress_bar(progress) as bar:
         task = bar.add_task("predict", total=len(loader), loss="-", auc="-")
         probs, _ = runner.infer(model, loader, bar, task)

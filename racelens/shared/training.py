@@ -264,7 +264,9 @@ def train_classifier(
         ``forward(model, inputs) -> logits`` when the default call does not fit.
     transform
         Applied to each input batch on the device before the forward pass (perturbations,
-        augmentation), in training and validation alike.
+        augmentation), in training and validation alike. One with ``set_random_state`` (a
+        racelens perturbation) is reseeded every epoch from ``(config.seed, epoch)``, so random
+        perturbations resume exactly too.
 
     Returns
     -------
@@ -315,6 +317,8 @@ def train_classifier(
             lr = float(optimizer.param_groups[0]["lr"])
             task = progress.add_task(f"epoch {epoch + 1}/{config.epochs}", total=len(train_loader),
                                      loss="-", auc="-")
+            if hasattr(transform, "set_random_state"):  # racelens perturbations: exact resume
+                transform.set_random_state(_epoch_seed(config.seed, epoch))  # type: ignore[union-attr]
             with seeded_rng(_epoch_seed(config.seed, epoch), device):
                 train_loss = _train_epoch(model, train_loader, criterion, optimizer, scaler, runner,
                                           config, progress, task)

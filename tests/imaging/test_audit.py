@@ -115,12 +115,13 @@ def test_negative_control_interval_contains_chance(null_manifest, tmp_path):
 
 
 def test_resume_after_interruption_equals_uninterrupted(signal_manifest, tmp_path):
-    straight = run_imaging_audit(_config(signal_manifest, tmp_path / "a", epochs=3, patience=5))
-    # an interrupted run: its checkpoint stops at epoch 2; resuming finishes epoch 3
-    run_imaging_audit(_config(signal_manifest, tmp_path / "b", epochs=2, patience=5))
-    resumed = run_imaging_audit(_config(signal_manifest, tmp_path / "b", epochs=3, patience=5,
-                                        resume=True))
-    assert resumed.extras["training"]["original"]["resumed_from_epoch"] == 2
+    # retrain mode with a random perturbation: its noise must resume exactly as well
+    kw = dict(patience=5, mode="retrain", conditions=(Condition("gaussian_noise", {"sigma": 0.05}),))
+    straight = run_imaging_audit(_config(signal_manifest, tmp_path / "a", epochs=3, **kw))
+    # an interrupted run: its checkpoints stop at epoch 2; resuming finishes epoch 3
+    run_imaging_audit(_config(signal_manifest, tmp_path / "b", epochs=2, **kw))
+    resumed = run_imaging_audit(_config(signal_manifest, tmp_path / "b", epochs=3, resume=True, **kw))
+    assert {t["resumed_from_epoch"] for t in resumed.extras["training"].values()} == {2}
     pa = pd.read_parquet(tmp_path / "a" / "predictions.parquet")
     pb = pd.read_parquet(tmp_path / "b" / "predictions.parquet")
     pd.testing.assert_frame_equal(pa, pb)
