@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -109,3 +110,20 @@ def test_errors_are_one_line_and_exit_2(manifest, tmp_path, capsys):
               "--out", str(tmp_path / "z")])
     assert exc.value.code == 2
     assert "shoe_size" in capsys.readouterr().err
+
+
+def test_baseline_counts_rows_with_a_missing_covariate(manifest, tmp_path):
+    import shutil
+
+    from racelens.imaging.baselines import CovariateBaselineConfig, run_covariate_baseline
+
+    table = pd.read_parquet(manifest)
+    table.loc[table.index[:5], "bmi"] = np.nan
+    holed = tmp_path / "manifest.parquet"
+    table.to_parquet(holed, index=False)
+    shutil.copy(manifest.with_suffix(".json"), holed.with_suffix(".json"))
+    res = run_covariate_baseline(CovariateBaselineConfig(holed, tmp_path / "b", ("age", "bmi"),
+                                                         n_boot=50))
+    assert res.data.excluded["missing bmi"] == 5
+    assert res.data.n_samples == len(table) - 5
+    assert res.data.n_input_rows == _rows(manifest)

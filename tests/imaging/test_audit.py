@@ -161,3 +161,24 @@ def test_strict_stops_at_the_unreadable_file(signal_manifest, tmp_path):
         run_imaging_audit(_config(signal_manifest, tmp_path / "strict", strict=True,
                                   cache_dir=tmp_path / "cache"))
     assert err.value.path.endswith(".png")
+
+
+def test_prepare_data_recollapse_and_task_account_for_every_row(signal_manifest):
+    from racelens.imaging.audit_data import prepare_data
+
+    n_rows = len(pd.read_csv(signal_manifest.parent / "table.csv"))
+    bw = prepare_data(signal_manifest, collapse="bw", images=False)
+    assert bw.classes == ["Black", "White"]
+    assert set(bw.table["race"]) == {"Black", "White"}
+    asian_raw = {r for r in pd.read_parquet(signal_manifest)["race_raw"] if "ASIAN" in str(r)}
+    assert asian_raw and asian_raw <= set(bw.summary.excluded)
+    assert bw.summary.n_input_rows == n_rows
+
+    table = pd.read_parquet(signal_manifest)
+    task = prepare_data(signal_manifest, task="No Finding", images=False)
+    assert task.classes == ["negative", "positive"]
+    np.testing.assert_array_equal(
+        task.labels, table.set_index("sample_id").loc[task.table["sample_id"], "No Finding"].to_numpy())
+    assert task.summary.n_input_rows == n_rows
+    # the split is by patient: no patient in two splits
+    assert (task.table.assign(split=task.split).groupby("patient_id")["split"].nunique() == 1).all()
