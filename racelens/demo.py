@@ -35,6 +35,7 @@ from typing import Any
 from racelens.shared.audit import AuditResult, Condition, ConditionResult, Estimate
 
 __all__ = ["DemoConfig", "DemoResult", "DemoScale", "KnownAnswer", "SummaryRow", "SCALES",
+           "DATASET",
            "run_demo", "known_answers", "demo_conditions"]
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ log = logging.getLogger(__name__)
 # up to 24 are far enough from it that spectral leakage does not matter
 _REMOVES_BELOW = 24
 MODEL_SIZE = 64
+DATASET = "synthetic demo cohort"
 # one explicit-mention rate for every group: a group-dependent rate would stay visible through
 # the redactor's placeholder (how often a note names race at all), and the stripped notes would
 # not reach chance; the proxies carry the signal that survives explicit redaction
@@ -169,7 +171,8 @@ def demo_conditions() -> tuple[Condition, ...]:
     radii = (4, 8, 16, 24, 40)
     return (*(Condition("lowpass", {"radius": r}) for r in radii),
             *(Condition("highpass", {"radius": r}) for r in radii),
-            Condition("resolution", {"size": 32}), Condition("gaussian_noise", {"sigma": 0.05}),
+            Condition("resolution", {"size": 32}),
+            *(Condition("gaussian_noise", {"sigma": s}) for s in (0.05, 0.2)),
             Condition("patch", {"grid": 3, "index": 4}))
 
 
@@ -298,6 +301,15 @@ def _text_check(cohort_dir: Path, seed: int, n_boot: int) -> dict[str, Any]:
     return report.to_dict()
 
 
+def _named(result: AuditResult, folder: Path) -> AuditResult:
+    """The result with its dataset named ``DATASET`` (the report's dataset column), rewritten."""
+    from dataclasses import replace
+
+    named = replace(result, data=replace(result.data, dataset=DATASET))
+    named.write(folder)
+    return named
+
+
 def run_demo(config: DemoConfig) -> DemoResult:
     """Generate the synthetic cohort, run every audit, write the report, check the answers.
 
@@ -332,17 +344,17 @@ def run_demo(config: DemoConfig) -> DemoResult:
 
     stages.start("imaging", f"imaging audit: small CNN at {MODEL_SIZE} px, "
                  f"{len(demo_conditions()) + 1} conditions")
-    imaging = run_imaging_audit(ImagingAuditConfig(
+    imaging = _named(run_imaging_audit(ImagingAuditConfig(
         manifest=manifest, out=out / "imaging", arch="small_cnn", size=MODEL_SIZE,
         epochs=scale.epochs, batch_size=scale.batch_size, lr=scale.lr, seed=seed,
         conditions=demo_conditions(), n_boot=scale.n_boot, device="cpu", progress=False,
-        patience=scale.epochs))
+        patience=scale.epochs)), out / "imaging")
     stages.done("imaging", f"imaging: original macro AUC {_ci(imaging.conditions[0].auc.macro)}")
 
     stages.start("covariates", "covariate baseline: " + ", ".join(_COVARIATES))
-    covariates = run_covariate_baseline(CovariateBaselineConfig(
+    covariates = _named(run_covariate_baseline(CovariateBaselineConfig(
         manifest=manifest, out=out / "covariates", features=_COVARIATES, seed=seed,
-        n_boot=scale.n_boot))
+        n_boot=scale.n_boot)), out / "covariates")
     stages.done("covariates", f"covariates: macro AUC {_ci(covariates.conditions[0].auc.macro)}")
 
     stages.start("text", "text audit: redaction levels none/explicit/extended, proxy stripping")
@@ -353,8 +365,7 @@ def run_demo(config: DemoConfig) -> DemoResult:
         collapse="abw", seed=seed, n_boot=scale.n_boot))
     checks = dict(text.extras.get("check", {}))
     checks["explicit"] = _text_check(out / "cohort", seed, scale.n_boot)
-    text = text.with_extras(check=checks)
-    text.write(out / "text")  # again, with the fuller check
+    text = _named(text.with_extras(check=checks), out / "text")  # again, with the fuller check
     stages.done("text", f"text: original {_ci(text.conditions[0].auc.macro)}, "
                 f"last {text.conditions[-1].condition.label} {_ci(text.conditions[-1].auc.macro)}")
 

@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from racelens.cli import main as cli_main
-from racelens.demo import DemoConfig, known_answers, run_demo
+from racelens.demo import DATASET, DemoConfig, known_answers, run_demo
 from racelens.shared.audit import AuditResult
 
 SEED = 0
@@ -117,6 +117,7 @@ def test_report_and_stdout(demo_run):
         assert (out / name).stat().st_size > 0, name
     payload = json.loads((out / "report.json").read_text())
     assert {r["modality"] for r in payload["results"]} == {"imaging", "covariates", "text"}
+    assert {row["dataset"] for row in payload["headline"]} == {DATASET}
     assert f"report: {out / 'report.html'}" in stdout
     assert "FAIL" not in stdout and "PASS" in stdout
     assert "lowpass(radius=4)" in stdout
