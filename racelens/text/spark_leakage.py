@@ -186,21 +186,37 @@ def leakage_features_spark(df: DataFrame, text_col: str = "text", *, fit_col: st
         ``df`` with ``features_col`` (the IDF is fitted eagerly, one pass over the fit rows).
     """
     try:
-        from pyspark.ml.feature import IDF, HashingTF, Normalizer
-        from pyspark.sql import functions as F
-        from pyspark.sql import types as T
+        import pyspark  # noqa: F401
     except ImportError as exc:
         raise MissingExtraError("pyspark", "spark") from exc
     if text_col not in df.columns:
         raise DataError(f"no column {text_col!r}; the DataFrame has {df.columns}")
-    grams, tf, tfidf = "__racelens_ngrams", "__racelens_tf", "__racelens_tfidf"
+    return _tfidf(_hashed_counts(df, text_col, num_features), fit_col, min_doc_freq, features_col)
+
+
+_TF = "__racelens_tf"
+
+
+def _hashed_counts(df: DataFrame, text_col: str, num_features: int) -> DataFrame:
+    """``df`` with the hashed n-gram counts (``HashingTF``) of ``text_col`` in ``_TF``."""
+    from pyspark.ml.feature import HashingTF
+    from pyspark.sql import types as T
+
+    grams = "__racelens_ngrams"
     schema = T.StructType(list(df.schema.fields) + [T.StructField(grams, T.ArrayType(T.StringType()))])
     tokens = df.mapInPandas(_ngram_batches(text_col, grams), schema)
-    counted = HashingTF(inputCol=grams, outputCol=tf, numFeatures=num_features).transform(tokens)
+    return HashingTF(inputCol=grams, outputCol=_TF, numFeatures=num_features).transform(tokens).drop(grams)
+
+
+def _tfidf(counted: DataFrame, fit_col: str | None, min_doc_freq: int, features_col: str) -> DataFrame:
+    from pyspark.ml.feature import IDF, Normalizer
+    from pyspark.sql import functions as F
+
+    tfidf = "__racelens_tfidf"
     fit_on = counted if fit_col is None else counted.filter(F.col(fit_col))
-    idf = IDF(inputCol=tf, outputCol=tfidf, minDocFreq=min_doc_freq).fit(fit_on)
+    idf = IDF(inputCol=_TF, outputCol=tfidf, minDocFreq=min_doc_freq).fit(fit_on)
     out = Normalizer(inputCol=tfidf, outputCol=features_col, p=2.0).transform(idf.transform(counted))
-    return out.drop(grams, tf, tfidf)
+    return out.drop(_TF, tfidf)
 
 
 def _order(patients: Sequence[Any], texts: Sequence[str | None]) -> np.ndarray:
@@ -278,6 +294,7 @@ def leakage_auc_spark(df: DataFrame, text_col: str = "text", label_col: str = "r
         ``result.extras["features"]`` records the engine, hashing, sample fraction and rows.
     """
     try:
+        from pyspark import StorageLevel
         from pyspark.sql import functions as F
     except ImportError as exc:
         raise MissingExtraError("pyspark", "spark") from exc
@@ -295,16 +312,20 @@ def leakage_auc_spark(df: DataFrame, text_col: str = "text", label_col: str = "r
     u = _unit_col(F.col("pid"), f"split:{seed}")
     base = base.withColumn("split", F.when(u < train, "train").when(u < val, "val").otherwise("test"))
     base = base.withColumn("fit", F.col("split") != "test")
-    n_rows = base.count()
-    if n_rows == 0:
-        raise DataError("no labelled notes to probe")
-    fraction = min(1.0, max_driver_rows / n_rows)
-    feats = leakage_features_spark(base, "text", fit_col="fit", num_features=num_features,
-                                   min_doc_freq=min_doc_freq)
-    if fraction < 1.0:
-        feats = feats.filter(_unit_col(F.col("pid"), f"sample:{seed}") < fraction)
-    rows = feats.select("pid", "label", "split", F.sha2(F.coalesce("text", F.lit("")), 256)
-                        .alias("key"), "features").collect()
+    # tokenise and hash once: the IDF fit and the collected sample both read the cached counts
+    counted = _hashed_counts(base, "text", num_features).persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        n_rows = counted.count()
+        if n_rows == 0:
+            raise DataError("no labelled notes to probe")
+        fraction = min(1.0, max_driver_rows / n_rows)
+        feats = _tfidf(counted, "fit", min_doc_freq, "features")
+        if fraction < 1.0:
+            feats = feats.filter(_unit_col(F.col("pid"), f"sample:{seed}") < fraction)
+        rows = feats.select("pid", "label", "split", F.sha2(F.coalesce("text", F.lit("")), 256)
+                            .alias("key"), "features").collect()
+    finally:
+        counted.unpersist()
     rows.sort(key=lambda r: (r["pid"], r["key"]))
     if not rows:
         raise DataError("the patient sample is empty; raise max_driver_rows")

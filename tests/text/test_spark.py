@@ -204,7 +204,7 @@ def test_hashed_tfidf_equals_spark_features(spark, notes) -> None:
 def test_leakage_auc_spark_equals_local(spark, notes) -> None:
     labelled = notes[notes["race"].isin(["Asian", "Black", "White"])]
     sdf = _sdf(spark, labelled)
-    kw = dict(level="explicit", seed=0, n_boot=200, num_features=2 ** 14, min_doc_freq=3)
+    kw = dict(level="explicit", seed=0, n_boot=100, num_features=2 ** 14, min_doc_freq=3)
     got = leakage_auc_spark(sdf, "text", "race", "subject_id", **kw)
     local = leakage_auc_local(labelled["text"].tolist(), labelled["race"].tolist(),
                               labelled["subject_id"].tolist(), **kw)
