@@ -19,15 +19,27 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from racelens.imaging.synthetic import synthetic_images, write_png
 from racelens.shared.synthetic import synthetic_patients
 from racelens.text.synthetic import synthetic_notes
 
-__all__ = ["CliRun", "run_cli", "run_module", "assert_clean_error", "assert_clean_success",
-           "png_cohort", "note_table", "accounted", "SIZE"]
+__all__ = ["one_torch_thread", "CliRun", "run_cli", "run_module", "assert_clean_error",
+           "assert_clean_success", "png_cohort", "note_table", "accounted", "SIZE"]
 
 SIZE = 32  # image side of every imaging run in these tests
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread():
+    """One torch thread while a module runs: on two shared cores more threads only contend."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
 
 
 @dataclass(frozen=True)

@@ -17,12 +17,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import torch
-from _reliability_fixtures import (
+from _reliability_fixtures import (  # one_torch_thread: autouse
     SIZE,
     accounted,
     assert_clean_error,
     assert_clean_success,
+    one_torch_thread,  # noqa: F401
     png_cohort,
     run_cli,
     run_module,
@@ -36,14 +36,6 @@ from racelens.imaging.io import load_image, read_dicom_header
 from racelens.imaging.synthetic import write_dicom
 
 CT = Path(get_testdata_file("CT_small.dcm"))
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 # --- the corpus -------------------------------------------------------------------------------

@@ -17,7 +17,9 @@ from __future__ import annotations
 import io
 import os
 import warnings
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -202,21 +204,42 @@ def fuzz_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("fuzz")
 
 
-def _load_or_reject(path: Path) -> None:
+def _only_image_load_error(fn: Callable[[Path], Any], path: Path) -> Any:
+    """``fn(path)``, or None for an ImageLoadError; any other exception fails the property."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pydicom warns about the damage; not the point here
         try:
-            img = load_image(path)
+            return fn(path)
         except ImageLoadError as exc:
             assert exc.reason and exc.path == str(path)
-            return
+            return None
+        except Exception as exc:  # noqa: BLE001 - anything else is the failure looked for
+            raise AssertionError(f"{fn.__name__}: {type(exc).__name__}: {exc}") from exc
+
+
+def _load_or_reject(path: Path) -> None:
+    img = _only_image_load_error(load_image, path)
+    if img is None:
+        return
     assert isinstance(img, np.ndarray) and img.ndim == 2 and img.dtype == np.float32
     assert img.size > 0 and np.isfinite(img).all()
     assert img.min() >= 0.0 and img.max() <= 1.0
 
 
+def _mutate(data: bytes, edits: list[tuple[float, int]], lo: int, hi: int,
+            cut: float | None = None) -> bytes:
+    """Overwrite bytes in ``data[lo:hi]`` at the edits' relative positions; then cut the file."""
+    out = bytearray(data)
+    for where, byte in edits:
+        out[lo + int(where * (hi - lo))] = byte
+    if cut is not None:
+        out = out[:max(1, int(cut * len(out)))]
+    return bytes(out)
+
+
 mutations = st.lists(st.tuples(st.floats(0, 1, exclude_max=True), st.integers(0, 255)),
                      min_size=1, max_size=8)
+cuts = st.none() | st.floats(0, 1, exclude_min=True, exclude_max=True)
 
 
 @pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
@@ -226,48 +249,28 @@ mutations = st.lists(st.tuples(st.floats(0, 1, exclude_max=True), st.integers(0,
 @CI
 @given(name=st.sampled_from(sorted(DICOMS)), edits=mutations)
 def test_loader_on_header_mutated_dicom(fuzz_dir: Path, name: str, edits) -> None:
-    data = bytearray(DICOMS[name])
-    end = HEADER_END[name]
-    for where, byte in edits:
-        data[int(where * end)] = byte
     path = fuzz_dir / f"h_{name}"
-    path.write_bytes(bytes(data))
-    try:
-        _load_or_reject(path)
-    except AssertionError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - anything else is the failure being looked for
-        raise AssertionError(f"{type(exc).__name__}: {exc}") from exc
-
-
-@CI
-@given(name=st.sampled_from(sorted(DICOMS)), edits=mutations,
-       cut=st.none() | st.floats(0, 1, exclude_min=True, exclude_max=True))
-def test_loader_on_pixel_mutated_or_truncated_dicom(fuzz_dir: Path, name: str, edits,
-                                                    cut: float | None) -> None:
-    data = bytearray(DICOMS[name])
-    start = HEADER_END[name]
-    for where, byte in edits:
-        data[start + int(where * (len(data) - start))] = byte
-    if cut is not None:
-        data = data[:max(1, int(cut * len(data)))]
-    path = fuzz_dir / f"p_{name}"
-    path.write_bytes(bytes(data))
+    path.write_bytes(_mutate(DICOMS[name], edits, 0, HEADER_END[name]))
     _load_or_reject(path)
 
 
 @CI
-@given(name=st.sampled_from(sorted(IMAGES)), edits=mutations,
-       cut=st.none() | st.floats(0, 1, exclude_min=True, exclude_max=True))
+@given(name=st.sampled_from(sorted(DICOMS)), edits=mutations, cut=cuts)
+def test_loader_on_pixel_mutated_or_truncated_dicom(fuzz_dir: Path, name: str, edits,
+                                                    cut: float | None) -> None:
+    data = DICOMS[name]
+    path = fuzz_dir / f"p_{name}"
+    path.write_bytes(_mutate(data, edits, HEADER_END[name], len(data), cut))
+    _load_or_reject(path)
+
+
+@CI
+@given(name=st.sampled_from(sorted(IMAGES)), edits=mutations, cut=cuts)
 def test_loader_on_mutated_png_and_jpeg(fuzz_dir: Path, name: str, edits,
                                         cut: float | None) -> None:
-    data = bytearray(IMAGES[name])
-    for where, byte in edits:
-        data[int(where * len(data))] = byte
-    if cut is not None:
-        data = data[:max(1, int(cut * len(data)))]
+    data = IMAGES[name]
     path = fuzz_dir / f"m_{name}.{'jpg' if name == 'jpeg' else 'png'}"
-    path.write_bytes(bytes(data))
+    path.write_bytes(_mutate(data, edits, 0, len(data), cut))
     _load_or_reject(path)
 
 
@@ -278,18 +281,7 @@ def test_loader_on_mutated_png_and_jpeg(fuzz_dir: Path, name: str, edits,
 @CI
 @given(name=st.sampled_from(sorted(DICOMS)), edits=mutations)
 def test_header_reader_on_mutated_dicom(fuzz_dir: Path, name: str, edits) -> None:
-    data = bytearray(DICOMS[name])
-    end = HEADER_END[name]
-    for where, byte in edits:
-        data[int(where * end)] = byte
     path = fuzz_dir / f"r_{name}"
-    path.write_bytes(bytes(data))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            head = read_dicom_header(path)
-        except ImageLoadError:
-            return
-        except Exception as exc:  # noqa: BLE001
-            raise AssertionError(f"{type(exc).__name__}: {exc}") from exc
-    assert isinstance(head["has_pixel_data"], bool)
+    path.write_bytes(_mutate(DICOMS[name], edits, 0, HEADER_END[name]))
+    head = _only_image_load_error(read_dicom_header, path)
+    assert head is None or isinstance(head["has_pixel_data"], bool)

@@ -21,8 +21,14 @@ import numpy as np
 import pandas as pd
 import pydicom
 import pytest
-import torch
-from _reliability_fixtures import SIZE, CliRun, assert_clean_success, note_table, run_cli
+from _reliability_fixtures import (
+    SIZE,
+    CliRun,
+    assert_clean_success,
+    note_table,
+    one_torch_thread,  # noqa: F401 - autouse
+    run_cli,
+)
 
 from racelens.imaging.synthetic import synthetic_images, write_dicom
 from racelens.shared.synthetic import synthetic_patients
@@ -32,14 +38,6 @@ TAG = "zqx"  # a token no vocabulary, lexicon or tokenizer knows; markers are TA
 
 def _marker(kind: str, k: int) -> str:
     return f"{TAG}{kind}{k:05x}"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def _dicom_cohort(root: Path) -> tuple[Path, Path]:

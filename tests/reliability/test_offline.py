@@ -17,11 +17,11 @@ import time
 from pathlib import Path
 
 import pytest
-import torch
-from _reliability_fixtures import (
+from _reliability_fixtures import (  # one_torch_thread: autouse
     SIZE,
     assert_clean_success,
     note_table,
+    one_torch_thread,  # noqa: F401
     png_cohort,
     run_cli,
     run_module,
@@ -65,14 +65,6 @@ def attempts(monkeypatch) -> list[str]:
         monkeypatch.setattr(socket, name, namespace["_blocked"])
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     return namespace["_ATTEMPTS"]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def test_the_blocker_blocks(attempts: list[str]) -> None:
