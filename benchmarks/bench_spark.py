@@ -56,10 +56,13 @@ def time_spark(path: Path, master: str, rounds: int, partitions: int) -> tuple[f
 
     t0 = time.perf_counter()
     spark = spark_session(master, app_name="racelens-bench", conf={
-        "spark.ui.enabled": "false", "spark.sql.shuffle.partitions": str(partitions),
+        "spark.ui.enabled": "false", "spark.ui.showConsoleProgress": "false",
+        "spark.sql.shuffle.partitions": str(partitions),
         "spark.driver.memory": "2g", "spark.sql.execution.arrow.maxRecordsPerBatch": "1000"})
     spark.sparkContext.setLogLevel("ERROR")
     startup = time.perf_counter() - t0
+    if spark.sparkContext.master != master:
+        raise RuntimeError(f"asked for {master}, got {spark.sparkContext.master}")
     try:
         df = spark.read.parquet(str(path)).repartition(partitions).cache()
         df.count()
@@ -92,7 +95,7 @@ def main() -> None:
         notes.to_parquet(path, index=False)
         rows = [("single process (RaceRedactor.redact loop)", time_local(notes["text"].tolist(),
                                                                           args.rounds), None)]
-        for master, parts in (("local[1]", 4), ("local[2]", 4)):
+        for master, parts in (("local[1]", 8), ("local[2]", 8)):
             secs, startup = time_spark(path, master, args.rounds, parts)
             rows.append((f"Spark {master} (redact_spark, mapInPandas)", secs, startup))
     load = os.getloadavg()
