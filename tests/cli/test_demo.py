@@ -1,8 +1,9 @@
 """`racelens demo --quick`: the whole mission end to end, and the synthetic cohort's known answers.
 
-The demo runs once for the module (through ``racelens.cli.main.main``, as a user would run it);
-every test then reads what it wrote. The known answers are re-derived here from the
-``result.json`` files, not taken from the demo's own check list.
+The demo runs once (through ``racelens.cli.main.main``, as a user would run it) inside a single
+test, so that ``pytest -n 2`` cannot run it once per worker; the ``_check_*`` helpers then read
+what it wrote. The known answers are re-derived here from the ``result.json`` files, not taken
+from the demo's own check list.
 """
 
 from __future__ import annotations
@@ -23,9 +24,7 @@ from racelens.shared.audit import AuditResult
 SEED = 0
 
 
-@pytest.fixture(scope="module")
-def demo_run(tmp_path_factory) -> tuple[Path, str]:
-    out = tmp_path_factory.mktemp("demo") / "run"
+def _run_demo(out: Path) -> str:
     # two shared CI cores: a second torch thread only adds contention (as tests/imaging do)
     n = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -40,20 +39,27 @@ def demo_run(tmp_path_factory) -> tuple[Path, str]:
     finally:
         torch.set_num_threads(n)
     assert code in (0, None), buf.getvalue()
-    return out, buf.getvalue()
+    return buf.getvalue()
 
 
-@pytest.fixture(scope="module")
-def results(demo_run) -> dict[str, AuditResult]:
-    out, _ = demo_run
-    return {m: AuditResult.read(out / m / "result.json") for m in ("imaging", "covariates", "text")}
+@pytest.mark.slow
+def test_demo_quick_end_to_end(tmp_path):
+    out = tmp_path / "run"
+    stdout = _run_demo(out)
+    results = {m: AuditResult.read(out / m / "result.json") for m in ("imaging", "covariates", "text")}
+    _check_imaging(results)
+    _check_covariates(results)
+    _check_text(results)
+    _check_accounting(out, results)
+    _check_report_and_stdout(out, stdout)
+    _check_known_answers_flag_a_failure(results)
 
 
 def _macro(result: AuditResult, name: str, **params):
     return result.condition(name, **params).auc.macro
 
 
-def test_imaging_original_and_frequency_filters(results):
+def _check_imaging(results):
     img = results["imaging"]
     assert img.modality == "imaging"
     assert _macro(img, "original").estimate >= 0.9
@@ -71,7 +77,7 @@ def test_imaging_original_and_frequency_filters(results):
     assert {c.name for c in img.conditions} >= {"gaussian_noise", "patch"}
 
 
-def test_covariate_baseline_is_weak(results):
+def _check_covariates(results):
     cov = results["covariates"]
     m = cov.conditions[0].auc.macro
     # Gichoya et al.'s confounder AUCs were 0.55-0.61; the quick cohort's test split has only
@@ -82,7 +88,7 @@ def test_covariate_baseline_is_weak(results):
     assert cov.extras["features"][:3] == ["age", "sex", "bmi"]
 
 
-def test_text_redaction_and_proxy_stripping(results):
+def _check_text(results):
     txt = results["text"]
     original = _macro(txt, "original")
     explicit = _macro(txt, "redact", level="explicit")
@@ -99,8 +105,7 @@ def test_text_redaction_and_proxy_stripping(results):
     assert check["proxies"], "the leakage probe lists no proxies"
 
 
-def test_every_input_row_is_accounted_for(demo_run, results):
-    out, _ = demo_run
+def _check_accounting(out, results):
     rows = {"imaging": len(pd.read_csv(out / "cohort" / "images.csv")),
             "text": len(pd.read_csv(out / "cohort" / "notes.csv"))}
     rows["covariates"] = rows["imaging"]
@@ -111,8 +116,7 @@ def test_every_input_row_is_accounted_for(demo_run, results):
     assert all(c.passed for c in checks), [c for c in checks if not c.passed]
 
 
-def test_report_and_stdout(demo_run):
-    out, stdout = demo_run
+def _check_report_and_stdout(out, stdout):
     for name in ("report.html", "report.json", "report.md"):
         assert (out / name).stat().st_size > 0, name
     payload = json.loads((out / "report.json").read_text())
@@ -129,7 +133,7 @@ def test_report_and_stdout(demo_run):
         assert ident not in stdout and ident not in report
 
 
-def test_known_answers_flag_a_failure(results):
+def _check_known_answers_flag_a_failure(results):
     # the checks are real: a cohort without the texture would fail the imaging ones
     imaging = results["imaging"]
     swapped = imaging.conditions[1]  # lowpass(radius=4), at chance
