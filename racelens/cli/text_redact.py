@@ -15,7 +15,8 @@ __all__ = ["redact_command"]
 
 def redact_command(
     input: Annotated[Path, typer.Option("--input", "-i", help="Notes: .csv, .csv.gz, .parquet or .jsonl.")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Parquet file to write.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Parquet file to write (a parquet "
+                                      "directory with --engine spark).")],
     text_col: Annotated[str, typer.Option("--text-col", help="Column holding the note text.")] = "text",
     level: Annotated[Literal["explicit", "extended"], typer.Option(
         "--level", help="explicit: race/ethnicity terms; extended: also national origin, "
@@ -33,6 +34,12 @@ def redact_command(
     replacement: Annotated[str, typer.Option("--replacement", help="Replacement token.")] = "[RACE]",
     progress: Annotated[bool, typer.Option("--progress/--no-progress",
                                            help="Show a progress bar.")] = True,
+    engine: Annotated[Literal["local", "spark"], typer.Option(
+        "--engine", help="local: stream the file in this process; spark: redact with Spark "
+        "(needs racelens[spark] and Java 17+; --spans becomes a directory).")] = "local",
+    master: Annotated[str, typer.Option(
+        "--master", help="Spark master for --engine spark (local[4], spark://host:7077, yarn); "
+        "ignored when a Spark session is already active.")] = "local[2]",
 ) -> None:
     """Redact race and ethnicity mentions from a note table, streaming it in chunks."""
     from racelens.text.redact import RaceRedactor
@@ -40,9 +47,16 @@ def redact_command(
 
     redactor = RaceRedactor(level=level, replacement=replacement,
                             lexicon=str(lexicon) if lexicon is not None else None)
-    stats = redact_file(input, out, text_col=text_col, keep_original=keep_original,
-                        spans_out=spans, id_col=id_col, chunk_rows=chunk_rows,
-                        progress=progress, redactor=redactor)
+    if engine == "spark":
+        from racelens.text.spark_file import redact_file_spark
+
+        stats = redact_file_spark(input, out, text_col=text_col, master=master,
+                                  keep_original=keep_original, spans_out=spans, id_col=id_col,
+                                  redactor=redactor)
+    else:
+        stats = redact_file(input, out, text_col=text_col, keep_original=keep_original,
+                            spans_out=spans, id_col=id_col, chunk_rows=chunk_rows,
+                            progress=progress, redactor=redactor)
     typer.echo(f"rows: {stats.rows}  notes with mentions: {stats.notes_with_mentions}  "
                f"spans: {stats.spans}  skipped (empty/missing): {stats.skipped}")
     if stats.by_category:

@@ -224,3 +224,19 @@ def test_leakage_auc_spark_equals_local(spark, notes) -> None:
     assert fraction == cap / len(labelled)
     keep = _unit_py(labelled["subject_id"].astype(str).tolist(), "sample:0") < fraction
     assert sampled.n_train + sampled.n_val + sampled.n_test == int(keep.sum())
+
+
+def test_cli_engine_spark_writes_the_same_table_as_local(spark, notes, tmp_path, capsys) -> None:
+    from racelens.cli.main import main
+
+    src = tmp_path / "notes.parquet"
+    notes.head(40)[["note_id", "text", "race"]].to_parquet(src, index=False)
+    main(["text", "redact", "--input", str(src), "--out", str(tmp_path / "local.parquet"),
+          "--no-progress"])
+    local_line = capsys.readouterr().out.splitlines()[0]
+    main(["text", "redact", "--input", str(src), "--out", str(tmp_path / "spark_out"),
+          "--engine", "spark", "--master", "local[1]"])
+    spark_line = capsys.readouterr().out.splitlines()[0]
+    assert spark_line == local_line and local_line.startswith("rows: 40 ")
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "spark_out"),
+                                  pd.read_parquet(tmp_path / "local.parquet"))
