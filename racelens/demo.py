@@ -26,6 +26,7 @@ check with what was expected and what was observed.
 from __future__ import annotations
 
 import logging
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -342,6 +343,10 @@ def run_demo(config: DemoConfig) -> DemoResult:
     stages.done("manifest", f"manifest: {len(cohort.table)} images kept, "
                 f"{sum(cohort.excluded.values())} excluded, {len(cohort.skipped)} skipped")
 
+    # the cohort is written afresh on every run, but the image cache is keyed by ids, labels and
+    # paths, which cannot see that the pixels changed (another racelens version, a rerun into an
+    # old folder): start from an empty cache
+    shutil.rmtree(out / "imaging" / "cache", ignore_errors=True)
     stages.start("imaging", f"imaging audit: small CNN at {MODEL_SIZE} px, "
                  f"{len(demo_conditions()) + 1} conditions")
     imaging = _named(run_imaging_audit(ImagingAuditConfig(

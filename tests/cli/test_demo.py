@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import torch
 
 from racelens.cli import main as cli_main
 from racelens.demo import DATASET, DemoConfig, known_answers, run_demo
@@ -25,19 +24,14 @@ SEED = 0
 
 
 def _run_demo(out: Path) -> str:
-    # two shared CI cores: a second torch thread only adds contention (as tests/imaging do)
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
+    # tests/conftest.py gives torch one thread per process (two pytest workers on two cores)
     buf = io.StringIO()
-    try:
-        with contextlib.redirect_stdout(buf):
-            try:
-                cli_main.main(["demo", "--quick", "--seed", str(SEED), "--out", str(out)])
-                code = 0
-            except SystemExit as exc:
-                code = exc.code
-    finally:
-        torch.set_num_threads(n)
+    with contextlib.redirect_stdout(buf):
+        try:
+            cli_main.main(["demo", "--quick", "--seed", str(SEED), "--out", str(out)])
+            code = 0
+        except SystemExit as exc:
+            code = exc.code
     assert code in (0, None), buf.getvalue()
     return buf.getvalue()
 
