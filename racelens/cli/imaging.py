@@ -87,9 +87,14 @@ def audit(
     patience: Annotated[int, typer.Option(help="Early-stopping patience (epochs).")] = 3,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
 ) -> None:
-    """Train on the train split; score `original` and every condition on the test split."""
+    """Train on the train split; score `original` and every condition on the test split.
+
+    Runs unchanged under `torchrun --nproc_per_node=N -m racelens imaging audit ...` (DDP;
+    --batch-size is then the global batch); only rank 0 writes and prints.
+    """
     from racelens.imaging.audit import ImagingAuditConfig, run_imaging_audit
     from racelens.shared.audit import parse_conditions
+    from racelens.shared.distributed import launch_context
 
     conditions = [c for spec in condition or [] for c in parse_conditions(spec)]
     config = ImagingAuditConfig(
@@ -98,7 +103,9 @@ def audit(
         collapse=collapse, task=task, workers=workers, strict=strict, resume=resume,
         n_boot=n_boot, cache_dir=cache_dir, device=device, weights=weights, patience=patience,
         num_workers=loader_workers, progress=progress)
-    print_result(run_imaging_audit(config), out)
+    result = run_imaging_audit(config)
+    if launch_context().is_main:
+        print_result(result, out)
 
 
 @app.command()

@@ -15,6 +15,12 @@ error rates of the shared fairness layer go into each condition's extras.
 The run directory gets ``result.json``, ``predictions.parquet`` (run-local per-sample
 probabilities), ``splits.parquet``, ``model.pt`` (the ``original`` model, for the feature probe),
 ``train/<condition>/checkpoint.pt`` and the plots ``roc.png`` and ``auc_vs_strength.png``.
+
+Under ``torchrun --nproc_per_node=N -m racelens imaging audit ...`` every process runs this
+function: rank 0 builds the image cache while the others wait, then opens it; training is DDP
+(``batch_size`` is the global batch); test and validation predictions are sharded and gathered;
+rank 0 alone computes the metrics and writes the run directory, and every rank returns its result.
+See ``docs/distributed.md``.
 """
 
 from __future__ import annotations
@@ -31,6 +37,12 @@ import pandas as pd
 from racelens.errors import ConfigError, DataError
 from racelens.imaging.audit_data import PreparedData, prepare_data
 from racelens.shared.audit import AuditResult, Condition, ConditionResult, evaluate_condition
+from racelens.shared.distributed import (
+    DistContext,
+    broadcast_object,
+    distributed_session,
+    main_first,
+)
 from racelens.shared.io import atomic_write_parquet
 
 __all__ = ["ImagingAuditConfig", "run_imaging_audit", "roc_points", "write_plots"]
@@ -163,14 +175,11 @@ def _train(data: PreparedData, config: ImagingAuditConfig, cond: Condition,
     return model, summary
 
 
-def _fairness_extras(data: PreparedData, model: Any, config: ImagingAuditConfig, pert: Any,
+def _fairness_extras(data: PreparedData, config: ImagingAuditConfig, val_probs: np.ndarray,
                      test_probs: np.ndarray) -> dict[str, Any]:
     """Subgroup TPR/FPR/underdiagnosis at an operating point chosen on validation (Youden)."""
     from racelens.shared.fairness import METRICS, choose_threshold, subgroup_metrics
-    from racelens.shared.training import predict_proba
 
-    val_probs = predict_proba(model, data.dataset("val"), batch_size=max(2 * config.batch_size, 64),
-                              device=config.device, transform=pert, num_workers=config.num_workers)
     threshold = choose_threshold(data.labels[data.mask("val")], val_probs[:, 1], rule="youden")
     test = data.mask("test")
     # underdiagnosis (Seyyed-Kalantari et al.) is the FPR of a "No Finding" model
@@ -185,18 +194,26 @@ def _fairness_extras(data: PreparedData, model: Any, config: ImagingAuditConfig,
 
 
 def _evaluate(data: PreparedData, model: Any, cond: Condition, config: ImagingAuditConfig,
-              pert: Any) -> tuple[ConditionResult, pd.DataFrame]:
+              pert: Any, ctx: DistContext) -> tuple[ConditionResult, pd.DataFrame] | None:
+    """Score one condition; under torchrun every rank predicts, rank 0 alone scores (else None)."""
     from racelens.shared.training import predict_proba
+
+    def predict(split: str) -> np.ndarray:
+        return predict_proba(model, data.dataset(split), batch_size=max(2 * config.batch_size, 64),
+                             device=config.device, transform=pert, num_workers=config.num_workers,
+                             shard=True)
 
     pert.set_random_state(config.seed)  # random perturbations draw the same whatever came before
     test = data.split == "test"
-    probs = predict_proba(model, data.dataset("test"), batch_size=max(2 * config.batch_size, 64),
-                          device=config.device, transform=pert, num_workers=config.num_workers)
+    probs = predict("test")
+    val_probs = predict("val") if config.task is not None else None
+    if not ctx.is_main:
+        return None
     y_true = np.asarray(data.classes, dtype=object)[data.labels[test]]
     extras: dict[str, Any] = {"mode": config.mode, "strength": pert.strength,
                               "roc": roc_points(y_true, probs, data.classes)}
     if config.task is not None:
-        extras.update(_fairness_extras(data, model, config, pert, probs))
+        extras.update(_fairness_extras(data, config, val_probs, probs))  # type: ignore[arg-type]
     result = evaluate_condition(cond, y_true, probs, data.classes,
                                 patient_ids=data.table.loc[test, "patient_id"].to_numpy(),
                                 n_boot=config.n_boot, seed=config.seed, extras=extras)
@@ -210,6 +227,9 @@ def _evaluate(data: PreparedData, model: Any, cond: Condition, config: ImagingAu
 def run_imaging_audit(config: ImagingAuditConfig) -> AuditResult:
     """Train, perturb and score; write the run directory; return the :class:`AuditResult`.
 
+    Under ``torchrun`` (``WORLD_SIZE > 1`` in the environment) it joins the process group for
+    its duration; see the module notes.
+
     Raises
     ------
     DataError
@@ -217,19 +237,28 @@ def run_imaging_audit(config: ImagingAuditConfig) -> AuditResult:
     ConfigError
         For an unknown architecture or perturbation (checked before any training).
     """
+    with distributed_session(config.device) as ctx:
+        audit = _run(config, ctx)
+        # rank 0 scored and wrote; the others return the same result
+        return broadcast_object(audit, ctx=ctx)  # type: ignore[return-value]
+
+
+def _run(config: ImagingAuditConfig, ctx: DistContext) -> AuditResult | None:
     from racelens.imaging.models import save_model
     from racelens.imaging.perturb import make_perturbation
 
     out = Path(config.out)
     conditions = [ORIGINAL] + [c for c in config.conditions if c != ORIGINAL]
     perts = {c: make_perturbation(c, seed=config.seed) for c in conditions}  # validate early
-    data = prepare_data(config.manifest, size=config.size, seed=config.seed,
-                        cache_dir=config.cache_dir or out / "cache", collapse=config.collapse,
-                        task=config.task, workers=config.workers, strict=config.strict,
-                        progress=config.progress)
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_parquet(out / "splits.parquet", pd.DataFrame(
-        {"sample_id": data.table["sample_id"].astype(str), "split": data.split}))
+    # the cache is built once, by rank 0; the other ranks then open the finished cache
+    data = main_first(lambda: prepare_data(
+        config.manifest, size=config.size, seed=config.seed,
+        cache_dir=config.cache_dir or out / "cache", collapse=config.collapse, task=config.task,
+        workers=config.workers, strict=config.strict, progress=config.progress and ctx.is_main), ctx)
+    if ctx.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write_parquet(out / "splits.parquet", pd.DataFrame(
+            {"sample_id": data.table["sample_id"].astype(str), "split": data.split}))
     results: list[ConditionResult] = []
     frames: list[pd.DataFrame] = []
     training: dict[str, Any] = {}
@@ -238,13 +267,17 @@ def run_imaging_audit(config: ImagingAuditConfig) -> AuditResult:
         if model is None or config.mode == "retrain":
             transform = None if cond == ORIGINAL else perts[cond]
             model, training[cond.label] = _train(data, config, cond, transform)
-            if cond == ORIGINAL:
+            if cond == ORIGINAL and ctx.is_main:
                 save_model(model, out / "model.pt", classes=data.classes,
                            meta={"size": config.size, "task": config.task, "seed": config.seed})
-        result, preds = _evaluate(data, model, cond, config, perts[cond])
-        results.append(result)
-        frames.append(preds)
-        log.info("%s: macro AUC %.3f", cond.label, result.auc.macro.estimate or float("nan"))
+        scored = _evaluate(data, model, cond, config, perts[cond], ctx)
+        if scored is None:  # not rank 0
+            continue
+        results.append(scored[0])
+        frames.append(scored[1])
+        log.info("%s: macro AUC %.3f", cond.label, scored[0].auc.macro.estimate or float("nan"))
+    if not ctx.is_main:
+        return None
     atomic_write_parquet(out / "predictions.parquet", pd.concat(frames, ignore_index=True))
     audit = AuditResult(modality="imaging", data=data.summary, conditions=tuple(results),
                         config=config.to_dict(), seed=config.seed,

@@ -18,9 +18,16 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 
 from racelens.errors import ConfigError, DataError
+from racelens.shared.distributed import (
+    DistContext,
+    current_context,
+    gather_predictions,
+    rank_device,
+    shard_indices,
+)
 
-__all__ = ["BatchRunner", "Forward", "Transform", "predict_proba", "progress_bar", "resolve_device",
-           "seeded_rng", "split_batch"]
+__all__ = ["BatchRunner", "Forward", "Transform", "infer_dataset", "predict_proba", "progress_bar",
+           "resolve_device", "seeded_rng", "split_batch"]
 
 Forward = Callable[[nn.Module, Any], Tensor]
 Transform = Callable[[Tensor], Tensor]
@@ -126,6 +133,30 @@ class BatchRunner:
         return p, (np.concatenate(labels) if labels else None)
 
 
+def infer_dataset(runner: BatchRunner, model: nn.Module, data: Dataset, *, batch_size: int,
+                  collate_fn: Callable[[list[Any]], Any] | None = None, num_workers: int = 0,
+                  ctx: DistContext | None = None, progress: Any = None,
+                  ) -> tuple[np.ndarray, np.ndarray | None]:
+    """Probabilities (and labels) of every item of ``data`` in order, sharded over the ranks.
+
+    On one process this is ``runner.infer`` over the whole dataset. Under a process group each
+    rank predicts its shard and every rank gets the gathered, de-duplicated, ordered arrays, so
+    all ranks must call it together.
+    """
+    ctx = ctx or DistContext()
+    pin = runner.device.type == "cuda"
+    if not ctx.is_distributed:
+        loader = DataLoader(data, batch_size=batch_size, shuffle=False, collate_fn=collate_fn,
+                            num_workers=num_workers, pin_memory=pin)
+        task = progress.add_task("predict", total=len(loader), loss="-", auc="-") if progress is not None else None
+        return runner.infer(model, loader, progress, task)
+    idx = shard_indices(len(data), ctx)  # type: ignore[arg-type]
+    loader = DataLoader(torch.utils.data.Subset(data, idx.tolist()), batch_size=batch_size,
+                        shuffle=False, collate_fn=collate_fn, num_workers=num_workers, pin_memory=pin)
+    probs, labels = runner.infer(model, loader)
+    return gather_predictions(idx, probs, labels, n_total=len(data), ctx=ctx)  # type: ignore[arg-type]
+
+
 def progress_bar(enabled: bool) -> Any:
     from rich.progress import (
         BarColumn,
@@ -152,6 +183,7 @@ def predict_proba(
     progress: bool = False,
     amp: bool = True,
     num_workers: int = 0,
+    shard: bool = False,
 ) -> np.ndarray:
     """Class probabilities of ``model`` for every item of ``data``, in order.
 
@@ -163,6 +195,10 @@ def predict_proba(
         Items ``(inputs, label_index)`` or bare inputs.
     transform
         Applied to each input batch on the device (a test-time perturbation).
+    shard
+        Under a running process group (``torchrun``), split the work over the ranks and return
+        the gathered result on every rank; every rank must then call this together. Ignored on
+        one process.
 
     Returns
     -------
@@ -170,11 +206,10 @@ def predict_proba(
         ``len(data) x n_classes`` float64 probabilities (softmax; a one-logit model gives
         ``[1 - p, p]``).
     """
-    dev = resolve_device(device)
+    ctx = current_context() if shard else DistContext()
+    dev = rank_device(resolve_device(device), ctx)
     runner = BatchRunner(model, dev, amp=amp, channels_last=False, forward=forward, transform=transform)
-    loader = DataLoader(data, batch_size=batch_size, shuffle=False, collate_fn=collate_fn,
-                        num_workers=num_workers, pin_memory=dev.type == "cuda")
-    with progress_bar(progress) as bar:
-        task = bar.add_task("predict", total=len(loader), loss="-", auc="-")
-        probs, _ = runner.infer(model, loader, bar, task)
+    with progress_bar(progress and ctx.is_main) as bar:
+        probs, _ = infer_dataset(runner, model, data, batch_size=batch_size, collate_fn=collate_fn,
+                                 num_workers=num_workers, ctx=ctx, progress=bar)
     return probs

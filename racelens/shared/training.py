@@ -7,10 +7,18 @@ channels-last; on CPU it is deterministic given ``config.seed``. A checkpoint is
 atomically after every epoch, and ``resume=True`` continues from it to the same final weights as an
 uninterrupted run.
 
-Randomness never comes from the global RNGs as the caller left them: shuffling uses a local
-:class:`torch.Generator` (saved in the checkpoint), and each epoch runs inside
-:func:`seeded_rng` with a seed derived from ``(config.seed, epoch)``, so dropout masks and random
-augmentations are reproducible and the caller's RNG state is restored afterwards.
+Randomness never comes from the global RNGs as the caller left them: the shuffle of each epoch is
+a permutation seeded by ``config.seed + epoch`` (a :class:`~torch.utils.data.DistributedSampler`),
+and each epoch runs inside :func:`seeded_rng` with a seed derived from ``(config.seed, epoch)``,
+so dropout masks and random augmentations are reproducible and the caller's RNG state is restored
+afterwards.
+
+The same loop runs under ``torchrun`` (see :mod:`racelens.shared.distributed`): when a process
+group is running, the model is wrapped in DistributedDataParallel, ``config.batch_size`` is the
+global batch (each rank takes its share of the same global permutation), validation predictions
+are gathered from all ranks, rank 0's epoch record decides early stopping for all, and only rank 0
+writes the checkpoint. A checkpoint holds nothing that depends on the number of processes, so a
+run resumes on another number.
 
 Example
 -------
@@ -23,6 +31,7 @@ Example
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
@@ -35,13 +44,24 @@ from typing import Any, Literal
 import numpy as np
 import torch
 from torch import Tensor, nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from racelens.errors import ConfigError, DataError
+from racelens.shared.distributed import (
+    DistContext,
+    all_reduce_sum,
+    broadcast_object,
+    current_context,
+    local_batch_size,
+    rank_device,
+    sync_buffers,
+    wrap_ddp,
+)
 from racelens.shared.inference import (
     BatchRunner,
     Forward,
     Transform,
+    infer_dataset,
     predict_proba,
     progress_bar,
     resolve_device,
@@ -75,7 +95,8 @@ class TrainConfig:
     epochs
         Maximum number of epochs.
     batch_size, lr, weight_decay
-        Mini-batch size, initial learning rate and weight decay.
+        Mini-batch size (the global batch: under ``torchrun`` each of N processes takes
+        ``batch_size / N``), initial learning rate and weight decay.
     optimizer
         ``adamw`` (decoupled weight decay) or ``adam``.
     patience
@@ -147,8 +168,10 @@ class TrainResult:
     resumed_from_epoch: int = 0
 
 
-def _epoch_seed(seed: int, epoch: int) -> int:
-    return int(np.random.SeedSequence([int(seed), int(epoch)]).generate_state(1, np.uint64)[0] >> 1)
+def _epoch_seed(seed: int, epoch: int, rank: int = 0) -> int:
+    # rank 0 keeps the one-process seed; other ranks draw their own dropout masks
+    key = [int(seed), int(epoch)] + ([int(rank)] if rank else [])
+    return int(np.random.SeedSequence(key).generate_state(1, np.uint64)[0] >> 1)
 
 
 def _dataset_labels(data: Dataset) -> np.ndarray:
@@ -196,7 +219,7 @@ def _cpu_state(model: nn.Module) -> dict[str, Tensor]:
 
 @dataclass
 class _LoopState:
-    """What a checkpoint restores besides the model, optimiser, scheduler and sampler RNG."""
+    """What a checkpoint restores besides the model, optimiser and scheduler."""
 
     best_state: dict[str, Tensor]
     history: list[dict[str, float]] = field(default_factory=list)
@@ -208,21 +231,20 @@ class _LoopState:
 
 
 def _save_checkpoint(path: Path, st: _LoopState, classes: list[str], parts: dict[str, Any],
-                     generator: torch.Generator, config: TrainConfig) -> None:
+                     config: TrainConfig) -> None:
+    # the unwrapped model's weights and no sampler state (the shuffle derives from seed + epoch):
+    # nothing in it depends on the number of processes
     state = {k: (_cpu_state(v) if k == "model" else v.state_dict()) for k, v in parts.items()}
-    _atomic_torch_save({**state, **asdict(st), "classes": classes,
-                        "generator": generator.get_state(), "config": asdict(config)}, path)
+    _atomic_torch_save({**state, **asdict(st), "classes": classes, "config": asdict(config)}, path)
 
 
-def _load_checkpoint(path: Path, classes: list[str], parts: dict[str, Any],
-                     generator: torch.Generator) -> _LoopState:
+def _load_checkpoint(path: Path, classes: list[str], parts: dict[str, Any]) -> _LoopState:
     ck = torch.load(path, map_location="cpu", weights_only=True)
     if list(ck["classes"]) != classes:
         raise ConfigError(f"{path} was trained for classes {ck['classes']}, not {classes}; "
                           "use another run directory or drop --resume")
     for key, obj in parts.items():
         obj.load_state_dict(ck[key])
-    generator.set_state(ck["generator"])
     return _LoopState(best_state=ck["best_state"], history=[dict(h) for h in ck["history"]],
                       best_auc=ck["best_auc"], best_epoch=ck["best_epoch"],
                       bad_epochs=ck["bad_epochs"], exhausted=ck["exhausted"], epoch=ck["epoch"])
@@ -278,14 +300,17 @@ def train_classifier(
     DataError
         When a dataset is empty.
     ConfigError
-        When the checkpoint to resume was made for other classes.
+        When the checkpoint to resume was made for other classes, or the global batch size is
+        not a multiple of the number of processes.
     """
     classes = [str(c) for c in classes]
     if len(train_data) == 0 or len(val_data) == 0:  # type: ignore[arg-type]
         raise DataError("training and validation data must not be empty; check the split")
-    device = resolve_device(config.device)
+    ctx = current_context()
+    device = rank_device(resolve_device(config.device), ctx)
+    per_rank_batch = local_batch_size(config.batch_size, ctx)
     runner = BatchRunner(model, device, amp=config.amp, channels_last=config.channels_last,
-                     forward=forward, transform=transform)
+                         forward=forward, transform=transform)
     weight = _class_weights(_dataset_labels(train_data), len(classes)).to(device) if config.class_weights else None
     criterion = nn.CrossEntropyLoss(weight=weight)
     opt_cls = torch.optim.AdamW if config.optimizer == "adamw" else torch.optim.Adam
@@ -293,45 +318,51 @@ def train_classifier(
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
         optimizer, mode="max", factor=0.1, patience=max(1, config.patience // 2))
     scaler = torch.amp.GradScaler("cuda", enabled=runner.amp_dtype == torch.float16)
-    generator = torch.Generator().manual_seed(int(config.seed))
-    pin = device.type == "cuda"
-    train_loader = DataLoader(train_data, batch_size=config.batch_size, shuffle=True, generator=generator,
-                              num_workers=config.num_workers, collate_fn=collate_fn, pin_memory=pin)
-    val_loader = DataLoader(val_data, batch_size=config.batch_size, shuffle=False,
-                            num_workers=config.num_workers, collate_fn=collate_fn, pin_memory=pin)
+    # one process is the N = 1 case: the same seeded global permutation, in global batches
+    sampler = DistributedSampler(train_data, num_replicas=ctx.world_size, rank=ctx.rank,
+                                 shuffle=True, seed=int(config.seed))
+    train_loader = DataLoader(train_data, batch_size=per_rank_batch, sampler=sampler,
+                              num_workers=config.num_workers, collate_fn=collate_fn,
+                              pin_memory=device.type == "cuda")
 
     st = _LoopState(best_state=_cpu_state(model))
     ckpt_path = Path(run_dir) / CHECKPOINT_NAME if run_dir is not None else None
     parts = {"model": model, "optimizer": optimizer, "scheduler": scheduler, "scaler": scaler}
     if resume and ckpt_path is not None and ckpt_path.exists():
-        st = _load_checkpoint(ckpt_path, classes, parts, generator)
+        st = _load_checkpoint(ckpt_path, classes, parts)
         log.info("resuming from %s at epoch %d", ckpt_path, st.epoch)
     elif resume:
         log.info("no checkpoint to resume in %s; training from the start", run_dir)
     start = st.epoch
+    ddp_model = wrap_ddp(model, device, ctx)  # after loading: DDP broadcasts rank 0's weights
 
-    with progress_bar(config.progress) as progress:
+    with progress_bar(config.progress and ctx.is_main) as progress:
         for epoch in range(start, config.epochs):
             if st.exhausted:
                 break
             lr = float(optimizer.param_groups[0]["lr"])
             task = progress.add_task(f"epoch {epoch + 1}/{config.epochs}", total=len(train_loader),
                                      loss="-", auc="-")
+            epoch_seed = _epoch_seed(config.seed, epoch, ctx.rank)
             if hasattr(transform, "set_random_state"):  # racelens perturbations: exact resume
-                transform.set_random_state(_epoch_seed(config.seed, epoch))  # type: ignore[union-attr]
-            with seeded_rng(_epoch_seed(config.seed, epoch), device):
-                train_loss = _train_epoch(model, train_loader, criterion, optimizer, scaler, runner,
-                                          config, progress, task)
-                probs, labels = runner.infer(model, val_loader)
-            val_logp = torch.log(torch.as_tensor(probs).clamp_min(1e-12)).float()
-            val_loss = float(nn.functional.nll_loss(val_logp, torch.as_tensor(labels),
-                                                    weight=None if weight is None else weight.cpu()))
-            auc = _macro_auc(labels, probs, classes)
+                transform.set_random_state(epoch_seed)  # type: ignore[union-attr]
+            sampler.set_epoch(epoch)
+            with seeded_rng(epoch_seed, device):
+                train_loss = _train_epoch(ddp_model, train_loader, criterion, optimizer, scaler,
+                                          runner, config, progress, task, ctx)
+                sync_buffers(model, ctx)  # batch-norm statistics: averaged over the ranks
+                probs, labels = infer_dataset(runner, model, val_data, batch_size=per_rank_batch,
+                                              collate_fn=collate_fn, ctx=ctx,
+                                              num_workers=config.num_workers)
+            record = _epoch_record(epoch, train_loss, probs, labels, classes, weight, lr)
+            # every rank holds the same gathered predictions; rank 0's record still decides, so
+            # early stopping and the learning-rate schedule cannot diverge between ranks
+            record = broadcast_object(record, ctx=ctx)
+            auc = record["val_macro_auc"]
             progress.update(task, auc=f"{auc:.3f}")
-            st.history.append({"epoch": epoch + 1, "train_loss": train_loss, "val_loss": val_loss,
-                               "val_macro_auc": auc, "lr": lr})
+            st.history.append(record)
             log.info("epoch %d/%d: train loss %.4f, val loss %.4f, val macro AUC %.4f, lr %.2e",
-                     epoch + 1, config.epochs, train_loss, val_loss, auc, lr)
+                     epoch + 1, config.epochs, record["train_loss"], record["val_loss"], auc, lr)
             monitored = auc if not math.isnan(auc) else -math.inf
             if monitored > st.best_auc or st.best_epoch == 0:
                 st.best_auc, st.best_epoch, st.bad_epochs = monitored, epoch + 1, 0
@@ -343,8 +374,8 @@ def train_classifier(
             # uninterrupted one would have
             st.exhausted = st.bad_epochs > config.patience
             st.epoch = epoch + 1
-            if ckpt_path is not None:
-                _save_checkpoint(ckpt_path, st, classes, parts, generator, config)
+            if ckpt_path is not None and ctx.is_main:
+                _save_checkpoint(ckpt_path, st, classes, parts, config)
     model.load_state_dict(st.best_state)
     stopped_early = st.exhausted and len(st.history) < config.epochs
     if stopped_early:
@@ -354,9 +385,21 @@ def train_classifier(
                        bool(stopped_early), resumed_from_epoch=int(start))
 
 
-def _train_epoch(model: nn.Module, loader: DataLoader, criterion: nn.Module,
+def _epoch_record(epoch: int, train_loss: float, probs: np.ndarray, labels: np.ndarray | None,
+                  classes: list[str], weight: Tensor | None, lr: float) -> dict[str, float]:
+    if labels is None:
+        raise DataError("validation items must be (inputs, label_index) pairs")
+    val_logp = torch.log(torch.as_tensor(probs).clamp_min(1e-12)).float()
+    val_loss = float(nn.functional.nll_loss(val_logp, torch.as_tensor(labels),
+                                            weight=None if weight is None else weight.cpu()))
+    return {"epoch": epoch + 1, "train_loss": train_loss, "val_loss": val_loss,
+            "val_macro_auc": _macro_auc(labels, probs, classes), "lr": lr}
+
+
+def _train_epoch(model: nn.Module, loader: DataLoader, criterion: nn.CrossEntropyLoss,
                  optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler, runner: BatchRunner,
-                 config: TrainConfig, progress: Any, task: Any) -> float:
+                 config: TrainConfig, progress: Any, task: Any, ctx: DistContext) -> float:
+    """One pass over this rank's share; returns the mean training loss over all ranks."""
     model.train()
     optimizer.zero_grad(set_to_none=True)
     total, n = 0.0, 0
@@ -366,10 +409,14 @@ def _train_epoch(model: nn.Module, loader: DataLoader, criterion: nn.Module,
         if y is None:
             raise DataError("training items must be (inputs, label_index) pairs")
         y = y.to(runner.device, non_blocking=True).long()
-        logits = runner.logits(model, inputs)
-        loss = criterion(logits.float(), y)
-        scaler.scale(loss / config.grad_accum).backward()
-        if (i + 1) % config.grad_accum == 0 or i + 1 == n_batches:
+        step = (i + 1) % config.grad_accum == 0 or i + 1 == n_batches
+        # DDP: all-reduce gradients only on the micro-batch that steps
+        sync = contextlib.nullcontext() if step or not hasattr(model, "no_sync") else model.no_sync()
+        with sync:
+            logits = runner.logits(model, inputs)
+            loss = _ddp_loss(criterion(logits.float(), y), y, criterion, ctx)
+            scaler.scale(loss / config.grad_accum).backward()
+        if step:
             if config.max_grad_norm is not None:
                 scaler.unscale_(optimizer)
                 nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
@@ -379,6 +426,22 @@ def _train_epoch(model: nn.Module, loader: DataLoader, criterion: nn.Module,
         total += float(loss.detach()) * len(y)
         n += len(y)
         progress.update(task, advance=1, loss=f"{total / n:.4f}")
+    total, n = (float(v) for v in all_reduce_sum([total, n], ctx))
     return total / max(n, 1)
+
+
+def _ddp_loss(loss: Tensor, y: Tensor, criterion: nn.CrossEntropyLoss, ctx: DistContext) -> Tensor:
+    """The loss whose DDP-averaged gradient (and sum over ranks of ``loss * len(y)``) is that of
+    the global batch's mean loss.
+
+    Every rank's share has the same size (the sampler pads), so the mean of the per-rank means
+    is already the global mean; a class-weighted mean divides by each share's weight sum, so it
+    is rescaled to divide by the global weight sum instead.
+    """
+    if not ctx.is_distributed or criterion.weight is None:
+        return loss
+    local = criterion.weight[y].sum()
+    total = all_reduce_sum(local.detach().reshape(1), ctx).to(loss.device, loss.dtype)[0]
+    return loss * local * ctx.world_size / total.clamp_min(1e-12)
 
 
