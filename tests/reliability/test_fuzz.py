@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pydicom
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 from pydicom.data import get_testdata_file
@@ -160,6 +160,7 @@ def test_no_extended_term_survives(note: str) -> None:
     "label: (?:[^\\S\\n]*[:=]|[^\\S\\n]+-)\\s*(?P<line_v>...)"))
 @CI_NO_SHRINK
 @given(note=note_with_terms(EXPLICIT_TERMS, UNICODE_SEPARATORS))
+@example(note="HPI:\nRace:\nWhite.")  # a known counterexample runs first (see the loader tests)
 def test_no_term_survives_with_unicode_or_newline_separators(note: str) -> None:
     out = _check_redaction(note, "explicit")
     assert scan_residual(out, level="explicit") == [], (note, out)
@@ -284,6 +285,11 @@ def _header_mutated(name: str, edits: list[tuple[float, int]],
     "ImageLoadError; see test_bad_inputs_imaging for the fix"))
 @CI_NO_SHRINK
 @given(name=st.sampled_from(sorted(DICOMS)), edits=mutations, fields=field_edits)
+# Known counterexamples run first, so the outcome does not depend on what the generator finds
+# (hypothesis biases generation with constants from the modules already imported, which differ
+# with the tests run before): RescaleIntercept '-1024' -> '-K024'; SamplesPerPixel VR 'US' -> 'ZS'.
+@example(name="CT_small.dcm", edits=[], fields=[(18, 0.6786, ord("K"))])
+@example(name="CT_small.dcm", edits=[], fields=[(10, 0.45, ord("Z"))])
 def test_loader_on_header_mutated_dicom(fuzz_dir: Path, name: str, edits, fields) -> None:
     path = fuzz_dir / f"h_{name}"
     path.write_bytes(_header_mutated(name, edits, fields))
@@ -317,6 +323,7 @@ def test_loader_on_mutated_png_and_jpeg(fuzz_dir: Path, name: str, edits,
     "test_bad_inputs_imaging for the fix"))
 @CI_NO_SHRINK
 @given(name=st.sampled_from(sorted(DICOMS)), edits=mutations, fields=field_edits)
+@example(name="CT_small.dcm", edits=[], fields=[(4, 0.375, ord("Z"))])  # PatientID VR -> 'ZO'
 def test_header_reader_on_mutated_dicom(fuzz_dir: Path, name: str, edits, fields) -> None:
     path = fuzz_dir / f"r_{name}"
     path.write_bytes(_header_mutated(name, edits, fields))
