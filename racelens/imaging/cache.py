@@ -8,6 +8,7 @@ Layout of ``cache_dir/<fingerprint[:16]>-<size>[-voinone]/``::
     images.npy      (N, size, size) uint16, intensity * 65535, rows in the order of the inputs
     progress.json   one character per row (``.`` pending, ``o`` ok, ``s`` skipped) + skip reasons
     index.parquet   sample_id, row, status (``ok``/``skipped``), reason
+    stats.npy       (N, 2) int64 size and mtime (ns) of each file when it was decoded
     complete.json   written last and atomically: only a directory holding it is a finished cache
 
 Decisions
@@ -22,6 +23,9 @@ Decisions
   :class:`~racelens.errors.ImageLoadError` reason. With ``strict=True`` the build stops at the
   first one instead (after recording the rows that were read), and the failed row stays pending,
   so a build resumed after fixing the file reads it.
+- Files rewritten after they were cached (another size or modification time) are decoded again
+  when the cache is next opened by :func:`build_cache`, with a warning; files that have since
+  disappeared keep their cached pixels (the manifest, not the cache, decides what is used).
 """
 
 from __future__ import annotations
@@ -43,7 +47,7 @@ import pandas as pd
 
 from racelens.errors import ConfigError, DataError, ImageLoadError
 from racelens.imaging.io import VoiMode, load_image
-from racelens.shared.io import atomic_write_json, atomic_write_parquet
+from racelens.shared.io import atomic_write_bytes, atomic_write_json, atomic_write_parquet
 
 __all__ = ["ImageCache", "build_cache", "open_cache", "cache_path", "resize_image"]
 
@@ -247,11 +251,21 @@ def build_cache(paths: Sequence[str | os.PathLike[str]], sample_ids: Sequence[An
     directory = cache_path(cache_dir, fingerprint, size, voi)
     meta = {"schema": SCHEMA, "fingerprint": fingerprint, "size": int(size), "voi": voi,
             "n": len(ids), "inputs": _inputs_hash(paths, ids)}
+    stats = _file_stats(paths)
     if (directory / "complete.json").is_file():
         cache = open_cache(directory)
         _check_same(directory, cache.meta, meta)
-        return cache
-    status, reasons = _prepare(directory, meta)
+        stale = _stale_rows(directory, stats)
+        if not stale:
+            return cache
+        logger.warning("image cache %s: %d file(s) changed since they were cached; decoding "
+                       "them again", directory.name, len(stale))
+        (directory / "complete.json").unlink()
+    status, reasons = _prepare(directory, meta, stats)
+    for row in _stale_rows(directory, stats):
+        status[row] = _PENDING
+        reasons.pop(row, None)
+    _save_stats(directory, stats)
     pending = [i for i, s in enumerate(status) if s == _PENDING]
     logger.info("image cache %s: %d of %d rows to decode with %d worker(s)",
                 directory.name, len(pending), len(ids), workers)
@@ -285,6 +299,38 @@ def _inputs_hash(paths: list[str], ids: list[str]) -> str:
     return "sha256:" + h.hexdigest()
 
 
+def _file_stats(paths: list[str]) -> np.ndarray:
+    """Size and modification time (ns) per file; -1 where the file cannot be stat'ed."""
+    out = np.full((len(paths), 2), -1, dtype=np.int64)
+    for i, path in enumerate(paths):
+        try:
+            st = os.stat(path)
+        except OSError:
+            continue
+        out[i] = (st.st_size, st.st_mtime_ns)
+    return out
+
+
+def _stale_rows(directory: Path, stats: np.ndarray) -> list[int]:
+    """Rows whose file exists now but differs from when it was cached."""
+    file = directory / "stats.npy"
+    if not file.is_file():
+        return []
+    old = np.load(file)
+    if old.shape != stats.shape:
+        return []
+    changed = (stats[:, 0] >= 0) & (old != stats).any(axis=1)
+    return [int(i) for i in np.flatnonzero(changed)]
+
+
+def _save_stats(directory: Path, stats: np.ndarray) -> None:
+    import io
+
+    buf = io.BytesIO()
+    np.save(buf, stats)
+    atomic_write_bytes(directory / "stats.npy", buf.getvalue())
+
+
 def _check_same(directory: Path, found: dict[str, Any], wanted: dict[str, Any]) -> None:
     keys = ("fingerprint", "size", "voi", "n", "inputs")
     if any(found.get(k) != wanted[k] for k in keys):
@@ -292,7 +338,8 @@ def _check_same(directory: Path, found: dict[str, Any], wanted: dict[str, Any]) 
                           "the fingerprint of the manifest it was built from")
 
 
-def _prepare(directory: Path, meta: dict[str, Any]) -> tuple[list[str], dict[int, str]]:
+def _prepare(directory: Path, meta: dict[str, Any],
+             stats: np.ndarray) -> tuple[list[str], dict[int, str]]:
     """Resume a partial cache with the same inputs, or lay out a new one."""
     meta_file, progress_file = directory / "meta.json", directory / "progress.json"
     if meta_file.is_file() and progress_file.is_file() and (directory / "images.npy").is_file():
@@ -310,6 +357,7 @@ def _prepare(directory: Path, meta: dict[str, Any]) -> tuple[list[str], dict[int
     del images  # the file exists at full (sparse) length; workers open it themselves
     status = [_PENDING] * n
     _save_progress(directory, status, {})
+    _save_stats(directory, stats)
     atomic_write_json(meta_file, meta)  # last: a directory without it is re-laid out
     return status, {}
 

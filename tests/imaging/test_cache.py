@@ -188,3 +188,21 @@ def test_resize_image_is_antialiased() -> None:
     np.testing.assert_array_equal(resize_image(np.full((30, 50), 0.25, np.float32), 8),
                                   np.full((8, 8), round(0.25 * 65535), np.uint16))
     assert resize_image(np.ones((5, 5), np.float32), 10).min() == 65535
+
+
+def test_rewritten_file_is_decoded_again(tmp_path: Path, inputs) -> None:  # noqa: ANN001
+    import os
+
+    paths, ids = inputs
+    first = build(paths, ids, tmp_path / "cache")
+    row = int(first.ok_rows[0])
+    before = np.array(first.array[row])
+    # rewrite one file in place with other pixels (a re-export at the same path)
+    other = next(p for i, p in enumerate(paths) if i in set(first.ok_rows.tolist()) and i != row)
+    Path(paths[row]).write_bytes(Path(other).read_bytes())
+    st = os.stat(paths[row])
+    os.utime(paths[row], ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+    again = build(paths, ids, tmp_path / "cache")
+    assert not np.array_equal(np.array(again.array[row]), before)
+    np.testing.assert_array_equal(np.array(again.array[row]),
+                                  np.array(again.array[paths.index(other)]))
