@@ -114,6 +114,20 @@ def test_embedded_newlines_quotes_and_crlf_round_trip(tmp_path: Path) -> None:
     assert all(scan_residual(t) == [] for t in red["text"])
 
 
+def test_bom_and_utf16_exports(notes: pd.DataFrame, tmp_path: Path) -> None:
+    # Excel writes UTF-8 with a byte-order mark (here before the first column, the text)
+    t = notes[["text", "note_id", "patient_id", "race_raw"]]
+    t.to_csv(tmp_path / "bom.csv", index=False, encoding="utf-8-sig")
+    run = _redact(tmp_path / "bom.csv", tmp_path / "bom.parquet")
+    assert_clean_success(run)
+    assert list(pd.read_parquet(tmp_path / "bom.parquet").columns)[0] == "text"
+    assert_clean_success(run_cli("text", "audit", "-i", tmp_path / "bom.csv", "-o",
+                                 tmp_path / "a", *AUDIT[:4], "--levels", "none"))
+    # "Unicode text" from Excel is UTF-16: not readable as UTF-8, and said so in one line
+    t.to_csv(tmp_path / "u16.csv", index=False, encoding="utf-16")
+    assert_clean_error(_redact(tmp_path / "u16.csv", tmp_path / "u16.parquet"), "u16.csv")
+
+
 def test_unterminated_quote_is_a_one_line_error(tmp_path: Path) -> None:
     (tmp_path / "broken.csv").write_text('note_id,text\nn1,"fine"\nn2,"never closed\n')
     assert_clean_error(_redact(tmp_path / "broken.csv", tmp_path / "r.parquet"), "broken.csv")
@@ -167,16 +181,19 @@ def test_one_group_only_audit_is_a_one_line_error(notes: pd.DataFrame, tmp_path:
     assert not (tmp_path / "a" / "result.json").exists()
 
 
+@pytest.mark.parametrize("race", ["WHITE", np.nan], ids=["one group", "no race values"])
 @pytest.mark.xfail(strict=True, reason=(
-    "text.audit: with one group the error is 'y holds one group only; ...' (from the model): it "
-    "names neither the file nor the label column. Fix: in run_text_audit, after from_table, "
-    "`if t['race'].nunique() < 2: raise LabelError(f\"{cfg.input}: column {cfg.label_col!r} "
-    "leaves one group ({...}) after the label rules; an audit needs at least two\")`"))
-def test_one_group_only_audit_error_names_file_and_column(notes: pd.DataFrame,
-                                                          tmp_path: Path) -> None:
-    notes.assign(race_raw="WHITE").to_csv(tmp_path / "white.csv", index=False)
-    run = run_cli("text", "audit", "-i", tmp_path / "white.csv", "-o", tmp_path / "a", *AUDIT)
-    assert_clean_error(run, "white.csv", "race_raw")
+    "text.audit: with one group, and even with no race value at all, the error is 'y holds one "
+    "group only; ...' (from the model): it names neither the file nor the label column, and is "
+    "wrong when no row has a race. Fix: in run_text_audit, after from_table, `if "
+    "t['race'].nunique() < 2: raise LabelError(f\"{cfg.input}: column {cfg.label_col!r} "
+    "leaves {groups or 'no group'} after the label rules (excluded: {...}); an audit needs at "
+    "least two\")`"))
+def test_one_group_only_audit_error_names_file_and_column(notes: pd.DataFrame, tmp_path: Path,
+                                                          race: object) -> None:
+    notes.assign(race_raw=race).to_csv(tmp_path / "labels.csv", index=False)
+    run = run_cli("text", "audit", "-i", tmp_path / "labels.csv", "-o", tmp_path / "a", *AUDIT)
+    assert_clean_error(run, "labels.csv", "race_raw")
 
 
 @pytest.mark.xfail(strict=True, raises=AssertionError, reason=(

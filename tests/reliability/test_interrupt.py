@@ -164,3 +164,14 @@ def test_imaging_audit_killed_after_a_checkpoint_resumes_to_the_same_result(
     assert a["data"] == b["data"]
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "straight" / "predictions.parquet"),
                                   pd.read_parquet(run / "predictions.parquet"))
+
+
+def test_report_refuses_a_truncated_result(tmp_path: Path) -> None:
+    # what a non-atomic writer killed mid-write would leave: it must not pass for a result
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "result.json").write_text('{"schema": "racelens.audit/1", "modality": "text", "da')
+    out = run_module("report", run, "--out", tmp_path / "report.html")
+    assert out.code == 2 and "Traceback" not in out.err, out.err
+    assert "result.json" in out.err and "not valid JSON" in out.err
+    assert not (tmp_path / "report.html").exists()
