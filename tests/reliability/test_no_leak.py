@@ -26,8 +26,8 @@ from _reliability_fixtures import (
     CliRun,
     assert_clean_success,
     note_table,
-    png_cohort,
     one_torch_thread,  # noqa: F401 - autouse
+    png_cohort,
     run_cli,
 )
 
