@@ -43,6 +43,8 @@ __all__ = [
     "Collapse",
     "COLLAPSES",
     "MISSING_KEY",
+    "RARE_VALUE_FLOOR",
+    "RARE_UNKNOWN_KEY",
     "INCONSISTENT_KEY",
     "vocabulary",
     "harmonize",
@@ -69,6 +71,9 @@ SOURCES: dict[str, str] = {
 _ETHNICITY_FILE = "chexpert_ethnicity.csv"  # CHEXPERT DEMO ETHNICITY: only the Hispanic flag
 
 MISSING_KEY = "<missing>"
+RARE_VALUE_FLOOR = 5
+"""Unrecognised raw values held by fewer rows than this are counted, never named."""
+RARE_UNKNOWN_KEY = f"unrecognised value (fewer than {RARE_VALUE_FLOOR} rows each)"
 INCONSISTENT_KEY = "inconsistent race across rows"
 
 
@@ -208,8 +213,14 @@ def harmonize(
     if ethnicity is not None:
         flags = _apply_ethnicity(flags, list(ethnicity), unmatched)
     if unmatched:
-        listed = ", ".join(f"{v!r} (n={n})" for v, n in unmatched.most_common(20))
-        more = "" if len(unmatched) <= 20 else f" and {len(unmatched) - 20} more"
+        # Values seen in only a few rows may be identifiers (a wrong column passed as race):
+        # name only those common enough to be a category, count the rest.
+        common = [(v, n) for v, n in unmatched.most_common() if n >= RARE_VALUE_FLOOR]
+        listed = ", ".join(f"{v!r} (n={n})" for v, n in common[:20]) or "none listed"
+        hidden = len(unmatched) - min(len(common), 20)
+        more = "" if not hidden else (
+            f"; {hidden} other distinct value(s) not shown (rarer than {RARE_VALUE_FLOOR} rows "
+            "each, or past the first 20)")
         warnings.warn(
             f"{sum(unmatched.values())} race/ethnicity values matched no {source!r} vocabulary and "
             f"were mapped to 'Other': {listed}{more}; pass the right source= or extend the table",
@@ -309,7 +320,22 @@ def apply_collapse(
     keys = list(raw) if raw is not None else list(race)
     counts = Counter(MISSING_KEY if _is_missing(k) else str(k)
                      for k, kept in zip(keys, keep, strict=True) if not kept)
-    return out, dict(counts.most_common())
+    return out, dict(_fold_rare_unknown(counts).most_common())
+
+
+def _fold_rare_unknown(counts: Counter[str]) -> Counter[str]:
+    """Fold raw values that no vocabulary knows and that few rows hold into one key.
+
+    Excluded counts are keyed by raw value and end up in ``result.json`` and the report; a raw
+    value in a handful of rows that is not a known race label may be an identifier (a wrong
+    column passed as race), so it is counted under :data:`RARE_UNKNOWN_KEY` instead of named.
+    """
+    known = _lookup("auto")
+    out: Counter[str] = Counter()
+    for key, n in counts.items():
+        rare = n < RARE_VALUE_FLOOR and key != MISSING_KEY and _norm(key) not in known
+        out[RARE_UNKNOWN_KEY if rare else key] += n
+    return out
 
 
 def inconsistent_patients(df: pd.DataFrame, patient_col: str = "patient_id",

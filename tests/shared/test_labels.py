@@ -14,6 +14,7 @@ from racelens.shared.labels import (
     COLLAPSES,
     INCONSISTENT_KEY,
     NHPI,
+    RARE_UNKNOWN_KEY,
     SOURCES,
     apply_collapse,
     consistent_patients,
@@ -162,10 +163,24 @@ def test_case_and_whitespace_insensitive():
 
 
 def test_unmatched_values_go_to_other_with_one_warning():
-    with pytest.warns(UnmatchedLabelWarning, match=r"'Martian' \(n=2\), 'Klingon' \(n=1\)") as rec:
-        out = harmonize(["Martian", "WHITE", "Klingon", "Martian"])
+    values = ["Martian"] * 6 + ["WHITE", "Klingon"] + ["Vulcan"] * 5
+    with pytest.warns(UnmatchedLabelWarning, match=r"'Martian' \(n=6\), 'Vulcan' \(n=5\); "
+                      r"1 other distinct value\(s\) not shown") as rec:
+        out = harmonize(values)
     assert len(rec) == 1
-    assert list(out["race"]) == ["Other", "White", "Other", "Other"]
+    assert "Klingon" not in str(rec[0].message)  # rare: could be an identifier
+    assert list(out["race"]) == ["Other"] * 6 + ["White", "Other"] + ["Other"] * 5
+
+
+def test_rare_unrecognised_values_are_counted_not_named():
+    # an identifier column passed as race: every value unique, none may reach a report
+    ids = [f"MRN{i:06d}" for i in range(8)]
+    with pytest.warns(UnmatchedLabelWarning, match="Other.: .Martian. \(n=5\); 8 other distinct value"):
+        frame = harmonize(ids + ["UNKNOWN", "UNKNOWN"] + ["Martian"] * 5)
+    groups, excluded = apply_collapse(frame, "abw")
+    assert groups.isna().all()
+    assert excluded == {RARE_UNKNOWN_KEY: 8, "Martian": 5, "UNKNOWN": 2}
+    assert not any(k.startswith("MRN") for k in excluded)
 
 
 def test_missing_values_are_unknown_and_index_kept():
