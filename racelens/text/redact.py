@@ -8,8 +8,10 @@ The engine follows Philter's ordered filters and presidio's explaining recognize
    (``Race: ...``), extended phrase rules (``speaks Cantonese``, ``born in Haiti``) and the
    term trie;
 2. cheap context checks decide the hits that need context: short forms in the demographic
-   slot (``54 yo AA M``) and ``black``/``white`` in a person context (a person noun or sex after,
-   an age or "identifies as" before, or a list with another race mention);
+   slot (``54 yo AA M``, ``61 yo W F``, ``54 y/o A/M``) and ``black``/``white`` in a person
+   context (a person noun or sex after, an age or "identifies as" before, or a list with
+   another race mention); parts of a slot or a demographic line may be separated by any
+   whitespace (NBSP, thin space) and by one line break at most;
 3. every kept hit is a :class:`Span` naming its category and the rule that kept it.
 
 Decisions depend only on text that a redaction leaves unchanged or turns into the replacement
@@ -41,7 +43,11 @@ __all__ = ["Span", "Redaction", "RaceRedactor", "LABEL"]
 
 LABEL = "RACE_ETHNICITY"
 _FLAGS = re.IGNORECASE | re.MULTILINE
-_AGE = r"\d{1,3}[ \t]*-?[ \t]*(?:y/o|y\.o\.?|yo|yrs?\.?|years?|y)(?:[ \t\-]*old)?"
+# Whitespace inside a demographic line or slot: any but a line break (NBSP, thin space, CR), or
+# at most one line break ("Race:\nWhite" from a form exported one field per line), never two.
+_WS = r"[^\S\n]"
+_GAP = rf"{_WS}*(?:\n{_WS}*)?"
+_AGE = rf"\d{{1,3}}{_GAP}-?{_GAP}(?:y/o|y\.o\.?|yo|yrs?\.?|years?|y)(?:(?:{_WS}|-)*old)?"
 
 
 @dataclass(frozen=True)
@@ -165,22 +171,32 @@ class RaceRedactor:
         # pattern (run on lower-cased ASCII text) the regex engine skips those in one compare.
         groups: list[tuple[str, str]] = [("safe", "|".join(f"(?:{s.pattern})" for s in lex.safe))]
         labels = trie_regex(lex.lines_for(self.level))
-        groups.append(("line", labels + r"(?:[ \t]*[:=]|[ \t]+-)[ \t]*(?P<line_v>[^\W_](?:[^\n;|.,\[\]]*?[\w)])?)"
-                               r"(?=[ \t]*(?:$|[\n;|.,]))"))
+        # the value may sit on the next line ("Race:\n White"), if that line is a short value
+        # without a label of its own (not "Race:\nHPI: 54 yo ...")
+        groups.append(("line", labels + rf"(?:{_GAP}[:=]|{_WS}+-)"
+                       rf"(?:{_WS}*\n(?=[^\n;|.,:]{{1,60}}(?:$|[\n;|.,])))?{_WS}*"
+                       r"(?P<line_v>[^\W_](?:[^\n;|.,\[\]]*?[\w)])?)" rf"(?={_WS}*(?:$|[\n;|.,]))"))
         if self.level == "extended":
             langs = trie_regex(lex.languages)
             before = trie_regex(lex.language_cues_before)
             after = trie_regex(lex.language_cues_after)
-            groups.append(("lang_b", before + r"[ \t]*:?[ \t]*(?P<lang_b_v>" + langs + r")(?!\w)"))
-            groups.append(("lang_a", r"(?P<lang_a_v>" + langs + r")(?=[ \t\-]*" + after + r"(?!\w))"))
-            groups.append(("birth", trie_regex(lex.country_cues) + r"[ \t]+(?:the[ \t]+)?(?P<birth_v>"
+            groups.append(("lang_b", before + rf"{_WS}*:?{_WS}*(?P<lang_b_v>" + langs + r")(?!\w)"))
+            groups.append(("lang_a", r"(?P<lang_a_v>" + langs + rf")(?=(?:{_WS}|-)*" + after + r"(?!\w))"))
+            groups.append(("birth", trie_regex(lex.country_cues) + rf"{_WS}+(?:the{_WS}+)?(?P<birth_v>"
                            + trie_regex(lex.countries) + r")(?!\w)"))
         slot_terms = trie_regex(f for t in terms if t.context == "slot" for f in t.forms())
         # "54yoAAM": a short form glued to the age is still in the demographic slot
         bare_ok = trie_regex(f for t in terms if t.context == "slot" for f in t.forms()
                              if term_key(f) not in ("aa", "bm"))
+        # "61 yo W F": the letter of a compact "W/F" form, spaced, between an age and a sex
+        # letter (both upper case in the text, checked in _candidates)
+        self._slot_letters = {f[0].lower(): self._terms_by_key[term_key(f)]
+                              for t in terms if t.context == "slot" for f in t.forms()
+                              if re.fullmatch(r"[A-Za-z]/[MF]", f)}
+        letters_re = "[" + "".join(sorted(self._slot_letters)) + "]" if self._slot_letters else "(?!)"
         groups[1:1] = [("glued", _AGE + r"(?P<glued_v>" + slot_terms + r")(?!\w)"),
-                       ("bare", r"\d{2,3}(?P<bare_v>" + bare_ok + r")(?!\w)")]
+                       ("bare", r"\d{2,3}(?P<bare_v>" + bare_ok + r")(?!\w)"),
+                       ("spaced", _AGE + _GAP + rf"(?P<spaced_v>{letters_re})(?=\s){_GAP}(?=[mf](?!\w))")]
         groups.append(("term", term_re + r"(?!\w)"))
         body = "|".join(f"(?P<{name}>{pat})" for name, pat in groups)
         self._master = re.compile(f"(?<!\\w)(?:(?P<repl>{re.escape(rep)})|{body})", _FLAGS)
@@ -191,7 +207,7 @@ class RaceRedactor:
                                       re.MULTILINE) if lowerable else None)
         self._value_group = {"line": "line_v", "lang_b": "lang_b_v", "lang_a": "lang_a_v",
                              "birth": "birth_v",
-                             "glued": "glued_v", "bare": "bare_v"}
+                             "glued": "glued_v", "bare": "bare_v", "spaced": "spaced_v"}
 
         ctx = lex.context
         nouns = trie_regex(w for w in ctx.get("person_nouns", ()) if len(w) > 1)
@@ -203,12 +219,12 @@ class RaceRedactor:
         self._gap_re = re.compile(rf"[\s,/&()+\-]*(?:(?:{connectors})\.?(?!\w)[\s,/&()+\-]*)?", _FLAGS)
         identity = trie_regex(ctx.get("identity_phrases", ()))
         self._before_re = re.compile(
-            rf"(?:(?<!\w){identity}|(?<!\w)(?:race|ethnicity)(?:[ \t]+(?:is|was))?[ \t]*:?)"
-            r"[ \t,\-]*\Z", _FLAGS)
-        self._slot_before_re = re.compile(rf"(?<!\d){_AGE}[ \t,\-]*\Z", _FLAGS)
-        self._bare_age_re = re.compile(r"(?<![\d.])\d{2,3}[ \t]*\Z")
+            rf"(?:(?<!\w){identity}|(?<!\w)(?:race|ethnicity)(?:{_WS}+(?:is|was))?{_WS}*:?)"
+            rf"(?:{_WS}|[,\-])*\Z", _FLAGS)
+        self._slot_before_re = re.compile(rf"(?<!\d){_AGE}(?:{_WS}|[,\-])*(?:\n(?:{_WS}|[,\-])*)?\Z", _FLAGS)
+        self._bare_age_re = re.compile(rf"(?<![\d.])\d{{2,3}}{_WS}*\Z")
         self._sex_after_re = re.compile(
-            rf"[ \t]+(?:(?-i:[{letters}])|male|female|man|woman|gentleman|lady|pt|patient)(?!\w)", _FLAGS)
+            rf"{_WS}+(?:(?-i:[{letters}])|male|female|man|woman|gentleman|lady|pt|patient)(?!\w)", _FLAGS)
         self._sex_after_keys = {term_key(t) for t in ctx.get("sex_after_terms", ())}
 
     def __getstate__(self) -> dict[str, Any]:
@@ -266,7 +282,11 @@ class RaceRedactor:
                 continue
             vg = self._value_group[kind]
             start, end = m.span(vg)
-            if kind in ("glued", "bare"):
+            if kind == "spaced":
+                if text[start].isupper() and text[m.end()].isupper():  # "W F", not "a f/u"
+                    term = self._slot_letters[text[start].lower()]
+                    hits.append(_Hit(start, end, "term", term, term.category, "demographic_slot"))
+            elif kind in ("glued", "bare"):
                 term = self._lookup(m.group(vg))
                 if term is not None:
                     hits.append(_Hit(start, end, "term", term, term.category, "demographic_slot"))

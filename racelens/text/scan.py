@@ -4,7 +4,7 @@ This scan is the second opinion on a redaction: it shares no code and no lexicon
 :class:`racelens.text.redact.RaceRedactor`, so a term the redactor misses is not missed here for
 the same reason. It is deliberately small and conservative: only terms that are race or
 ethnicity wherever they appear in a clinical note, plus "black"/"white" and the compact forms
-(``AA``, ``WM``, ``B/F``) only in the slots where notes put demographics ("54 yo AA M",
+(``AA``, ``WM``, ``B/F``, ``A/M``, ``W F``) only in the slots where notes put demographics ("54 yo AA M",
 "Race: White", "black woman"). A hit is reported as its offsets, the matched term (lowercased,
 never more context than the term) and a category.
 
@@ -69,6 +69,12 @@ _SLOT_PATTERNS: tuple[tuple[str, str], ...] = (
     (rf"\b{_AGE}\s+(?P<t>aa|african[\s-]+american|{_COLOUR})(?=\s+{_SEX}\b)", "race"),
     # "54 yo WM", "54 y/o B/F"
     (rf"(?<!\d)\d{{2,3}}\s*(?:y/?o|yo|-?\s*year[\s-]old)?\s*(?P<t>{_COMPACT})(?=\W|$)", "race"),
+    # "61 yo A/M", "33 y/o H/F" (only with the slash and an age: bare "AF" is atrial fibrillation)
+    (rf"\b{_AGE}\s*(?P<t>a\s*/\s*[mf])(?=\W|$)", "race"),
+    (rf"\b{_AGE}\s*(?P<t>h\s*/\s*[mf])(?=\W|$)", "ethnicity"),
+    # "61 yo W F", "61 y/o B M": a lone upper-case letter between an age and a sex letter
+    (rf"\b{_AGE}\s+(?P<t>(?-i:[WBA]))(?=\s+(?-i:[MF])\b)", "race"),
+    (rf"\b{_AGE}\s+(?P<t>(?-i:H))(?=\s+(?-i:[MF])\b)", "ethnicity"),
     # demographic lines: "Race: White", "Ethnicity - Hispanic or Latino"
     (rf"\b(?:race|ethnicity)\s*[:=-]\s*(?P<t>{_COLOUR}|african|asian|other)\b", "race"),
 )

@@ -4,7 +4,8 @@ A control with known answers, one note per sample of
 :func:`racelens.shared.synthetic.synthetic_patients` (HPI, past history, social history, exam,
 labs, plan; about 1–1.5 kB, wording varied from a seeded generator):
 
-- **Explicit mentions** in the forms notes use ("54 yo AA M", "pt is a 67 y/o W/M",
+- **Explicit mentions** in the forms notes use ("54 yo AA M", "pt is a 67 y/o W/M", "61 yo W F",
+  "A/M" but never the ambiguous bare "AM"/"AF"/"HF",
   "African-American female", "Race: Black", "Hispanic"), in a note with probability
   ``mention_rate[group]`` (group-dependent by default, as in real notes: Black patients' race is
   written more often). Their character offsets are returned as gold spans, so a redaction
@@ -42,6 +43,9 @@ _TERMS: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], str]]
     "Asian": (("Asian", "Asian-American", "Asian American"), ("Asian",), ("Asian",), "A"),
     "Hispanic": (("Hispanic", "Latino"), ("Hispanic",), ("Hispanic", "Hispanic or Latino"), "H"),
 }
+
+# compact letters written only with a slash ("A/M", never "AM")
+_SLASH_ONLY = ("A", "H")
 
 PROXIES: dict[str, tuple[str, ...]] = {
     "Asian": ("A Cantonese interpreter was used for the interview.", "Mandarin-speaking only.",
@@ -143,7 +147,10 @@ def _opening(b: _Builder, rng: np.random.Generator, age: int, female: bool, grou
         b.add(f" {sex_letter} ")
     elif form == 1:
         b.add(f"pt is a {age} y/o ")
-        b.add(_TERMS[group][3] + ("/" if rng.random() < 0.6 else "") + sex_letter, group)
+        letter = _TERMS[group][3]
+        # bare "AF"/"AM"/"HF" read as atrial fibrillation, morning, heart failure: slash only
+        slash = rng.random() < 0.6 or letter in _SLASH_ONLY
+        b.add(letter + ("/" if slash else "") + sex_letter, group)
         b.add(" ")
     else:
         b.add(_choice(rng, (f"{age} year old ", f"{age}-year-old ", f"Pt is a {age} yo ")))

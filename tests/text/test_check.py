@@ -20,6 +20,11 @@ SCAN_CASES = [
     ("71 year old black man", [(12, 17, "black", "race")]),
     ("45 yo WM presents", [(6, 8, "wm", "race")]),
     ("54y/o B/F", [(6, 9, "b/f", "race")]),
+    ("61 yo W F", [(6, 7, "w", "race")]),
+    ("61 y/o B M", [(7, 8, "b", "race")]),
+    ("54 yo A/M with AF", [(6, 9, "a/m", "race")]),
+    ("33 y/o H/F", [(7, 10, "h/f", "ethnicity")]),
+    ("Race:\nWhite", [(6, 11, "white", "race")]),
     ("Race: White.", [(6, 11, "white", "race")]),
     ("Ethnicity: non-Hispanic", [(11, 23, "non hispanic", "ethnicity")]),
     ("African-American woman", [(0, 16, "african american", "race")]),
@@ -34,6 +39,7 @@ NEGATIVES = [
     "white blood cell count 12", "WBC 12.1", "gray-white differentiation", "black stools x2",
     "black tarry stool", "Mr. Black and Dr. White", "AA meeting on Tuesdays", "BM x2 today",
     "3 BF", "[RACE] M with CP", "54 yo [RACE] M", "white matter changes", "blackout spell",
+    "AF on apixaban", "seen at 10 AM", "HF with reduced EF", "45 yo a f/u visit", "61 yo w f",
 ]
 
 

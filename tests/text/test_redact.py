@@ -227,6 +227,19 @@ def test_idempotent_on_table(explicit: RaceRedactor, extended: RaceRedactor) -> 
     ("Race - Other", [("Other", "unspecified", "demographic_line")]),
     ("white smokers", [("white", "white", "person_context")]),
     ("race-based dosing; 10 AA; 12 BM", []),
+    # a slot letter spaced from the sex letter, and the slashed Asian/Hispanic compact forms
+    ("61 yo W F with CP", [("W", "white", "demographic_slot")]),
+    ("61 y/o B M", [("B", "black", "demographic_slot")]),
+    ("54 yo A/M; 33 y/o H/F", [("A/M", "asian", "demographic_slot"),
+                              ("H/F", "hispanic_latino", "demographic_slot")]),
+    ("AF on apixaban, AM dose; HF with reduced EF; 45 yo a f/u; 61 yo w f; A/M shift", []),
+    # whitespace other than space/tab inside the slot or line; one line break at most
+    ("54\u00a0yo\u00a0AA\u00a0M", [("AA", "black", "demographic_slot")]),
+    ("Race:\u2009White", [("White", "white", "demographic_line")]),
+    ("Race:\nWhite\nHPI: 54 yo M", [("White", "white", "demographic_line")]),
+    ("Race:\r\nBlack", [("Black", "black", "demographic_line")]),
+    ("Race:\nHPI: 54 yo M", []),
+    ("Race:\n\nWhite count 12", []),
 ])
 def test_slot_and_line_variants(explicit: RaceRedactor, text: str, expected: list) -> None:
     assert _spans(explicit, text) == expected

@@ -51,6 +51,9 @@ def test_gold_spans_point_at_mentions_of_the_patients_group(patients):
     forms = set(r.spans["text"])
     assert {"AA", "Caucasian", "African-American", "Asian"} <= forms
     assert any(re.fullmatch(r"[WB]/?[MF]", f) for f in forms)
+    assert {"A/M", "A/F"} & forms
+    # the Asian and Hispanic compact forms always carry the slash ("AF" is atrial fibrillation)
+    assert not forms & {"AM", "AF", "HM", "HF"}
 
 
 def test_hard_negatives_are_never_gold(patients):
