@@ -90,6 +90,8 @@ def main(argv: list[str] | None = None) -> None:
     debug = os.environ.get("RACELENS_DEBUG", "") not in ("", "0")
     try:
         rc = app(args=argv, standalone_mode=False)
+        if rc == 130:  # typer turns Ctrl-C into this exit code itself
+            raise KeyboardInterrupt
         if isinstance(rc, int) and rc != 0:
             sys.exit(rc)
     except RacelensError as exc:
@@ -98,8 +100,16 @@ def main(argv: list[str] | None = None) -> None:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(2)
     except KeyboardInterrupt:
-        typer.echo("interrupted", err=True)
+        typer.echo("interrupted: nothing partial was kept (outputs are written atomically)",
+                   err=True)
         sys.exit(130)
+    except OSError as exc:
+        # an output folder that cannot be created, a full disk, a permission problem
+        if debug:
+            raise
+        where = f"{exc.filename}: " if exc.filename else ""
+        typer.echo(f"error: {where}{exc.strerror or exc}", err=True)
+        sys.exit(2)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except typer.Abort:

@@ -81,3 +81,37 @@ def test_group_not_landed_says_so_and_exits_non_zero(capsys: pytest.CaptureFixtu
     result = CliRunner().invoke(app, ["widgets"])
     assert result.exit_code == 2
     assert "widgets: not implemented yet" in result.output
+
+
+def test_os_error_is_one_line_exit_2(monkeypatch: pytest.MonkeyPatch,
+                                     capsys: pytest.CaptureFixture[str], tmp_path) -> None:
+    boom = typer.Typer()
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+
+    @boom.command()
+    def fail() -> None:
+        (blocker / "run").mkdir(parents=True)  # a file where a folder should go
+
+    monkeypatch.setattr(cli_main, "app", boom)
+    monkeypatch.delenv("RACELENS_DEBUG", raising=False)
+    with pytest.raises(SystemExit) as info:
+        cli_main.main([])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"error: {blocker}") and "Traceback" not in err
+
+
+def test_ctrl_c_says_so_and_exits_130(monkeypatch: pytest.MonkeyPatch,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    boom = typer.Typer()
+
+    @boom.command()
+    def fail() -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli_main, "app", boom)
+    with pytest.raises(SystemExit) as info:
+        cli_main.main([])
+    assert info.value.code == 130
+    assert capsys.readouterr().err.startswith("interrupted")
