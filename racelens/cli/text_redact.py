@@ -40,13 +40,22 @@ def redact_command(
     master: Annotated[str, typer.Option(
         "--master", help="Spark master for --engine spark (local[4], spark://host:7077, yarn); "
         "ignored when a Spark session is already active.")] = "local[2]",
+    resume: Annotated[bool, typer.Option(
+        "--resume/--no-resume", help="Local engine only: keep the chunks an interrupted run "
+        "already redacted (the hidden .<out>.parts/ folder next to --out) and redact the rest; "
+        "refused if the input file or the options changed. Without it the folder is "
+        "discarded.")] = False,
 ) -> None:
     """Redact race and ethnicity mentions from a note table, streaming it in chunks."""
+    from racelens.errors import ConfigError
     from racelens.text.redact import RaceRedactor
     from racelens.text.redact_stream import redact_file
 
     redactor = RaceRedactor(level=level, replacement=replacement,
                             lexicon=str(lexicon) if lexicon is not None else None)
+    if engine == "spark" and resume:
+        raise ConfigError("--resume applies to the local engine only; with --engine spark "
+                          "rerun without --resume")
     if engine == "spark":
         from racelens.text.spark_file import redact_file_spark
 
@@ -56,7 +65,7 @@ def redact_command(
     else:
         stats = redact_file(input, out, text_col=text_col, keep_original=keep_original,
                             spans_out=spans, id_col=id_col, chunk_rows=chunk_rows,
-                            progress=progress, redactor=redactor)
+                            progress=progress, redactor=redactor, resume=resume)
     typer.echo(f"rows: {stats.rows}  notes with mentions: {stats.notes_with_mentions}  "
                f"spans: {stats.spans}  skipped (empty/missing): {stats.skipped}")
     if stats.by_category:

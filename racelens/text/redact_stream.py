@@ -2,8 +2,12 @@
 
 Memory is bounded by ``chunk_rows``: CSV is read with pandas' chunked reader (quoted fields may
 hold newlines and quotes), parquet with ``iter_batches`` and JSON lines ``chunk_rows`` lines at a
-time. Each chunk is written to a temporary parquet file next to the output, renamed into place
-only when the whole input is done; the span audit file is written the same way.
+time. Each chunk is written as its own parquet part (with its span lines and counts) in a
+hidden ``.<output name>.parts/`` folder next to the output, each renamed into place when complete;
+when the whole input is done the parts are concatenated, part by part, into the output and the
+span audit file (temporary files renamed into place), and the folder is removed. An interrupted
+run leaves only that hidden folder; ``resume=True`` skips the parts already there (after checking
+that the input file and the options are those recorded in the folder's ``manifest.json``).
 
 Encoding decision: CSV and JSON lines are decoded as UTF-8 with ``errors="replace"``, so one bad
 byte does not stop a multi-gigabyte run; every note holding a replacement character (U+FFFD)
@@ -17,7 +21,6 @@ import json
 import logging
 import math
 import os
-import tempfile
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -29,9 +32,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from racelens.errors import ConfigError, DataError
+from racelens.errors import ConfigError, DataError, RacelensError
 from racelens.text.lexicon import Level
 from racelens.text.redact import RaceRedactor
+from racelens.text.redact_parts import Parts, manifest_for
 
 __all__ = ["RedactStats", "redact_file", "iter_table_chunks"]
 
@@ -157,19 +161,11 @@ def _redact_column(values: list[Any], redactor: RaceRedactor, row0: int, ids: li
     return out
 
 
-def _temp_next_to(path: Path, stack: ExitStack) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    stack.callback(lambda: Path(tmp).unlink(missing_ok=True))
-    return Path(tmp)
-
-
 def redact_file(input: str | os.PathLike[str], output: str | os.PathLike[str], *,
                 text_col: str = "text", level: Level = "explicit",
                 keep_original: str | None = None, spans_out: str | os.PathLike[str] | None = None,
                 id_col: str | None = None, chunk_rows: int = 10_000, progress: bool = True,
-                redactor: RaceRedactor | None = None) -> RedactStats:
+                redactor: RaceRedactor | None = None, resume: bool = False) -> RedactStats:
     """Redact the ``text_col`` of a note table into a parquet file, chunk by chunk.
 
     Parameters
@@ -197,6 +193,11 @@ def redact_file(input: str | os.PathLike[str], output: str | os.PathLike[str], *
         Show a progress bar (rows done) on stderr.
     redactor
         A configured :class:`RaceRedactor` (for example with a user lexicon).
+    resume
+        Keep the chunks an interrupted run already redacted (the hidden ``.<output>.parts/``
+        folder) and redact only the rest; :class:`ConfigError` if the input file (size, mtime)
+        or the options differ from those recorded. Without it an existing folder is discarded.
+        The output and the statistics are those of an uninterrupted run.
 
     Returns
     -------
@@ -206,51 +207,38 @@ def redact_file(input: str | os.PathLike[str], output: str | os.PathLike[str], *
         raise ConfigError(f"chunk_rows must be >= 1, got {chunk_rows}")
     redactor = redactor if redactor is not None else RaceRedactor(level=level)
     output = Path(output)
+    if not Path(input).is_file():
+        raise DataError(f"{input}: file not found")
+    _kind(Path(input))
+    parts = Parts(output, manifest_for(input, redactor, chunk_rows=chunk_rows, text_col=text_col,
+                                        keep_original=keep_original, id_col=id_col,
+                                        spans=spans_out is not None), resume)
     counts: Counter[str] = Counter()
-    rows = chunks = 0
-    with ExitStack() as stack:
-        tmp_out = _temp_next_to(output, stack)
-        spans_fh = None
-        if spans_out is not None:
-            tmp_spans = _temp_next_to(Path(spans_out), stack)
-            spans_fh = stack.enter_context(open(tmp_spans, "w", encoding="utf-8"))
-        bar = _progress(stack, progress, input)
-        writer: pq.ParquetWriter | None = None
-        for table in iter_table_chunks(input, chunk_rows):
-            if table.num_columns == 0:  # an empty JSON-lines file
-                continue
-            if text_col not in table.column_names:
-                raise DataError(f"{input}: no column {text_col!r}; found {table.column_names}; "
-                                "name the note column with --text-col")
-            if id_col is not None and id_col not in table.column_names:
-                raise DataError(f"{input}: no id column {id_col!r}; found {table.column_names}")
-            if keep_original is not None and keep_original in table.column_names:
-                raise ConfigError(f"--keep-original {keep_original!r} already names a column; "
-                                  "choose a new column name")
-            values = table.column(text_col).to_pylist()
-            ids = table.column(id_col).to_pylist() if id_col is not None else None
-            redacted = _redact_column(values, redactor, rows, ids, counts, spans_fh)
-            idx = table.column_names.index(text_col)
-            new = table.set_column(idx, pa.field(text_col, pa.string()),
-                                   pa.array(redacted, type=pa.string()))
-            if keep_original is not None:
-                new = new.append_column(pa.field(keep_original, pa.string()),
-                                        pa.array(values, type=pa.string()))
-            if writer is None:
-                writer = stack.enter_context(pq.ParquetWriter(tmp_out, new.schema))
-            writer.write_table(new)
-            rows += table.num_rows
-            chunks += 1
-            if bar is not None:
-                bar[0].update(bar[1], advance=table.num_rows)
-        if writer is not None:
-            writer.close()
-        else:  # no rows at all: still a valid parquet file
-            pq.write_table(pa.table({text_col: pa.array([], pa.string())}), tmp_out)
-        if spans_fh is not None:
-            spans_fh.close()
-            os.replace(tmp_spans, spans_out)
-        os.replace(tmp_out, output)
+    rows = chunks = resumed = 0
+    try:
+        with ExitStack() as stack:
+            bar = _progress(stack, progress, input)
+            for table in iter_table_chunks(input, chunk_rows):
+                if table.num_columns == 0:  # an empty JSON-lines file
+                    continue
+                _check_columns(table, input, text_col, id_col, keep_original)
+                done = parts.done(chunks, table.num_rows)
+                if done is None:
+                    done = _redact_part(table, parts, chunks, rows, redactor, text_col=text_col,
+                                        id_col=id_col, keep_original=keep_original)
+                else:
+                    resumed += 1
+                counts.update(done)
+                rows += table.num_rows
+                chunks += 1
+                if bar is not None:
+                    bar[0].update(bar[1], advance=table.num_rows)
+            if resumed:
+                logger.info("resumed: %d of %d chunks were already redacted", resumed, chunks)
+            parts.finish(chunks, output, spans_out, text_col)
+    except RacelensError:
+        parts.discard()  # bad input or options: a resume would fail the same way
+        raise
     stats = RedactStats(rows=rows, notes_with_mentions=counts["notes_with_mentions"],
                         spans=counts["spans"],
                         by_category={k[4:]: v for k, v in sorted(counts.items()) if k.startswith("cat:")},
@@ -261,6 +249,39 @@ def redact_file(input: str | os.PathLike[str], output: str | os.PathLike[str], *
                        stats.decode_replaced)
     logger.info("redacted %d rows in %d chunks: %d spans", rows, chunks, stats.spans)
     return stats
+
+
+def _check_columns(table: pa.Table, input: Any, text_col: str, id_col: str | None,
+                   keep_original: str | None) -> None:
+    if text_col not in table.column_names:
+        raise DataError(f"{input}: no column {text_col!r}; found {table.column_names}; "
+                        "name the note column with --text-col")
+    if id_col is not None and id_col not in table.column_names:
+        raise DataError(f"{input}: no id column {id_col!r}; found {table.column_names}")
+    if keep_original is not None and keep_original in table.column_names:
+        raise ConfigError(f"--keep-original {keep_original!r} already names a column; "
+                          "choose a new column name")
+
+
+def _redact_part(table: pa.Table, parts: Parts, index: int, row0: int, redactor: RaceRedactor,
+                 *, text_col: str, id_col: str | None, keep_original: str | None) -> Counter[str]:
+    """Redact one chunk into its part files; return its counts."""
+    counts: Counter[str] = Counter()
+    values = table.column(text_col).to_pylist()
+    ids = table.column(id_col).to_pylist() if id_col is not None else None
+    with ExitStack() as stack:
+        spans_tmp = parts.temp(stack) if parts.manifest["spans"] else None
+        with open(spans_tmp or os.devnull, "w", encoding="utf-8") as spans_fh:
+            redacted = _redact_column(values, redactor, row0, ids, counts,
+                                      spans_fh if spans_tmp is not None else None)
+        idx = table.column_names.index(text_col)
+        new = table.set_column(idx, pa.field(text_col, pa.string()),
+                               pa.array(redacted, type=pa.string()))
+        if keep_original is not None:
+            new = new.append_column(pa.field(keep_original, pa.string()),
+                                    pa.array(values, type=pa.string()))
+        parts.commit(stack, index, new, spans_tmp, {"rows": table.num_rows, **counts})
+    return counts
 
 
 def _progress(stack: ExitStack, enabled: bool, input: Any) -> tuple[Any, Any] | None:

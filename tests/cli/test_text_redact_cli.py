@@ -38,3 +38,21 @@ def test_cli_missing_column_is_one_line_error(tmp_path, capsys) -> None:
     assert exc.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "no column 'text'" in err[0]
+
+
+def test_cli_resume_is_for_the_local_engine_only(tmp_path, capsys) -> None:
+    src = tmp_path / "notes.csv"
+    pd.DataFrame({"text": ["61 yo W F", "WBC 12"]}).to_csv(src, index=False)
+    out = tmp_path / "o.parquet"
+    with pytest.raises(SystemExit) as exc:
+        main(["text", "redact", "-i", str(src), "-o", str(out), "--engine", "spark", "--resume",
+              "--no-progress"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--resume applies to the local engine only" in err[0]
+    assert not out.exists()
+    # locally, --resume with nothing to resume is a plain run
+    main(["text", "redact", "-i", str(src), "-o", str(out), "--resume", "--no-progress"])
+    assert "rows: 2  notes with mentions: 1  spans: 1" in capsys.readouterr().out
+    assert list(pd.read_parquet(out)["text"]) == ["61 yo [RACE] F", "WBC 12"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.csv", "o.parquet"]

@@ -66,11 +66,25 @@ def _redact_args(src: Path, out_dir: Path) -> tuple:
             out_dir / "spans.jsonl", "--id-col", "note_id", "--chunk-rows", "200", "--no-progress")
 
 
-def _temp_output_growing(out_dir: Path) -> Callable[[], bool]:
-    def ready() -> bool:  # the temp parquet holds at least one written chunk
-        return any(p.name.startswith(".red.parquet.") and p.stat().st_size > 50_000
-                   for p in out_dir.glob(".red.parquet.*"))
+PARTS = ".red.parquet.parts"  # the hidden folder of finished chunks
+
+
+def _parts_done(out_dir: Path) -> list[Path]:
+    return sorted((out_dir / PARTS).glob("part-*.parquet"))
+
+
+def _temp_output_growing(out_dir: Path, n_parts: int = 2) -> Callable[[], bool]:
+    def ready() -> bool:  # some chunks are finished, most are not
+        return len(_parts_done(out_dir)) >= n_parts
     return ready
+
+
+def _only_hidden_leftovers(out_dir: Path) -> None:
+    """An interrupted run leaves hidden temporary files and the parts folder, never an output."""
+    assert not (out_dir / "red.parquet").exists()
+    assert not (out_dir / "spans.jsonl").exists()
+    assert all(p.name == PARTS or (p.name.startswith(".") and p.name.endswith(".tmp"))
+               for p in out_dir.iterdir())
 
 
 @pytest.fixture(scope="module")
@@ -79,6 +93,7 @@ def straight_redaction(big_notes: Path, tmp_path_factory) -> Path:
     run = run_module(*_redact_args(big_notes, out))
     assert run.code == 0, run.err
     assert "rows: 4000" in run.out
+    (out / "stdout.txt").write_text(run.out)
     return out
 
 
@@ -87,13 +102,11 @@ def test_sigkill_mid_redaction_leaves_no_finished_output(big_notes: Path, tmp_pa
     proc = _start(*_redact_args(big_notes, tmp_path))
     rc, _ = _interrupt_when(proc, _temp_output_growing(tmp_path), signal.SIGKILL)
     assert rc == -signal.SIGKILL
-    assert not (tmp_path / "red.parquet").exists()
-    assert not (tmp_path / "spans.jsonl").exists()
-    # what a kill leaves behind is a hidden temporary file, never the output's name
-    assert all(p.name.startswith(".") and p.name.endswith(".tmp") for p in tmp_path.iterdir())
-    # a re-run (no --resume: redaction restarts) gives exactly the uninterrupted result
+    _only_hidden_leftovers(tmp_path)
+    # a re-run without --resume discards the parts and gives exactly the uninterrupted result
     run = run_module(*_redact_args(big_notes, tmp_path))
     assert run.code == 0, run.err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["red.parquet", "spans.jsonl"]
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "red.parquet"),
                                   pd.read_parquet(straight_redaction / "red.parquet"))
     assert (tmp_path / "spans.jsonl").read_bytes() == (straight_redaction / "spans.jsonl").read_bytes()
@@ -104,24 +117,31 @@ def test_sigint_mid_redaction_cleans_up(big_notes: Path, tmp_path: Path) -> None
     rc, err = _interrupt_when(proc, _temp_output_growing(tmp_path), signal.SIGINT)
     assert rc == 130, err  # typer turns KeyboardInterrupt into a silent exit 130
     assert "Traceback" not in err
-    assert list(tmp_path.iterdir()) == []  # no output, no temporary file left
+    # no output and no temporary file; the finished chunks stay for a --resume
+    assert [p.name for p in tmp_path.iterdir()] == [PARTS]
+    assert not list((tmp_path / PARTS).glob("*.tmp"))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "text redact has no --resume: an interrupted multi-GB redaction restarts from row 0. Fix in "
-    "redact_stream.redact_file: write each chunk as its own parquet part in a '.red.parquet.parts/' "
-    "folder (atomic rename per part, with its span lines in a matching part file), skip the "
-    "parts already present when resume=True (after checking the input's size/mtime recorded in "
-    "the folder), and concatenate the parts into the output at the end; add --resume to "
-    "racelens text redact"))
 def test_redaction_resumes_after_sigkill(big_notes: Path, tmp_path: Path,
                                          straight_redaction: Path) -> None:
     proc = _start(*_redact_args(big_notes, tmp_path))
-    _interrupt_when(proc, _temp_output_growing(tmp_path), signal.SIGKILL)
-    run = run_module(*_redact_args(big_notes, tmp_path), "--resume")
+    _interrupt_when(proc, _temp_output_growing(tmp_path, n_parts=3), signal.SIGKILL)
+    _only_hidden_leftovers(tmp_path)
+    done = len(_parts_done(tmp_path))
+    assert 3 <= done < 20
+    run = run_module("-v", *_redact_args(big_notes, tmp_path), "--resume")
     assert run.code == 0, run.err
+    assert f"resumed: {done} of 20 chunks were already redacted" in run.err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["red.parquet", "spans.jsonl"]
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "red.parquet"),
                                   pd.read_parquet(straight_redaction / "red.parquet"))
+    assert (tmp_path / "spans.jsonl").read_bytes() == (straight_redaction / "spans.jsonl").read_bytes()
+    assert run.out == _stats_lines(straight_redaction, tmp_path)  # the same aggregates
+
+
+def _stats_lines(straight: Path, resumed: Path) -> str:
+    """The straight run's stdout with its paths replaced by the resumed run's."""
+    return (straight / "stdout.txt").read_text().replace(str(straight), str(resumed))
 
 
 # --- imaging audit --------------------------------------------------------------------------------

@@ -113,3 +113,54 @@ def test_empty_table(tmp_path) -> None:
     src.write_text("", encoding="utf-8")
     stats = redact_file(src, tmp_path / "o.parquet", progress=False)
     assert stats.rows == 0 and pq.read_table(tmp_path / "o.parquet").num_rows == 0
+
+
+def _interrupted_at_the_end(tmp_path, src, out):
+    """A real failure after every chunk is done: the spans path is a directory, so the final
+    rename fails (OSError) and the finished parts stay for a resume."""
+    blocked = tmp_path / "blocked"
+    blocked.mkdir()
+    with pytest.raises(OSError):
+        redact_file(src, out, spans_out=blocked, id_col="note_id", chunk_rows=4, progress=False)
+    parts = out.parent / f".{out.name}.parts"
+    assert len(list(parts.glob("part-*.parquet"))) == 7 and not out.exists()
+    return parts
+
+
+def test_resume_keeps_finished_chunks_and_gives_the_straight_result(tmp_path, caplog) -> None:
+    src = tmp_path / "notes.csv"
+    _write(_frame(), src)
+    straight = redact_file(src, tmp_path / "a.parquet", spans_out=tmp_path / "a.jsonl",
+                           id_col="note_id", chunk_rows=4, progress=False)
+    out = tmp_path / "b.parquet"
+    parts = _interrupted_at_the_end(tmp_path, src, out)
+    with caplog.at_level("INFO", logger="racelens.text.redact_stream"):
+        resumed = redact_file(src, out, spans_out=tmp_path / "b.jsonl", id_col="note_id",
+                              chunk_rows=4, progress=False, resume=True)
+    assert "resumed: 7 of 7 chunks were already redacted" in caplog.text
+    assert resumed == straight
+    pd.testing.assert_frame_equal(pd.read_parquet(out), pd.read_parquet(tmp_path / "a.parquet"))
+    assert (tmp_path / "b.jsonl").read_bytes() == (tmp_path / "a.jsonl").read_bytes()
+    assert not parts.exists()
+
+
+def test_resume_refuses_changed_input_or_options_and_plain_run_discards(tmp_path, caplog) -> None:
+    src = tmp_path / "notes.csv"
+    _write(_frame(), src)
+    out = tmp_path / "b.parquet"
+    parts = _interrupted_at_the_end(tmp_path, src, out)
+    with pytest.raises(ConfigError, match="level differ.*without --resume"):
+        redact_file(src, out, spans_out=tmp_path / "b.jsonl", id_col="note_id", chunk_rows=4,
+                    progress=False, resume=True, level="extended")
+    with pytest.raises(ConfigError, match="chunk_rows"):
+        redact_file(src, out, spans_out=tmp_path / "b.jsonl", id_col="note_id", chunk_rows=5,
+                    progress=False, resume=True)
+    _write(_frame(6), src)  # the input was rewritten since
+    with pytest.raises(ConfigError, match="size"):
+        redact_file(src, out, spans_out=tmp_path / "b.jsonl", id_col="note_id", chunk_rows=4,
+                    progress=False, resume=True)
+    assert len(list(parts.glob("part-*.parquet"))) == 7  # a refusal keeps the parts
+    with caplog.at_level("INFO", logger="racelens.text.redact_stream"):
+        stats = redact_file(src, out, chunk_rows=4, progress=False)  # no --resume: start over
+    assert "resumed" not in caplog.text
+    assert stats.rows == 30 and len(pd.read_parquet(out)) == 30 and not parts.exists()
