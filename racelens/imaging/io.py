@@ -16,6 +16,8 @@ Decisions
   images are accepted only when their colour channels agree to within 2 levels of 255 (a greyscale
   radiograph saved as colour; lossy JPEG may differ by a level): the channel mean is used and alpha
   is ignored. Any other colour image is rejected.
+- A PNG/JPEG declaring more pixels than Pillow's ``MAX_IMAGE_PIXELS`` (about 89 million) is
+  refused before decoding, including the range where Pillow itself only warns.
 - Every failure is an :class:`~racelens.errors.ImageLoadError` carrying the path and a short reason
   (``reason`` is what a cohort records in ``data.skipped``).
 """
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import warnings
 from pathlib import Path
 from typing import Any, Literal
@@ -122,14 +125,21 @@ def read_dicom_header(path: str | os.PathLike[str]) -> dict[str, Any]:
     Raises
     ------
     ImageLoadError
-        When the file is missing, empty, or not DICOM.
+        When the file is missing, empty, not DICOM, or one of the values read is damaged.
     """
     path = Path(path)
     _check_file(path)
     ds = _read_dataset(path, stop_before_pixels=True, not_dicom="not a DICOM file")
+    try:
+        return _header_values(ds)
+    except _header_value_errors() as exc:
+        raise _invalid_header(path, exc) from exc
+
+
+def _header_values(ds: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for keyword in HEADER_KEYWORDS:
-        value = ds.get(keyword)
+        value = ds.get(keyword)  # pydicom converts the raw bytes here, lazily
         if value is None or value == "":
             out[keyword] = None
         elif keyword in ("Rows", "Columns", "NumberOfFrames"):
@@ -199,7 +209,20 @@ def _load_dicom(path: Path, voi: VoiMode) -> np.ndarray:
         if "end of file" in str(w.message).lower():
             raise ImageLoadError(path, "truncated file (ends inside a DICOM element)")
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    # pydicom converts header values lazily (on ds.get, in the LUT helpers): a damaged value
+    # fails here, not in dcmread; the pixel decode has its own reason
+    try:
+        return _dicom_image(path, ds, voi)
+    except ImageLoadError:  # a DataError, hence a ValueError: keep its own reason
+        raise
+    except _header_value_errors() as exc:
+        raise _invalid_header(path, exc) from exc
+
+
+def _dicom_image(path: Path, ds: Any, voi: VoiMode) -> np.ndarray:
     if "PixelData" not in ds:
+        if (cut := _truncation(path, ds)) is not None:
+            raise ImageLoadError(path, cut)
         kind = ds.get("Modality") or ds.get("SOPClassUID", "unknown")
         raise ImageLoadError(path, f"DICOM object has no pixel data (Modality {kind})")
     photometric = str(ds.get("PhotometricInterpretation", "")).upper()
@@ -228,6 +251,40 @@ def _load_dicom(path: Path, voi: VoiMode) -> np.ndarray:
     if photometric == "MONOCHROME1":
         np.subtract(np.float32(1.0), image, out=image)
     return image
+
+
+def _truncation(path: Path, ds: Any) -> str | None:
+    """Why a DICOM without pixel data looks cut short (pydicom stops silently at a partial
+    element), or None when it looks whole.
+
+    The cut shows as a last element whose value runs past the end of the file, as fewer bytes left
+    over than an element's tag and length take (8), as no data-set element at all, or, for a cut on
+    an element boundary, as an image-pixel module (Rows, Columns, BitsAllocated) without pixels.
+    """
+    elements = list(ds.values())
+    if not elements:
+        return "truncated file (ends inside the DICOM header)"
+    start, length = getattr(elements[-1], "value_tell", None), getattr(elements[-1], "length", None)
+    if start is not None and length is not None and length != 0xFFFFFFFF:  # else: unknown end
+        left = path.stat().st_size - (start + length)
+        if left < 0 or 0 < left < 8:
+            return "truncated file (ends inside the DICOM header)"
+    if all(k in ds for k in ("Rows", "Columns", "BitsAllocated")) and not any(
+            k in ds for k in ("FloatPixelData", "DoubleFloatPixelData", "PixelDataProviderURL")):
+        return "truncated file (ends before the pixel data)"
+    return None
+
+
+def _header_value_errors() -> tuple[type[BaseException], ...]:
+    """What pydicom raises converting a damaged value (evaluated when an ``except`` matches)."""
+    from pydicom.errors import BytesLengthException  # not a ValueError
+
+    return (ValueError, TypeError, KeyError, IndexError, AttributeError, NotImplementedError,
+            OverflowError, BytesLengthException)
+
+
+def _invalid_header(path: Path, exc: BaseException) -> ImageLoadError:
+    return ImageLoadError(path, f"invalid DICOM header value ({_short(exc)})")
 
 
 def _modality(arr: np.ndarray, ds: Any) -> np.ndarray:
@@ -316,7 +373,12 @@ def _load_pillow(path: Path) -> np.ndarray:
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     try:
-        with Image.open(path) as im:
+        with warnings.catch_warnings():
+            # Pillow only warns between MAX_IMAGE_PIXELS and twice that (and raises above): refuse
+            # both alike, before anything is decoded
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            im = Image.open(path)
+        with im:
             if getattr(im, "n_frames", 1) > 1:
                 raise ImageLoadError(path, f"multi-frame image ({im.n_frames} frames) not supported")
             im.load()
@@ -327,8 +389,17 @@ def _load_pillow(path: Path) -> np.ndarray:
         raise
     except UnidentifiedImageError as exc:
         raise ImageLoadError(path, "not a DICOM, PNG or JPEG file") from exc
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageLoadError(path, f"image too large ({_pixels(exc)} pixels, over Pillow's "
+                                   f"limit of {Image.MAX_IMAGE_PIXELS})") from exc
     except (OSError, SyntaxError, ValueError) as exc:  # Pillow reports truncation as OSError
         raise ImageLoadError(path, f"cannot decode image ({_short(exc)})") from exc
+
+
+def _pixels(exc: BaseException) -> str:
+    """The pixel count in Pillow's decompression-bomb message ("Image size (N pixels) exceeds")."""
+    found = re.search(r"\((\d+) pixels\)", str(exc))
+    return found.group(1) if found else "too many"
 
 
 def _pillow_to_float(path: Path, im: Any) -> np.ndarray:

@@ -324,3 +324,69 @@ def test_copied_file_keeps_working(tmp_path: Path) -> None:
 def test_bad_voi_option() -> None:
     with pytest.raises(ConfigError, match="voi must be"):
         load_image(datafile("CT_small.dcm"), voi="window")  # type: ignore[arg-type]
+
+
+# --- damaged headers, cut headers, oversized images (found by tests/reliability) ----------------
+
+
+def _ct_with(old: bytes, new: bytes, path: Path) -> Path:
+    data = Path(datafile("CT_small.dcm")).read_bytes()
+    assert len(old) == len(new) and old in data
+    path.write_bytes(data.replace(old, new, 1))
+    return path
+
+
+def test_damaged_header_value_is_an_image_load_error(tmp_path: Path) -> None:
+    # RescaleIntercept "-1024" with one flipped byte: pydicom fails lazily, on the read of the value
+    path = _ct_with(b"-1024", b"-K024", tmp_path / "intercept.dcm")
+    with pytest.raises(ImageLoadError) as info:
+        load_image(path)
+    assert info.value.reason.startswith("invalid DICOM header value (ValueError: ")
+    assert info.value.path == str(path)
+
+
+def test_header_reader_damaged_value_is_an_image_load_error(tmp_path: Path) -> None:
+    # Rows stored as two values (VM 2): int() of a MultiValue is a TypeError inside pydicom's value
+    ds = pydicom.dcmread(datafile("CT_small.dcm"))
+    ds["Rows"].value = [128, 128]
+    ds.save_as(tmp_path / "rows.dcm")
+    with pytest.raises(ImageLoadError) as info:
+        read_dicom_header(tmp_path / "rows.dcm")
+    assert info.value.reason.startswith("invalid DICOM header value (TypeError: ")
+
+
+@pytest.mark.parametrize("keep, reason", [
+    (1000, "truncated file (ends inside the DICOM header)"),   # inside an element's value
+    (3000, "truncated file (ends inside the DICOM header)"),   # 6 bytes into a tag and length
+    (5000, "truncated file (ends inside the DICOM header)"),
+    (6288, "truncated file (ends before the pixel data)"),     # on the pixel data's element tag
+    (200, "truncated file (ends inside the DICOM header)"),    # file meta only, no data set
+])
+def test_dicom_cut_inside_its_header_is_truncated(tmp_path: Path, keep: int, reason: str) -> None:
+    data = Path(datafile("CT_small.dcm")).read_bytes()
+    assert data.rindex(b"\xe0\x7f\x10\x00") == 6288  # where the pixel data element starts
+    (tmp_path / "cut.dcm").write_bytes(data[:keep])
+    with pytest.raises(ImageLoadError) as info:
+        load_image(tmp_path / "cut.dcm")
+    assert info.value.reason == reason
+
+
+def test_image_pixel_module_without_pixels_on_an_element_boundary(tmp_path: Path) -> None:
+    # a whole header without PixelData: no partial element to see, the image module tells
+    ds = pydicom.dcmread(datafile("CT_small.dcm"))
+    del ds.PixelData
+    ds.save_as(tmp_path / "nopix.dcm")
+    with pytest.raises(ImageLoadError, match=r"truncated file \(ends before the pixel data\)"):
+        load_image(tmp_path / "nopix.dcm")
+
+
+@pytest.mark.parametrize("side", [40, 50])  # 1,600 pixels: Pillow warns; 2,500: Pillow raises
+def test_image_over_pillows_pixel_limit_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                   side: int) -> None:
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # the same check as 89 Mpx, at test size
+    Image.new("L", (side, side), 7).save(tmp_path / "big.png")
+    with pytest.raises(ImageLoadError) as info:
+        load_image(tmp_path / "big.png")
+    assert info.value.reason == f"image too large ({side * side} pixels, over Pillow's limit of 1000)"
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", side * side)
+    assert load_image(tmp_path / "big.png").shape == (side, side)
