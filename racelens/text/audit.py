@@ -10,7 +10,10 @@ notes, tunes it on validation notes and scores the test notes:
   of race are found by TF-IDF + logistic regression **on the training notes only** (finding
   them on all notes would let test notes choose what is removed, and the measured drop would be
   optimistic), deleted from every note, and the model re-fitted and re-scored: conditions
-  ``strip_proxies`` with ``{"level": L, "k": n}`` for n proxies removed so far.
+  ``strip_proxies`` with ``{"level": L, "k": n}`` for n proxies removed so far. Only n-grams
+  found in the notes of at least ``min_patients`` distinct training patients are candidates (a
+  k-anonymity-style floor: a name or MRN repeated in one patient's notes is never stripped, so
+  never listed in ``result.json``).
 
 Outputs: ``RUN/result.json`` (modality ``text``), ``RUN/predictions.parquet`` (test scores per
 condition) and, in ``extras``, the redaction check of each level and the proxies removed.
@@ -29,7 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from racelens.errors import ConfigError
+from racelens.errors import ConfigError, LabelError
 from racelens.shared.audit import AuditResult, Condition, ConditionResult, evaluate_condition
 
 __all__ = ["TextAuditConfig", "run_text_audit", "strip_ngrams", "LEVELS"]
@@ -58,6 +61,8 @@ class TextAuditConfig:
     strip_proxies
         Remove up to this many proxies, re-measuring every ``proxy_step`` removals
         (``proxy_step=0``: about ten measurements).
+    min_patients
+        A proxy must occur in the notes of at least this many distinct training patients.
     collapse, race_source, consistency
         Label rules (:func:`racelens.shared.labels.label_cohort`).
     seed, n_boot
@@ -74,6 +79,7 @@ class TextAuditConfig:
     levels: Sequence[str] = LEVELS
     strip_proxies: int = 0
     proxy_step: int = 0
+    min_patients: int = 10
     collapse: str = "abw"
     race_source: str = "auto"
     consistency: str = "drop"
@@ -87,6 +93,8 @@ class TextAuditConfig:
             raise ConfigError(f"levels must be among {LEVELS}, got {list(self.levels)}")
         if self.strip_proxies < 0 or self.proxy_step < 0:
             raise ConfigError("strip_proxies and proxy_step must be >= 0")
+        if self.min_patients < 1:
+            raise ConfigError(f"min_patients must be >= 1, got {self.min_patients}")
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -137,16 +145,21 @@ def _score(cond: Condition, texts: list[str], y: np.ndarray, pids: np.ndarray, s
     return res, scores
 
 
-def _top_proxies(texts: list[str], y: np.ndarray, split: np.ndarray, n: int, seed: int,
-                 exclude: set[str]) -> list[str]:
-    """The ``n`` n-grams with the largest weight for any group, found on training notes only."""
-    from racelens.text.models_tfidf import TfidfLogReg
+def _top_proxies(texts: list[str], y: np.ndarray, pids: np.ndarray, split: np.ndarray, n: int,
+                 seed: int, exclude: set[str], min_patients: int) -> list[str]:
+    """The ``n`` n-grams with the largest weight for any group, found on training notes only,
+    among those in the notes of at least ``min_patients`` distinct training patients."""
+    from racelens.text.check import patient_doc_freq, reportable_coef
+    from racelens.text.models_tfidf import TfidfLogReg, top_ngrams
 
     tr, va = np.flatnonzero(split == "train"), np.flatnonzero(split == "val")
-    m = TfidfLogReg(random_state=seed).fit([texts[i] for i in tr], y[tr],
+    train_texts = [texts[i] for i in tr]
+    m = TfidfLogReg(random_state=seed).fit(train_texts, y[tr],
                                            val_texts=[texts[i] for i in va], val_y=y[va])
-    ranked = sorted(((w, g) for grams in m.top_ngrams(50).values() for g, w in grams),
-                    reverse=True)
+    n_pat = patient_doc_freq(m.transform(train_texts), pids[tr])
+    coef = reportable_coef(m.classifier_.coef_, n_pat, min_patients)
+    grams = top_ngrams(coef, m.vectorizer_.get_feature_names_out(), list(m.classes_), 50)
+    ranked = sorted(((w, g) for per_group in grams.values() for g, w in per_group), reverse=True)
     out: list[str] = []
     for _, g in ranked:
         if g not in exclude and g not in out:
@@ -154,6 +167,19 @@ def _top_proxies(texts: list[str], y: np.ndarray, split: np.ndarray, n: int, see
         if len(out) == n:
             break
     return out
+
+
+def _require_two_groups(cfg: TextAuditConfig, cohort: Any) -> None:
+    """A one-line error naming the input and the label column when fewer than two groups remain."""
+    groups = sorted(cohort.table["race"].dropna().astype(str).unique())
+    if len(groups) >= 2:
+        return
+    where = "the table" if isinstance(cfg.input, pd.DataFrame) else str(cfg.input)
+    n_excluded = sum(cohort.excluded.values())
+    found = f"one group only ({groups[0]})" if groups else "no group"
+    raise LabelError(f"{where}: column {cfg.label_col!r} leaves {found} after the label rules "
+                     f"(collapse {cfg.collapse!r}; {n_excluded:,} rows excluded); an audit needs "
+                     "at least two groups: check --label-col, --race-source and --collapse")
 
 
 def run_text_audit(config: TextAuditConfig) -> AuditResult:
@@ -176,6 +202,7 @@ def run_text_audit(config: TextAuditConfig) -> AuditResult:
                         patient_col=cfg.patient_col, sample_col=cfg.sample_col,
                         race_source=cfg.race_source, collapse=cfg.collapse,
                         consistency=cfg.consistency)  # type: ignore[arg-type]
+    _require_two_groups(cfg, cohort)
     t = cohort.table
     split = np.asarray(patient_split(t, "patient_id", "race", seed=cfg.seed), dtype=object)
     y = t["race"].astype(str).to_numpy(object)
@@ -215,7 +242,8 @@ def run_text_audit(config: TextAuditConfig) -> AuditResult:
         current = texts[level]
         while len(removed) < cfg.strip_proxies:
             n = min(step, cfg.strip_proxies - len(removed))
-            new = _top_proxies(current, y, split, n, cfg.seed, set(removed))
+            new = _top_proxies(current, y, pids, split, n, cfg.seed, set(removed),
+                               cfg.min_patients)
             if not new:
                 break
             removed.extend(new)

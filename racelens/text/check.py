@@ -15,6 +15,11 @@ presidio-research's evaluator and scrubadub's ``comparison.py``:
    AUC with patient-bootstrap intervals, p-value against chance), and the n-grams most predictive
    of each group with their document frequency per group.
 
+Proxies are a k-anonymity-style floor: an n-gram is reported (and, in the text audit, stripped)
+only when it occurs in the notes of at least ``min_patients`` distinct *training patients*
+(default 10). ``min_df`` counts notes, and a patient's name or MRN written in every one of their
+dozens of notes passes any note count; counting patients keeps identifiers out of reports.
+
 Everything in the report is an aggregate, an offset or a short n-gram; no note text.
 """
 
@@ -23,41 +28,27 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from racelens.errors import ConfigError, DataError, LabelError, SplitError
+from racelens.text.mentions import MentionCounter, MentionStats, mention_stats
 from racelens.text.models_tfidf import make_vectorizer, top_ngrams, validate_texts
-from racelens.text.scan import ScanLevel, scan_residual
+from racelens.text.scan import ScanLevel
 from racelens.text.spaneval import SpanScores, score_spans
 
-__all__ = ["RedactionReport", "MentionStats", "Leakage", "Proxy", "check_redaction",
-           "mention_stats", "leakage_probe"]
+__all__ = ["RedactionReport", "MentionStats", "MentionCounter", "Leakage", "Proxy",
+           "check_redaction", "mention_stats", "leakage_probe", "patient_doc_freq", "reportable_coef",
+           "run_leakage",
+           "MIN_PATIENTS"]
 
 log = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True)
-class MentionStats:
-    """Scanned race-term mentions over a set of notes, overall and per group."""
-
-    n_notes: int
-    n_mentions: int
-    n_notes_with_mentions: int
-    per_1000_notes: float
-    terms: Mapping[str, int]
-    categories: Mapping[str, int]
-    per_group: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"n_notes": self.n_notes, "n_mentions": self.n_mentions,
-                "n_notes_with_mentions": self.n_notes_with_mentions,
-                "per_1000_notes": self.per_1000_notes, "terms": dict(self.terms),
-                "categories": dict(self.categories),
-                "per_group": {g: dict(v) for g, v in self.per_group.items()}}
+#: Default floor of distinct training patients an n-gram needs to be reported as a proxy.
+MIN_PATIENTS = 10
 
 
 @dataclass(frozen=True)
@@ -68,10 +59,11 @@ class Proxy:
     ngram: str
     weight: float
     doc_freq: Mapping[str, float]
+    n_patients: int = 0  # distinct training patients whose notes hold the n-gram
 
     def to_dict(self) -> dict[str, Any]:
         return {"group": self.group, "ngram": self.ngram, "weight": self.weight,
-                "doc_freq": dict(self.doc_freq)}
+                "doc_freq": dict(self.doc_freq), "n_patients": self.n_patients}
 
 
 @dataclass(frozen=True)
@@ -101,6 +93,7 @@ class RedactionReport:
     leakage: Leakage | None = None
     proxies: Sequence[Proxy] = ()
     notes: Sequence[str] = ()
+    leakage_sample: Mapping[str, Any] | None = None  # notes/patients the leakage part used
 
     def to_dict(self) -> dict[str, Any]:
         return {"schema": "racelens.redaction_check/1", "level": self.level,
@@ -108,7 +101,8 @@ class RedactionReport:
                 "original": self.original.to_dict() if self.original else None,
                 "spans": self.spans.to_dict() if self.spans else None,
                 "leakage": self.leakage.to_dict() if self.leakage else None,
-                "proxies": [p.to_dict() for p in self.proxies], "notes": list(self.notes)}
+                "proxies": [p.to_dict() for p in self.proxies], "notes": list(self.notes),
+                "leakage_sample": dict(self.leakage_sample) if self.leakage_sample else None}
 
     def to_json(self) -> str:
         from racelens.shared.io import _json_default
@@ -149,6 +143,10 @@ class RedactionReport:
             lines.append("  per group: " + ", ".join(
                 f"{g} {e.estimate:.3f}" for g, e in res.auc.per_group.items()
                 if e.estimate is not None))
+            if self.leakage_sample:
+                ls = self.leakage_sample
+                lines.append(f"  fitted on {ls['n_notes']:,} notes of {ls['n_patients']:,} "
+                             f"patients (of {ls['n_notes_labelled']:,} labelled notes)")
         if self.proxies:
             by_group: dict[str, list[str]] = {}
             for p in self.proxies:
@@ -168,34 +166,6 @@ def _as_labels(labels: Sequence[Any] | None, n: int) -> np.ndarray | None:
     return arr
 
 
-def mention_stats(texts: Sequence[str], labels: np.ndarray | None = None,
-                  level: ScanLevel = "explicit") -> MentionStats:
-    """Scan every note and count mentions overall, per term, per category and per group."""
-    n = len(texts)
-    per_note = np.zeros(n, dtype=int)
-    terms: dict[str, int] = {}
-    cats: dict[str, int] = {}
-    for i, t in enumerate(texts):
-        hits = scan_residual(t, level)
-        per_note[i] = len(hits)
-        for _, _, term, cat in hits:
-            terms[term] = terms.get(term, 0) + 1
-            cats[cat] = cats.get(cat, 0) + 1
-    per_group: dict[str, dict[str, float]] = {}
-    if labels is not None:
-        for g in sorted({v for v in labels if v is not None}):
-            mask = labels == g
-            k = int(mask.sum())
-            per_group[g] = {"n_notes": k, "n_mentions": int(per_note[mask].sum()),
-                            "n_notes_with_mentions": int((per_note[mask] > 0).sum()),
-                            "per_1000_notes": 1000.0 * per_note[mask].sum() / k,
-                            "share_notes_with_mentions": float((per_note[mask] > 0).mean())}
-    return MentionStats(n, int(per_note.sum()), int((per_note > 0).sum()),
-                        1000.0 * per_note.sum() / n if n else 0.0,
-                        dict(sorted(terms.items(), key=lambda kv: (-kv[1], kv[0]))),
-                        dict(sorted(cats.items())), per_group)
-
-
 def _predicted_spans(original_texts: Sequence[str], level: str) -> list[list[tuple[int, int]]]:
     from racelens.text.redact import RaceRedactor
 
@@ -203,21 +173,56 @@ def _predicted_spans(original_texts: Sequence[str], level: str) -> list[list[tup
     return [[(s.start, s.end) for s in r.spans] for r in redactor.redact_batch(original_texts)]
 
 
+def patient_doc_freq(X: Any, patient_ids: Sequence[Any]) -> np.ndarray:
+    """Per column of ``X`` (notes x n-grams), the number of distinct patients whose notes hold it.
+
+    >>> import scipy.sparse as sp
+    >>> patient_doc_freq(sp.csr_matrix([[1, 0], [2, 0], [0, 1]]), ["a", "a", "b"]).tolist()
+    [1, 1]
+    """
+    import scipy.sparse as sp
+
+    codes, uniques = pd.factorize(np.asarray(patient_ids, dtype=object), use_na_sentinel=False)
+    n = len(codes)
+    if n != X.shape[0]:
+        raise DataError(f"{n} patient ids for {X.shape[0]} notes")
+    owner = sp.csr_matrix((np.ones(n, dtype=np.int32), (codes, np.arange(n))),
+                          shape=(len(uniques), n))
+    present = sp.csr_matrix(X, copy=True)
+    present.data = (present.data != 0).astype(np.int32)
+    per_patient = (owner @ present).tocsc()
+    per_patient.eliminate_zeros()
+    return np.diff(per_patient.indptr)
+
+
 def leakage_probe(texts: Sequence[str], labels: np.ndarray, patient_ids: Sequence[Any], *,
                   level: str = "explicit", seed: int = 0, n_boot: int = 1000, min_df: int = 5,
-                  top_k: int = 10, splits: Sequence[str] | None = None
-                  ) -> tuple[Leakage, list[Proxy]]:
+                  min_patients: int = MIN_PATIENTS, top_k: int = 10,
+                  splits: Sequence[str] | None = None) -> tuple[Leakage, list[Proxy]]:
     """Race predictability from ``texts`` by TF-IDF + the shared linear probe.
 
     The vectorizer's vocabulary and IDF come from the training and validation notes only;
-    n-grams in fewer than ``min_df`` notes are dropped, so no rare string (a name, an
-    identifier) can become a reported proxy.
+    n-grams in fewer than ``min_df`` notes are dropped. Proxies are reported only among n-grams
+    found in the notes of at least ``min_patients`` distinct training patients, so that no
+    string particular to a few patients (a name or an identifier repeated in all of one
+    patient's notes) can become a reported proxy.
+
+    Raises
+    ------
+    LabelError
+        When the labels hold fewer than two groups.
     """
     from racelens.shared.audit import Condition
     from racelens.shared.probe import linear_probe
     from racelens.shared.splits import patient_split
 
-    frame = pd.DataFrame({"patient_id": np.asarray(patient_ids, dtype=object), "race": labels})
+    classes = sorted(set(labels))
+    if len(classes) < 2:
+        raise LabelError("labels hold one group only; the leakage probe needs two")
+    if min_patients < 1:
+        raise ConfigError(f"min_patients must be >= 1, got {min_patients}")
+    pids = np.asarray(patient_ids, dtype=object)
+    frame = pd.DataFrame({"patient_id": pids, "race": labels})
     if splits is not None:
         frame["split"] = np.asarray(splits, dtype=object)
     split = np.asarray(patient_split(frame, "patient_id", "race", seed=seed), dtype=object)
@@ -228,26 +233,36 @@ def leakage_probe(texts: Sequence[str], labels: np.ndarray, patient_ids: Sequenc
     except ValueError as exc:
         raise DataError(f"no n-gram occurs in {min_df}+ training notes; lower min_df") from exc
     X = vec.transform(texts)
-    classes = sorted(set(labels))
     cond = Condition("redact", {"level": level}) if level != "none" else Condition("original")
     # raw TF-IDF weights (no scaling): scaling would inflate the rarest n-grams
-    fit = linear_probe(X, labels, np.asarray(patient_ids, dtype=object), split, classes,
+    fit = linear_probe(X, labels, pids, split, classes,
                        condition=cond, seed=seed, n_boot=n_boot, standardize=False)
     leak = Leakage(fit.result, int((split == "train").sum()), int((split == "val").sum()),
                    int((split == "test").sum()), int(X.shape[1]))
     lr = _linear_step(fit.model)
     proxies: list[Proxy] = []
     if lr is not None:
+        train = np.flatnonzero(split == "train")
+        n_pat = patient_doc_freq(X[train], pids[train])
         present = (X > 0).tocsc()
         vocab = vec.get_feature_names_out()
+        index = {w: j for j, w in enumerate(vocab)}
         masks = {g: labels == g for g in classes}
-        for g, grams in top_ngrams(lr.coef_, vocab, [str(c) for c in lr.classes_], top_k).items():
-            index = {w: j for j, w in enumerate(vocab)}
+        coef = reportable_coef(lr.coef_, n_pat, min_patients)
+        for g, grams in top_ngrams(coef, vocab, [str(c) for c in lr.classes_], top_k).items():
             for gram, w in grams:
                 col = present[:, index[gram]].toarray().ravel()
                 df = {h: float(col[m].mean()) for h, m in masks.items()}
-                proxies.append(Proxy(g, gram, w, df))
+                proxies.append(Proxy(g, gram, w, df, int(n_pat[index[gram]])))
     return leak, proxies
+
+
+def reportable_coef(coef: np.ndarray, n_patients: np.ndarray, min_patients: int) -> np.ndarray:
+    """``coef`` with the columns of n-grams seen for fewer than ``min_patients`` patients zeroed
+    (:func:`racelens.text.models_tfidf.top_ngrams` reports positive weights only)."""
+    out = np.array(coef, dtype=float, copy=True)
+    out[:, np.asarray(n_patients) < min_patients] = 0.0
+    return out
 
 
 def _linear_step(model: Any) -> Any:
@@ -272,6 +287,7 @@ def check_redaction(
     overlap_threshold: float = 0.5,
     n_boot: int = 1000,
     min_df: int = 5,
+    min_patients: int = MIN_PATIENTS,
     top_k: int = 10,
     leakage: bool = True,
 ) -> RedactionReport:
@@ -299,6 +315,9 @@ def check_redaction(
         Character intersection-over-union for a span match.
     n_boot, min_df, top_k
         Bootstrap resamples, minimum document count of an n-gram, proxies per group.
+    min_patients
+        A proxy must occur in the notes of at least this many distinct training patients
+        (a k-anonymity-style floor: identifiers repeated in one patient's notes never show).
     leakage
         Set False to skip the probe (it needs at least two groups with enough patients).
 
@@ -331,11 +350,8 @@ def check_redaction(
                                   "predicted_spans or original_texts")
             predicted_spans = _predicted_spans(orig, level)
         spans = score_spans(gold_spans, predicted_spans, overlap_threshold=overlap_threshold)
-    leak, proxies = None, []
+    leak, proxies, sample = None, [], None
     if leakage and lab is not None:
-        keep = np.flatnonzero([v is not None for v in lab])
-        if len(keep) < n:
-            notes.append(f"{n - len(keep)} notes without a label left out of the leakage probe")
         if patient_ids is None:
             notes.append("no patient ids: each note treated as its own patient")
             pids = np.arange(n)
@@ -343,12 +359,32 @@ def check_redaction(
             if len(patient_ids) != n:
                 raise DataError(f"{len(patient_ids)} patient ids for {n} notes")
             pids = np.asarray(patient_ids, dtype=object)
-        try:
-            leak, proxies = leakage_probe([red[i] for i in keep], lab[keep], pids[keep],
-                                          level=level, seed=seed, n_boot=n_boot, min_df=min_df,
-                                          top_k=top_k)
-        except (SplitError, LabelError) as exc:
-            log.warning("leakage probe skipped: %s", exc)
-            notes.append(f"leakage probe skipped: {exc}")
+        keep = np.flatnonzero([v is not None for v in lab])
+        leak, proxies, sample = run_leakage(
+            [red[i] for i in keep], lab[keep], pids[keep], notes, n_unlabelled=n - len(keep),
+            level=level, seed=seed, n_boot=n_boot, min_df=min_df, min_patients=min_patients,
+            top_k=top_k)
     return RedactionReport(level, n, residual, original, spans, leak, tuple(proxies),
-                           tuple(notes))
+                           tuple(notes), sample)
+
+
+def run_leakage(texts: Sequence[str], labels: np.ndarray, patient_ids: np.ndarray,
+                notes: list[str], *, n_unlabelled: int, n_labelled: int | None = None,
+                **probe: Any) -> tuple[Leakage | None, list[Proxy], dict[str, Any]]:
+    """The leakage part of a check on labelled notes: probe, proxies, and what it used.
+
+    A probe that cannot run (one group, too few patients) adds a line to ``notes`` instead of
+    failing the check. ``n_labelled`` is the number of labelled notes in the whole input when
+    ``texts`` is a sample of them.
+    """
+    if n_unlabelled:
+        notes.append(f"{n_unlabelled} notes without a label left out of the leakage probe")
+    sample = {"n_notes": len(texts), "n_patients": int(pd.unique(patient_ids).size),
+              "n_notes_labelled": len(texts) if n_labelled is None else n_labelled}
+    try:
+        leak, proxies = leakage_probe(texts, labels, patient_ids, **probe)
+    except (SplitError, LabelError) as exc:
+        log.warning("leakage probe skipped: %s", exc)
+        notes.append(f"leakage probe skipped: {exc}")
+        return None, [], sample
+    return leak, proxies, sample

@@ -182,13 +182,6 @@ def test_one_group_only_audit_is_a_one_line_error(notes: pd.DataFrame, tmp_path:
 
 
 @pytest.mark.parametrize("race", ["WHITE", np.nan], ids=["one group", "no race values"])
-@pytest.mark.xfail(strict=True, reason=(
-    "text.audit: with one group, and even with no race value at all, the error is 'y holds one "
-    "group only; ...' (from the model): it names neither the file nor the label column, and is "
-    "wrong when no row has a race. Fix: in run_text_audit, after from_table, `if "
-    "t['race'].nunique() < 2: raise LabelError(f\"{cfg.input}: column {cfg.label_col!r} "
-    "leaves {groups or 'no group'} after the label rules (excluded: {...}); an audit needs at "
-    "least two\")`"))
 def test_one_group_only_audit_error_names_file_and_column(notes: pd.DataFrame, tmp_path: Path,
                                                           race: object) -> None:
     notes.assign(race_raw=race).to_csv(tmp_path / "labels.csv", index=False)
@@ -196,12 +189,6 @@ def test_one_group_only_audit_error_names_file_and_column(notes: pd.DataFrame, t
     assert_clean_error(run, "labels.csv", "race_raw")
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "text.check: labels of one group crash the leakage probe with sklearn's ValueError ('This "
-    "solver needs samples of at least 2 classes'), a traceback and exit 1. Fix: in "
-    "leakage_probe, before fitting, `if len(set(labels)) < 2: raise LabelError('labels hold one "
-    "group only; the leakage probe needs two')`; check_redaction already turns LabelError into a "
-    "note ('leakage probe skipped: ...')"))
 def test_one_group_only_check_does_not_crash(notes: pd.DataFrame, tmp_path: Path) -> None:
     notes.assign(race_raw="WHITE").to_csv(tmp_path / "white.csv", index=False)
     run = run_cli("text", "check", "-i", tmp_path / "white.csv", "-o", tmp_path / "c",

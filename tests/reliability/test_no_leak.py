@@ -181,15 +181,6 @@ def test_dicom_tag_markers_are_in_the_files(runs) -> None:
     assert np.isfinite(manifest["age"]).all()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "text.check / text.audit: an identifier written in every note of one patient (a name, an "
-    "MRN: real patients have dozens of notes) passes min_df (counted in notes, not patients) and "
-    "becomes a top 'proxy'; it is then printed by `text check`, stored in check.json, in "
-    "result.json extras.strip_proxies.removed and shown in report.html. Fix: count an n-gram's "
-    "document frequency in distinct training patients and report (and strip) only n-grams seen "
-    "for at least `min_patients` patients (e.g. 10), in leakage_probe and in text.audit."
-    "_top_proxies (vectorise one document per patient for the min_df filter, or drop vocabulary "
-    "entries whose patient count is below the threshold before ranking)"))
 def test_an_identifier_repeated_in_a_patients_notes_is_not_a_proxy(tmp_path: Path) -> None:
     t = note_table(80, seed=2)
     extra = []

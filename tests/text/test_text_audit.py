@@ -125,3 +125,32 @@ def test_negative_control_on_synthetic_notes(synthetic_cohort):
                                          sample_col="note_id", levels=("explicit",),
                                          n_boot=200))
     assert res.condition("redact", level="explicit").auc.macro.contains(0.5)
+
+
+def test_a_name_in_all_of_a_patients_notes_is_never_stripped_or_listed():
+    df = note_table(60, 2, proxy=0.0)  # no planted proxy: the names compete with noise
+    named = df[df["subject_id"].isin(range(1000, 1012))]
+    # 12 patients with 8 more notes each, all signed with the patient's own made-up name
+    extra = pd.DataFrame([{**r, "note_id": f"{r['note_id']}x{k}",
+                           "text": f"Seen by zqxname{r['subject_id']} today. {r['text']}"}
+                          for k in range(4) for r in named.to_dict("records")])
+    df = pd.concat([df, extra], ignore_index=True)
+    cfg = dict(label_col="race", patient_col="subject_id", levels=("explicit",), collapse="bw",
+               n_boot=20, strip_proxies=30, proxy_step=30)
+    removed = run_text_audit(TextAuditConfig(df, **cfg)).extras["strip_proxies"]["removed"]
+    assert len(removed) == 30 and not any("zqxname" in g for g in removed)
+    loose = run_text_audit(TextAuditConfig(df, min_patients=1, **cfg))
+    assert any("zqxname" in g for g in loose.extras["strip_proxies"]["removed"])
+    with pytest.raises(ConfigError, match="min_patients"):
+        TextAuditConfig(df, min_patients=0)
+
+
+@pytest.mark.parametrize("race", ["WHITE", None])
+def test_one_group_or_none_is_a_label_error_naming_the_column(race):
+    from racelens.errors import LabelError
+
+    df = note_table(20, 3, proxy=0.0).assign(race=race)
+    with pytest.raises(LabelError, match="the table: column 'race' leaves (one group only "
+                                         r"\(White\)|no group)"):
+        run_text_audit(TextAuditConfig(df, label_col="race", patient_col="subject_id",
+                                       levels=("none",), collapse="bw", n_boot=20))
