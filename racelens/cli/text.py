@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -56,13 +56,10 @@ def read_gold_spans(path: Path, n_notes: int) -> list[list[tuple[int, int]]]:
     return spans
 
 
-def _labels(raw: Any, collapse: str, source: str) -> list[str | None]:
-    import pandas as pd
+def _count_rows(path: Path, column: str) -> int:
+    from racelens.text.check_stream import _chunks
 
-    from racelens.shared.labels import apply_collapse, harmonize
-
-    groups, _ = apply_collapse(harmonize(raw, source), collapse)  # type: ignore[arg-type]
-    return [None if pd.isna(g) else str(g) for g in groups]
+    return sum(len(df) for df in _chunks(path, [column], 50_000))
 
 
 @app.command()
@@ -77,21 +74,30 @@ def check(
     level: Annotated[str, typer.Option(help="Terms the residual scan looks for: explicit|extended.")] = "explicit",
     collapse: Annotated[str, typer.Option(help="Race collapse for the labels.")] = "abw",
     race_source: Annotated[str, typer.Option(help="Vocabulary of the race column.")] = "auto",
-    seed: Annotated[int, typer.Option(help="Seed of the split and bootstrap.")] = 0,
+    seed: Annotated[int, typer.Option(help="Seed of the split, bootstrap and leakage sample.")] = 0,
     n_boot: Annotated[int, typer.Option(help="Bootstrap resamples.")] = 1000,
+    min_patients: Annotated[int, typer.Option(
+        help="Report a proxy only if it occurs in notes of at least this many training "
+             "patients (keeps names/MRNs out of the report).")] = 10,
+    max_leakage_notes: Annotated[int, typer.Option(
+        help="Most notes (whole patients, hash-sampled) the leakage probe is fitted on.")
+                                 ] = 50_000,
+    chunk_rows: Annotated[int, typer.Option(help="Rows read at a time.")] = 10_000,
 ) -> None:
-    """Check a redaction: residual terms, span scores, mention rates, leakage, proxies."""
-    from racelens.shared.io import atomic_write_text, read_table
-    from racelens.text.check import check_redaction
+    """Check a redaction: residual terms, span scores, mention rates, leakage, proxies.
 
-    cols = [c for c in (text_col, label_col, patient_col, original_col) if c]
-    df = read_table(input, columns=list(dict.fromkeys(cols)))
-    labels = _labels(df[label_col], collapse, race_source) if label_col else None
-    gold = read_gold_spans(gold_spans, len(df)) if gold_spans else None
-    report = check_redaction(
-        df[text_col].tolist(), original_texts=df[original_col].tolist() if original_col else None,
-        labels=labels, patient_ids=df[patient_col].tolist() if patient_col else None,
-        gold_spans=gold, level=level, seed=seed, n_boot=n_boot)  # type: ignore[arg-type]
+    The table is read in chunks (memory does not grow with it); the leakage probe uses a
+    sample of whole patients of at most --max-leakage-notes notes.
+    """
+    from racelens.shared.io import atomic_write_text
+    from racelens.text.check_stream import check_file
+
+    gold = read_gold_spans(gold_spans, _count_rows(input, text_col)) if gold_spans else None
+    report = check_file(
+        input, text_col=text_col, label_col=label_col, patient_col=patient_col,
+        original_col=original_col, gold_spans=gold, level=level,  # type: ignore[arg-type]
+        collapse=collapse, race_source=race_source, seed=seed, n_boot=n_boot,
+        min_patients=min_patients, max_leakage_notes=max_leakage_notes, chunk_rows=chunk_rows)
     atomic_write_text(out / "check.json", report.to_json() + "\n")
     typer.echo(report.summary())
     typer.echo(f"wrote {out / 'check.json'}")
@@ -110,6 +116,9 @@ def audit(
                       ] = "none,explicit,extended",
     strip_proxies: Annotated[int, typer.Option(help="Remove up to K top proxies and re-measure.")] = 0,
     proxy_step: Annotated[int, typer.Option(help="Proxies removed between measurements (0: K/10).")] = 0,
+    min_patients: Annotated[int, typer.Option(
+        help="Strip/list a proxy only if it occurs in notes of at least this many training "
+             "patients.")] = 10,
     collapse: Annotated[str, typer.Option(help="Race collapse: abw, bw, abhw, omb.")] = "abw",
     race_source: Annotated[str, typer.Option(help="Vocabulary of the race column.")] = "auto",
     seed: Annotated[int, typer.Option(help="Seed of the split, models and bootstrap.")] = 0,
@@ -121,7 +130,8 @@ def audit(
     cfg = TextAuditConfig(input, text_col=text_col, label_col=label_col,
                           patient_col=patient_col, sample_col=sample_col, out=out, model=model,
                           levels=tuple(v.strip() for v in levels.split(",") if v.strip()),
-                          strip_proxies=strip_proxies, proxy_step=proxy_step, collapse=collapse,
+                          strip_proxies=strip_proxies, proxy_step=proxy_step,
+                          min_patients=min_patients, collapse=collapse,
                           race_source=race_source, seed=seed, n_boot=n_boot)
     res = run_text_audit(cfg)
     d = res.data

@@ -22,7 +22,7 @@ from typing import Any
 
 from racelens.errors import ConfigError, DataError
 
-__all__ = ["SpanScores", "score_spans", "as_offsets", "f_beta"]
+__all__ = ["SpanScores", "score_spans", "combine_span_scores", "as_offsets", "f_beta"]
 
 Offsets = tuple[int, int]
 
@@ -102,6 +102,7 @@ def score_spans(
     predicted_spans: Sequence[Iterable[Any] | None],
     *,
     overlap_threshold: float = 0.5,
+    first_index: int = 0,
 ) -> SpanScores:
     """Score predicted spans against gold spans, note by note.
 
@@ -112,6 +113,8 @@ def score_spans(
         all in the original text's offsets.
     overlap_threshold
         Minimum intersection over union (characters) for a match, in ``(0, 1]``.
+    first_index
+        Index of the first note in misses and false hits (a batch of a larger table).
 
     Returns
     -------
@@ -126,7 +129,8 @@ def score_spans(
     n_gold = n_pred = n_match = 0
     misses: list[tuple[int, int, int]] = []
     false_hits: list[tuple[int, int, int]] = []
-    for k, (g_raw, p_raw) in enumerate(zip(gold_spans, predicted_spans, strict=True)):
+    for k, (g_raw, p_raw) in enumerate(zip(gold_spans, predicted_spans, strict=True),
+                                       start=first_index):
         gold, pred = as_offsets(g_raw), as_offsets(p_raw)
         mg, mp = _match(gold, pred, overlap_threshold)
         n_gold += len(gold)
@@ -134,7 +138,21 @@ def score_spans(
         n_match += len(mg)
         misses.extend((k, *g) for i, g in enumerate(gold) if i not in mg)
         false_hits.extend((k, *p) for j, p in enumerate(pred) if j not in mp)
+    return _scores(n_gold, n_pred, n_match, overlap_threshold, misses, false_hits)
+
+
+def _scores(n_gold: int, n_pred: int, n_match: int, overlap_threshold: float,
+            misses: Sequence[tuple[int, int, int]],
+            false_hits: Sequence[tuple[int, int, int]]) -> SpanScores:
     precision = n_match / n_pred if n_pred else 1.0
     recall = n_match / n_gold if n_gold else 1.0
     return SpanScores(precision, recall, f_beta(precision, recall), n_gold, n_pred, n_match,
                       float(overlap_threshold), tuple(misses), tuple(false_hits))
+
+
+def combine_span_scores(parts: Sequence[SpanScores], overlap_threshold: float) -> SpanScores:
+    """The scores of all notes from the scores of disjoint batches of them (scored with
+    ``first_index`` set, so misses and false hits keep their table-wide note index)."""
+    return _scores(sum(p.n_gold for p in parts), sum(p.n_predicted for p in parts),
+                   sum(p.n_matched for p in parts), overlap_threshold,
+                   [m for p in parts for m in p.misses], [f for p in parts for f in p.false_hits])

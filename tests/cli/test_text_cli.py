@@ -82,3 +82,21 @@ def test_text_audit_writes_result(tmp_path, capsys):
     code, _, err = _run(capsys, "text", "audit", "--input", str(path), "--out",
                         str(tmp_path / "r2"), "--levels", "all")
     assert code == 2 and "levels" in err
+
+
+def test_text_check_samples_whole_patients_for_the_leakage_probe(tmp_path, capsys):
+    df = pd.concat([_notes(200, 2)] * 3, ignore_index=True)  # three notes per patient
+    df.to_csv(tmp_path / "red.csv", index=False)
+    code, out, err = _run(capsys, "text", "check", "-i", str(tmp_path / "red.csv"), "-o",
+                          str(tmp_path / "chk"), "--label-col", "race", "--patient-col",
+                          "subject_id", "--n-boot", "50", "--max-leakage-notes", "300",
+                          "--chunk-rows", "64", "--min-patients", "5")
+    assert code == 0, err
+    rep = json.loads((tmp_path / "chk" / "check.json").read_text())
+    sample = rep["leakage_sample"]
+    assert sample["n_notes"] == 3 * sample["n_patients"] and 270 < sample["n_notes"] <= 300
+    assert sample["n_notes_labelled"] == len(df) and rep["n_notes"] == len(df)
+    leak = rep["leakage"]
+    assert leak["n_train"] + leak["n_val"] + leak["n_test"] == sample["n_notes"]
+    assert all(p["n_patients"] >= 5 for p in rep["proxies"])
+    assert f"fitted on {sample['n_notes']:,} notes" in out

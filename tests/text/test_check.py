@@ -214,3 +214,118 @@ def test_check_with_the_real_redactor_on_originals():
     assert rep.residual.n_mentions == 0
     assert rep.spans.recall == 1.0 and rep.spans.precision == 1.0
     assert rep.original.n_mentions == sum(map(len, gold))
+
+
+# ----------------------------------------------- patient floor for proxies, one group, streaming
+
+
+def _with_named_patients(n_named: int, n_notes: int):
+    """make_notes plus ``n_named`` patients whose every note carries the same made-up name."""
+    orig, red, gold, race, pid = make_notes(240, 1, proxies=True, explicit=True)
+    for i in range(n_named):
+        for k in range(n_notes):
+            red.append(f"Patient name zqxname{i} Smith. " + red[(7 * i + k) % 240])
+            race.append("Black")
+            pid.append(f"named{i}")
+    return red, race, pid
+
+
+def test_an_identifier_in_all_of_a_patients_notes_is_never_a_proxy():
+    from racelens.text.check import patient_doc_freq
+
+    red, race, pid = _with_named_patients(10, 8)
+    rep = check_redaction(red, labels=race, patient_ids=pid, n_boot=50, top_k=50)
+    assert rep.proxies and all(p.n_patients >= 10 for p in rep.proxies)
+    assert not any("zqxname" in p.ngram for p in rep.proxies)
+    assert "zqxname" not in rep.to_json() and "zqxname" not in rep.summary()
+    # the floor is what removes them: with a floor of one patient a name is reported
+    loose = check_redaction(red, labels=race, patient_ids=pid, n_boot=50, top_k=50,
+                            min_patients=1)
+    assert any("zqxname" in p.ngram for p in loose.proxies)
+    import scipy.sparse as sp
+
+    X = sp.csr_matrix(np.array([[1, 0, 2], [3, 0, 0], [0, 1, 1], [0, 0, 1]]))
+    assert patient_doc_freq(X, ["a", "a", "b", "c"]).tolist() == [1, 1, 3]
+
+
+def test_one_group_leakage_is_a_note_not_a_crash():
+    _, red, _, _, pid = make_notes(60, 4, proxies=False, explicit=False)
+    rep = check_redaction(red, labels=["White"] * len(red), patient_ids=pid, n_boot=20)
+    assert rep.leakage is None and rep.proxies == ()
+    assert any("one group only" in n for n in rep.notes)
+
+
+def test_span_scores_of_batches_combine_to_the_whole():
+    from racelens.text.spaneval import combine_span_scores
+
+    gold = [[(0, 5)], [(2, 4), (10, 12)], [], [(1, 3)]]
+    pred = [[(0, 5)], [(2, 4)], [(7, 9)], []]
+    whole = score_spans(gold, pred)
+    parts = [score_spans(gold[:3], pred[:3]), score_spans(gold[3:], pred[3:], first_index=3)]
+    assert combine_span_scores(parts, 0.5) == whole
+    assert whole.misses == ((1, 10, 12), (3, 1, 3)) and whole.false_hits == ((2, 7, 9),)
+
+
+def test_check_file_in_chunks_equals_the_in_memory_check(tmp_path):
+    import pandas as pd
+
+    from racelens.text.check_stream import check_file
+
+    orig, red, gold, race, pid = make_notes(120, 5, proxies=True, explicit=True)
+    red[3] = orig[3]  # one residual mention
+    raw = {"Asian": "ASIAN", "Black": "BLACK/AFRICAN AMERICAN", "White": "WHITE"}
+    df = pd.DataFrame({"text": red, "orig": orig, "race": [raw[g] for g in race], "pid": pid})
+    df.loc[5, "race"] = None
+    df.to_csv(tmp_path / "notes.csv", index=False)
+    labels = [None if i == 5 else g for i, g in enumerate(race)]
+    mem = check_redaction(red, original_texts=orig, labels=labels, patient_ids=pid,
+                          gold_spans=gold, n_boot=50)
+    got = check_file(tmp_path / "notes.csv", text_col="text", label_col="race",
+                     patient_col="pid", original_col="orig", gold_spans=gold, n_boot=50,
+                     chunk_rows=17)
+    assert got.residual == mem.residual and got.residual.n_mentions == 1
+    assert got.original == mem.original and got.spans == mem.spans
+    assert got.leakage.to_dict() == mem.leakage.to_dict() and got.proxies == mem.proxies
+    assert got.leakage_sample == {"n_notes": len(red) - 1, "n_patients": 120,
+                                  "n_notes_labelled": len(red) - 1}
+    assert got.notes == mem.notes == ("1 notes without a label left out of the leakage probe",)
+
+
+def test_leakage_sample_is_whole_patients_bounded_and_order_free():
+    from racelens.text.check_stream import PatientSample
+
+    rng = np.random.default_rng(0)
+    rows = [(i, f"t{i}", "A", f"p{int(rng.integers(0, 50))}") for i in range(300)]
+
+    def take(order, max_notes=60, seed=3):
+        s = PatientSample(max_notes, seed)
+        for r in order:
+            s.add(*r)
+        return s.arrays()
+
+    texts, _, pids = take(rows)
+    again, _, _ = take(rows[::-1])
+    assert texts == again and 0 < len(texts) <= 60  # same sample whatever the row order
+    counts = {p: sum(r[3] == p for r in rows) for p in set(pids)}
+    assert len(texts) == sum(counts.values())  # every kept patient with all its notes
+    # the kept patients are a prefix of all patients in hash order, and the next did not fit
+    s = PatientSample(60, 3)
+    order = sorted({r[3] for r in rows}, key=s._hash)
+    kept = len(counts)
+    assert set(order[:kept]) == set(counts)
+    nxt = sum(r[3] == order[kept] for r in rows)
+    assert len(texts) + nxt > 60
+    assert take(rows, seed=4)[0] != texts  # the seed picks the patients
+
+
+def test_check_file_refuses_invalid_utf8_but_keeps_a_real_replacement_char(tmp_path):
+    from racelens.text.check_stream import check_file
+
+    good = "text,race\n\"caf\ufffd note, AA M\",WHITE\nplain note,BLACK\n".encode()
+    (tmp_path / "ok.csv").write_bytes(good)
+    assert check_file(tmp_path / "ok.csv").n_notes == 2
+    (tmp_path / "bad.csv").write_bytes(good.replace(b"plain", b"pl\xffin"))
+    with pytest.raises(DataError, match=r"bad\.csv: not valid utf-8"):
+        check_file(tmp_path / "bad.csv")
+    with pytest.raises(DataError, match=r"missing column\(s\) \['note'\]"):
+        check_file(tmp_path / "ok.csv", text_col="note")
