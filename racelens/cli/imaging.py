@@ -65,7 +65,8 @@ def audit(
                                            "efficientnet_b0 or hf:DIR.")] = "small_cnn",
     size: Annotated[int, typer.Option(help="Model image size (cached once).")] = 224,
     epochs: Annotated[int, typer.Option()] = 10,
-    batch_size: Annotated[int, typer.Option()] = 32,
+    batch_size: Annotated[int, typer.Option(help="Global batch: under torchrun each of N "
+                                                 "processes takes batch/N.")] = 32,
     lr: Annotated[float, typer.Option()] = 1e-3,
     seed: Annotated[int, typer.Option()] = 0,
     condition: Annotated[list[str] | None, typer.Option(

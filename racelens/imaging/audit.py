@@ -64,7 +64,8 @@ class ImagingAuditConfig:
     size
         Side of the cached, model-size images.
     epochs, batch_size, lr, patience
-        Training settings (see :class:`racelens.shared.training.TrainConfig`).
+        Training settings (see :class:`racelens.shared.training.TrainConfig`); ``batch_size``
+        is the global batch under ``torchrun``.
     seed
         Seeds the split, model initialisation, shuffling, perturbations and bootstrap.
     conditions
@@ -283,6 +284,7 @@ def _run(config: ImagingAuditConfig, ctx: DistContext) -> AuditResult | None:
                         config=config.to_dict(), seed=config.seed,
                         extras={"task": config.task or "race", "classes": list(data.classes),
                                 "mode": config.mode, "training": training,
+                                "world_size": ctx.world_size,
                                 "split_sizes": {s: int((data.split == s).sum()) for s in ("train", "val", "test")}})
     if audit.data.n_input_rows != data.n_input_rows:
         raise DataError(f"internal accounting error: {audit.data.n_input_rows} rows accounted "

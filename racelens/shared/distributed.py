@@ -22,6 +22,7 @@ Decisions
 from __future__ import annotations
 
 import contextlib
+import datetime
 import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -109,13 +110,16 @@ def current_context() -> DistContext:
                        local_rank=_env_int("LOCAL_RANK", 0), backend=str(dist.get_backend()))
 
 
-def init_distributed(device: str = "auto") -> DistContext:
+def init_distributed(device: str = "auto", *, timeout_min: float | None = None) -> DistContext:
     """Start the process group ``torchrun`` asked for (``WORLD_SIZE > 1``); else do nothing.
 
     Parameters
     ----------
     device
         ``auto``/``cuda``: NCCL on GPU ``LOCAL_RANK`` when CUDA is available; ``cpu``: gloo.
+    timeout_min
+        How long a collective waits for the slowest rank, e.g. the other ranks for rank 0 while
+        it builds the image cache. Default: ``RACELENS_DIST_TIMEOUT_MIN`` or 60 minutes.
 
     Returns
     -------
@@ -138,7 +142,10 @@ def init_distributed(device: str = "auto") -> DistContext:
             raise ConfigError(f"LOCAL_RANK {env.local_rank} but only {torch.cuda.device_count()} "
                               "GPU(s) here; set --nproc_per_node to the GPUs per node")
         torch.cuda.set_device(env.local_rank)
-    dist.init_process_group(backend="nccl" if cuda else "gloo", init_method="env://")
+    if timeout_min is None:
+        timeout_min = float(os.environ.get("RACELENS_DIST_TIMEOUT_MIN", "") or 60)
+    dist.init_process_group(backend="nccl" if cuda else "gloo", init_method="env://",
+                            timeout=datetime.timedelta(minutes=timeout_min))
     ctx = current_context()
     log.info("process group up: rank %d of %d (%s)", ctx.rank, ctx.world_size, ctx.backend)
     return ctx

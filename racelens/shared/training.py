@@ -34,10 +34,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-import os
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -47,6 +45,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from racelens.errors import ConfigError, DataError
+from racelens.shared.checkpoint import LoopState, cpu_state, load_checkpoint, save_checkpoint
 from racelens.shared.distributed import (
     DistContext,
     all_reduce_sum,
@@ -201,55 +200,6 @@ def _macro_auc(labels: np.ndarray, probs: np.ndarray, classes: Sequence[str]) ->
     return value
 
 
-def _atomic_torch_save(obj: Any, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _cpu_state(model: nn.Module) -> dict[str, Tensor]:
-    return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
-
-
-@dataclass
-class _LoopState:
-    """What a checkpoint restores besides the model, optimiser and scheduler."""
-
-    best_state: dict[str, Tensor]
-    history: list[dict[str, float]] = field(default_factory=list)
-    best_auc: float = -math.inf
-    best_epoch: int = 0
-    bad_epochs: int = 0
-    exhausted: bool = False  # patience used up
-    epoch: int = 0  # epochs finished
-
-
-def _save_checkpoint(path: Path, st: _LoopState, classes: list[str], parts: dict[str, Any],
-                     config: TrainConfig) -> None:
-    # the unwrapped model's weights and no sampler state (the shuffle derives from seed + epoch):
-    # nothing in it depends on the number of processes
-    state = {k: (_cpu_state(v) if k == "model" else v.state_dict()) for k, v in parts.items()}
-    _atomic_torch_save({**state, **asdict(st), "classes": classes, "config": asdict(config)}, path)
-
-
-def _load_checkpoint(path: Path, classes: list[str], parts: dict[str, Any]) -> _LoopState:
-    ck = torch.load(path, map_location="cpu", weights_only=True)
-    if list(ck["classes"]) != classes:
-        raise ConfigError(f"{path} was trained for classes {ck['classes']}, not {classes}; "
-                          "use another run directory or drop --resume")
-    for key, obj in parts.items():
-        obj.load_state_dict(ck[key])
-    return _LoopState(best_state=ck["best_state"], history=[dict(h) for h in ck["history"]],
-                      best_auc=ck["best_auc"], best_epoch=ck["best_epoch"],
-                      bad_epochs=ck["bad_epochs"], exhausted=ck["exhausted"], epoch=ck["epoch"])
-
-
 def train_classifier(
     model: nn.Module,
     train_data: Dataset,
@@ -325,11 +275,11 @@ def train_classifier(
                               num_workers=config.num_workers, collate_fn=collate_fn,
                               pin_memory=device.type == "cuda")
 
-    st = _LoopState(best_state=_cpu_state(model))
+    st = LoopState(best_state=cpu_state(model))
     ckpt_path = Path(run_dir) / CHECKPOINT_NAME if run_dir is not None else None
     parts = {"model": model, "optimizer": optimizer, "scheduler": scheduler, "scaler": scaler}
     if resume and ckpt_path is not None and ckpt_path.exists():
-        st = _load_checkpoint(ckpt_path, classes, parts)
+        st = load_checkpoint(ckpt_path, classes, parts)
         log.info("resuming from %s at epoch %d", ckpt_path, st.epoch)
     elif resume:
         log.info("no checkpoint to resume in %s; training from the start", run_dir)
@@ -366,7 +316,7 @@ def train_classifier(
             monitored = auc if not math.isnan(auc) else -math.inf
             if monitored > st.best_auc or st.best_epoch == 0:
                 st.best_auc, st.best_epoch, st.bad_epochs = monitored, epoch + 1, 0
-                st.best_state = _cpu_state(model)
+                st.best_state = cpu_state(model)
             else:
                 st.bad_epochs += 1
             scheduler.step(monitored)
@@ -375,7 +325,7 @@ def train_classifier(
             st.exhausted = st.bad_epochs > config.patience
             st.epoch = epoch + 1
             if ckpt_path is not None and ctx.is_main:
-                _save_checkpoint(ckpt_path, st, classes, parts, config)
+                save_checkpoint(ckpt_path, st, classes, parts, config)
     model.load_state_dict(st.best_state)
     stopped_early = st.exhausted and len(st.history) < config.epochs
     if stopped_early:

@@ -28,10 +28,10 @@ import pandas as pd
 import pytest
 import torch
 
+from racelens.cli.synth import write_synthetic_cohort
 from racelens.errors import ConfigError, DataError
 from racelens.imaging.audit import ImagingAuditConfig, run_imaging_audit
 from racelens.imaging.cohorts import from_table, write_manifest
-from racelens.imaging.synthetic import ImageSignal, synthetic_images, write_png
 from racelens.shared.distributed import (
     DistContext,
     gather_predictions,
@@ -40,7 +40,6 @@ from racelens.shared.distributed import (
     main_first,
     shard_indices,
 )
-from racelens.shared.synthetic import synthetic_patients
 
 SIZE = 32
 AUDIT = dict(size=SIZE, batch_size=32, lr=5e-3, seed=0, n_boot=50, device="cpu", progress=False)
@@ -165,16 +164,12 @@ def test_two_processes_train_as_one(tmp_path):
 
 @pytest.fixture(scope="module")
 def manifest(tmp_path_factory) -> Path:
-    """~220 samples of 32 px with a strong mid-band race texture (learnt in 3 epochs)."""
+    """The demo cohort's ~220 PNGs at 32 px with a strong mid-band race texture (learnt in 3 epochs)."""
     root = tmp_path_factory.mktemp("ddp")
-    patients = synthetic_patients(90, seed=0)
-    images = synthetic_images(patients, size=SIZE, signal=ImageSignal(band="mid", strength=4.0), seed=0)
-    paths = [f"img/{i}.png" for i in range(len(images))]
-    for p, img in zip(paths, images, strict=True):
-        write_png(root / p, img)
-    patients.assign(path=paths).to_csv(root / "table.csv", index=False)
-    cohort = from_table(root / "table.csv", path_col="path", race_col="race_raw",
-                        patient_col="patient_id", sample_col="sample_id")
+    synth = write_synthetic_cohort(root, 90, seed=0, image_signal="band=mid,strength=6.0",
+                                   image_size=SIZE, image_format="png")
+    cohort = from_table(synth.images_csv, path_col="path", race_col="race", patient_col="patient_id",
+                        sample_col="sample_id", race_source="mimic-iv", collapse="abw")
     return write_manifest(cohort, root / "manifest.parquet")[0]
 
 
@@ -205,6 +200,7 @@ def test_torchrun_audit_matches_one_process(manifest, one_process, tmp_path):
     b = json.loads((out / "result.json").read_text())
     assert b["data"] == a["data"]
     assert b["extras"]["split_sizes"] == a["extras"]["split_sizes"]
+    assert (a["extras"]["world_size"], b["extras"]["world_size"]) == (1, 2)
     assert b["conditions"][0]["n_test"] == a["conditions"][0]["n_test"]
     pa, pb = (pd.read_parquet(r / "predictions.parquet") for r in (one_process, out))
     assert pb["sample_id"].tolist() == pa["sample_id"].tolist()
