@@ -18,7 +18,13 @@ from typing import Literal
 import pandas as pd
 
 from racelens.errors import DataError, ImageLoadError, LabelError
-from racelens.imaging.cohorts import Cohort, absolute_paths, finish_cohort, normalise_sex
+from racelens.imaging.cohorts import (
+    Cohort,
+    absolute_paths,
+    drop_missing_patients,
+    finish_cohort,
+    normalise_sex,
+)
 from racelens.shared.io import read_table
 from racelens.shared.labels import (
     COLLAPSES,
@@ -175,6 +181,7 @@ def mimic_cxr(
     _require(adm, ["subject_id", race_column], str(admissions_csv))
     source = "mimic-iv" if race_column == "race" else "mimic-iv-v1"
     per_patient, bad = race_per_patient(adm, "subject_id", race_column, source, consistency)
+    meta = drop_missing_patients(meta, "subject_id", excluded, str(metadata_csv))
     samples = meta.assign(patient_id=meta["subject_id"].astype(str))
     samples = _label_by_patient(samples, per_patient, bad, spec, excluded)
     if patients_csv is not None:
@@ -317,7 +324,8 @@ def from_dicom_folder(
     """A cohort from a folder of DICOM files, race from a CSV by PatientID or the EthnicGroup tag.
 
     Input rows are the files under ``root`` (recursively, hidden files ignored). Files that are not
-    DICOM, unreadable, or hold no single-frame image go to ``skipped`` with the reason.
+    DICOM, unreadable, or hold no single-frame image go to ``skipped`` with the reason; images
+    without a ``PatientID`` are excluded as ``"missing patient id"``.
 
     Parameters
     ----------
@@ -358,10 +366,8 @@ def from_dicom_folder(
     excluded: Counter[str] = Counter()
     df = pd.DataFrame(rows, columns=["sample_id", "path", "PatientID", "EthnicGroup"]
                       if not rows else None)
-    no_id = df["PatientID"].isna()
-    if no_id.any():
-        excluded["no PatientID"] += int(no_id.sum())
-    df = df.loc[~no_id].assign(patient_id=lambda d: d["PatientID"].astype(str))
+    df = drop_missing_patients(df, "PatientID", excluded, str(root))
+    df = df.assign(patient_id=df["PatientID"].astype(str))
     if labels_csv is not None:
         lab = read_table(labels_csv)
         _require(lab, [patient_col, race_col], str(labels_csv))

@@ -59,6 +59,7 @@ __all__ = [
     "write_manifest",
     "load_manifest",
     "manifest_sidecar",
+    "MISSING_PATIENT_KEY",
 ]
 
 logger = logging.getLogger(__name__)
@@ -70,6 +71,8 @@ MANIFEST_SCHEMA = "racelens.manifest/1"
 _SPLITS = {"train": "train", "val": "val", "valid": "val", "validate": "val",
            "validation": "val", "test": "test"}
 _SEX = {"f": "F", "female": "F", "m": "M", "male": "M"}
+#: The ``excluded`` reason of rows without a patient id (missing or blank).
+MISSING_PATIENT_KEY = "missing patient id"
 
 
 @dataclass(frozen=True)
@@ -82,7 +85,7 @@ class Cohort:
         One row per kept sample: standard columns first, then the source's raw columns.
     excluded
         Rows left out by label or view rules, by reason or raw race value (``"view:LATERAL"``,
-        ``"UNKNOWN"``, ``"inconsistent race across rows"``).
+        ``"UNKNOWN"``, ``"inconsistent race across rows"``, ``"missing patient id"``).
     skipped
         ``(sample_id, reason)`` for rows whose image file could not be used.
     n_input_rows
@@ -192,6 +195,23 @@ def finish_cohort(table: pd.DataFrame, *, source: str, n_input_rows: int,
     return cohort
 
 
+def drop_missing_patients(df: pd.DataFrame, column: str, excluded: Counter[str],
+                          where: str) -> pd.DataFrame:
+    """Leave out rows whose patient id is missing or blank, counted under ``MISSING_PATIENT_KEY``.
+
+    The patient-level split cannot place them and their samples cannot be told apart from other
+    patients' (as text they would all become one patient ``"nan"``); a warning gives the count.
+    """
+    ids = df[column]
+    missing = (ids.isna() | (ids.astype("string").str.strip() == "")).fillna(True).to_numpy(bool)
+    if missing.any():
+        excluded[MISSING_PATIENT_KEY] += int(missing.sum())
+        logger.warning("%s: %d row(s) without a patient id in column %r left out (counted as "
+                       "excluded %r); fill them to keep those samples", where, int(missing.sum()),
+                       column, MISSING_PATIENT_KEY)
+    return df.loc[~missing]
+
+
 def absolute_paths(values: pd.Series, base: str | os.PathLike[str]) -> pd.Series:
     """Absolute, normalised paths; relative ones resolved against ``base`` (no file access)."""
     base = os.fspath(base)
@@ -242,23 +262,28 @@ def from_table(
         working directory for a DataFrame).
     check_files
         Record rows whose file does not exist in ``skipped`` (``os.path.exists`` only).
+
+    Rows with a missing or blank patient id are excluded (``"missing patient id"``).
     """
     if isinstance(table, pd.DataFrame):
-        df, folder = table.copy(), Path.cwd()
+        df, folder, where = table.copy(), Path.cwd(), "table"
     else:
-        df, folder = read_table(table), Path(table).resolve().parent
+        df, folder, where = read_table(table), Path(table).resolve().parent, str(table)
     needed = [path_col, race_col, patient_col] + [c for c in (sample_col, split_col, ethnicity_col) if c]
     missing = [c for c in needed if c not in df.columns]
     if missing:
-        raise DataError(f"table has no column(s) {missing}; its columns are {list(df.columns)[:20]}")
+        raise DataError(f"{where} has no column(s) {missing}; its columns are "
+                        f"{list(df.columns)[:20]}")
     if df.empty:
-        raise DataError("the table has no rows")
+        raise DataError(f"{where} has no rows")
     n_input = len(df)
-    df = df.reset_index(drop=True)
+    excluded: Counter[str] = Counter()
+    df = drop_missing_patients(df.reset_index(drop=True), patient_col, excluded, where)
     if race_col != "race" and "race" in df.columns:
         df = df.rename(columns={"race": "race_original"})
     labeled = label_cohort(df, race_col, patient_col, race_source, collapse, consistency,
                            ethnicity_col=ethnicity_col)
+    excluded.update(labeled.excluded)
     out = labeled.table
     out["sample_id"] = (out[sample_col] if sample_col else out[path_col]).astype(str)
     out["patient_id"] = out[patient_col].astype(str)
@@ -267,7 +292,7 @@ def from_table(
         out["split"] = _normalise_split(out[split_col], split_col)
     if "sex" in out.columns:
         out["sex"] = normalise_sex(out["sex"])
-    return finish_cohort(out, source="table", n_input_rows=n_input, excluded=labeled.excluded,
+    return finish_cohort(out, source="table", n_input_rows=n_input, excluded=excluded,
                          collapse=labeled.collapse, check_files=check_files)
 
 

@@ -289,6 +289,34 @@ def test_from_table_resolves_relative_paths(tmp_path):
                    split_col="fold", check_files=False)
 
 
+def test_from_table_excludes_and_counts_missing_patient_ids(tmp_path, caplog):
+    tab = pd.DataFrame({"file": [f"{k}.png" for k in range(6)],
+                        "race": ["WHITE", "ASIAN", "WHITE", "BLACK", "WHITE", "ASIAN"],
+                        "pid": ["p1", None, "  ", "p2", "", "p3"]})
+    tab.to_csv(tmp_path / "t.csv", index=False)  # the CSV turns "" into NaN, keeps "  "
+    for table in (tab, tmp_path / "t.csv"):
+        with caplog.at_level("WARNING", logger="racelens.imaging.cohorts"):
+            c = from_table(table, path_col="file", race_col="race", patient_col="pid",
+                           check_files=False)
+        assert list(c.table["patient_id"]) == ["p1", "p2", "p3"]
+        assert dict(c.excluded) == {"missing patient id": 3} and accounted(c) == 6
+        assert c.summary()["patients"] == 3
+    assert "3 row(s) without a patient id in column 'pid'" in caplog.text
+    assert "p1" not in caplog.text  # counts only, no identifiers
+
+
+def test_from_table_errors_name_the_file(tmp_path):
+    tab = pd.DataFrame({"file": ["a.png"], "race": ["WHITE"], "pid": ["p1"]})
+    tab.to_csv(tmp_path / "cohort.csv", index=False)
+    with pytest.raises(DataError, match=r"cohort\.csv has no column\(s\) \['mrn'\]"):
+        from_table(tmp_path / "cohort.csv", path_col="file", race_col="race", patient_col="mrn")
+    tab.iloc[:0].to_csv(tmp_path / "empty.csv", index=False)
+    with pytest.raises(DataError, match=r"empty\.csv has no rows"):
+        from_table(tmp_path / "empty.csv", path_col="file", race_col="race", patient_col="pid")
+    with pytest.raises(DataError, match=r"^table has no column\(s\) \['mrn'\]"):
+        from_table(tab, path_col="file", race_col="race", patient_col="mrn")
+
+
 # --- DICOM folders ------------------------------------------------------------------------------
 
 
@@ -349,7 +377,7 @@ def test_from_dicom_folder_ethnic_group_tags(dicom_dir):
     assert list(c.table["sample_id"]) == ["P1/1.dcm", "P1/2.dcm", "P2/1.dcm", "P5/1.dcm"]
     assert list(c.table["race"]) == ["White", "White", "Black", "Asian"]
     assert list(c.table["sex"]) == ["F"] * 4 and list(c.table["age"]) == [45.0] * 4
-    assert dict(c.excluded) == {"no PatientID": 1, "<missing>": 1}
+    assert dict(c.excluded) == {"missing patient id": 1, "<missing>": 1}
     reasons = dict(c.skipped)
     assert set(reasons) == {"P6/sr.dcm", "P7/cine.dcm", "notes.txt", "empty.dcm"}
     assert reasons["P6/sr.dcm"].startswith("no pixel data")
@@ -368,7 +396,7 @@ def test_from_dicom_folder_labels_csv(dicom_dir, tmp_path):
     assert accounted(c) == 10
     assert list(c.table["patient_id"]) == ["P1", "P1", "P2", "P3"]
     assert list(c.table["race"]) == ["White", "White", "Black", "Asian"]
-    assert dict(c.excluded) == {"no PatientID": 1, INCONSISTENT_KEY: 1}
+    assert dict(c.excluded) == {"missing patient id": 1, INCONSISTENT_KEY: 1}
 
 
 # --- manifests ----------------------------------------------------------------------------------
