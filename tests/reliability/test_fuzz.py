@@ -270,10 +270,6 @@ def _header_mutated(name: str, edits: list[tuple[float, int]],
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")  # pydicom on the damaged values
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "imaging.io.load_image: a damaged header value (non-numeric DS/IS such as '-K024', an "
-    "unknown VR, a multi-valued Rows) raises ValueError/NotImplementedError/TypeError instead of "
-    "ImageLoadError; see test_bad_inputs_imaging for the fix"))
 @CI_NO_SHRINK
 @given(name=st.sampled_from(sorted(DICOMS)), edits=mutations, fields=field_edits)
 # Known counterexamples run first, so the outcome does not depend on what the generator finds
@@ -308,10 +304,6 @@ def test_loader_on_mutated_png_and_jpeg(fuzz_dir: Path, name: str, edits,
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")  # pydicom on the damaged values
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "imaging.io.read_dicom_header (used by `racelens imaging manifest dicom`): a damaged header "
-    "value escapes as NotImplementedError/TypeError/BytesLengthException; see "
-    "test_bad_inputs_imaging for the fix"))
 @CI_NO_SHRINK
 @given(name=st.sampled_from(sorted(DICOMS)), edits=mutations, fields=field_edits)
 @example(name="CT_small.dcm", edits=[], fields=[(4, 0.375, ord("Z"))])  # PatientID VR -> 'ZO'
