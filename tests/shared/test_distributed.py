@@ -55,7 +55,7 @@ from torch.utils.data import TensorDataset
 from racelens.shared.distributed import distributed_session
 from racelens.shared.training import TrainConfig, seeded_rng, train_classifier
 
-out, n_train = Path(sys.argv[1]), int(sys.argv[2])
+out, n_train, batch, accum = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 
 def blobs(n, seed):
     rng = np.random.default_rng(seed)
@@ -65,7 +65,7 @@ def blobs(n, seed):
 
 with seeded_rng(0):
     model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 3))
-cfg = TrainConfig(epochs=3, batch_size=16, lr=1e-2, patience=5, progress=False, device="cpu",
+cfg = TrainConfig(epochs=3, batch_size=batch, grad_accum=accum, lr=1e-2, patience=5, progress=False, device="cpu",
                   seed=7, class_weights=True)
 with distributed_session("cpu") as ctx:
     res = train_classifier(model, blobs(n_train, 1), blobs(45, 2), list("ABC"), cfg, run_dir=out)
@@ -99,11 +99,11 @@ def _run(args: list[str], nproc: int, cwd: Path) -> subprocess.CompletedProcess[
     return proc
 
 
-def _train_mlp(tmp_path: Path, nproc: int, n_train: int) -> dict:
+def _train_mlp(tmp_path: Path, nproc: int, n_train: int, batch: int, accum: int) -> dict:
     script = tmp_path / "worker.py"
     script.write_text(WORKER)
-    out = tmp_path / f"mlp-{nproc}-{n_train}"
-    _run([str(script), str(out), str(n_train)], nproc, tmp_path)
+    out = tmp_path / f"mlp-{nproc}-{n_train}-{batch}x{accum}"
+    _run([str(script), str(out), str(n_train), str(batch), str(accum)], nproc, tmp_path)
     return torch.load(out / "summary.pt", weights_only=True)
 
 
@@ -150,8 +150,10 @@ def test_global_batch_split_and_launch_context(monkeypatch):
 
 
 def test_two_processes_train_as_one(tmp_path):
-    one = _train_mlp(tmp_path, 1, 96)
-    two = _train_mlp(tmp_path, 2, 96)
+    # global batches of 8 (4 per rank), two accumulated per step: under DDP the gradient
+    # all-reduce is skipped on the first micro-batch (no_sync)
+    one = _train_mlp(tmp_path, 1, 96, batch=8, accum=2)
+    two = _train_mlp(tmp_path, 2, 96, batch=8, accum=2)
     assert (one["world"], two["world"]) == (1, 2)
     assert _max_weight_diff(one, two) < 1e-5
     for h1, h2 in zip(one["history"], two["history"], strict=True):
