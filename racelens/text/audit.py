@@ -10,10 +10,10 @@ notes, tunes it on validation notes and scores the test notes:
   of race are found by TF-IDF + logistic regression **on the training notes only** (finding
   them on all notes would let test notes choose what is removed, and the measured drop would be
   optimistic), deleted from every note, and the model re-fitted and re-scored: conditions
-  ``strip_proxies`` with ``{"level": L, "k": n}`` for n proxies removed so far. Only n-grams
-  found in the notes of at least ``min_patients`` distinct training patients are candidates (a
-  k-anonymity-style floor: a name or MRN repeated in one patient's notes is never stripped, so
-  never listed in ``result.json``).
+  ``strip_proxies`` with ``{"level": L, "k": n}`` for n proxies removed so far. Every top
+  n-gram is removed, but ``result.json`` lists only those found in the notes of at least
+  ``min_patients`` distinct training patients (a k-anonymity-style floor: a name or MRN repeated
+  in one patient's notes is stripped like any proxy, and only counted in ``n_unlisted``).
 
 Outputs: ``RUN/result.json`` (modality ``text``), ``RUN/predictions.parquet`` (test scores per
 condition) and, in ``extras``, the redaction check of each level and the proxies removed.
@@ -62,7 +62,8 @@ class TextAuditConfig:
         Remove up to this many proxies, re-measuring every ``proxy_step`` removals
         (``proxy_step=0``: about ten measurements).
     min_patients
-        A proxy must occur in the notes of at least this many distinct training patients.
+        A stripped proxy is listed in ``result.json`` only if it occurs in the notes of at least
+        this many distinct training patients (the others are counted, not named).
     collapse, race_source, consistency
         Label rules (:func:`racelens.shared.labels.label_cohort`).
     seed, n_boot
@@ -146,27 +147,27 @@ def _score(cond: Condition, texts: list[str], y: np.ndarray, pids: np.ndarray, s
 
 
 def _top_proxies(texts: list[str], y: np.ndarray, pids: np.ndarray, split: np.ndarray, n: int,
-                 seed: int, exclude: set[str], min_patients: int) -> list[str]:
+                 seed: int, exclude: set[str]) -> list[tuple[str, int]]:
     """The ``n`` n-grams with the largest weight for any group, found on training notes only,
-    among those in the notes of at least ``min_patients`` distinct training patients."""
-    from racelens.text.check import patient_doc_freq, reportable_coef
-    from racelens.text.models_tfidf import TfidfLogReg, top_ngrams
+    each with the number of distinct training patients whose notes hold it."""
+    from racelens.text.check import patient_doc_freq
+    from racelens.text.models_tfidf import TfidfLogReg
 
     tr, va = np.flatnonzero(split == "train"), np.flatnonzero(split == "val")
     train_texts = [texts[i] for i in tr]
     m = TfidfLogReg(random_state=seed).fit(train_texts, y[tr],
                                            val_texts=[texts[i] for i in va], val_y=y[va])
-    n_pat = patient_doc_freq(m.transform(train_texts), pids[tr])
-    coef = reportable_coef(m.classifier_.coef_, n_pat, min_patients)
-    grams = top_ngrams(coef, m.vectorizer_.get_feature_names_out(), list(m.classes_), 50)
-    ranked = sorted(((w, g) for per_group in grams.values() for g, w in per_group), reverse=True)
+    ranked = sorted(((w, g) for grams in m.top_ngrams(50).values() for g, w in grams),
+                    reverse=True)
     out: list[str] = []
     for _, g in ranked:
         if g not in exclude and g not in out:
             out.append(g)
         if len(out) == n:
             break
-    return out
+    n_pat = patient_doc_freq(m.transform(train_texts), pids[tr])
+    index = {w: j for j, w in enumerate(m.vectorizer_.get_feature_names_out())}
+    return [(g, int(n_pat[index[g]])) for g in out]
 
 
 def _require_two_groups(cfg: TextAuditConfig, cohort: Any) -> None:
@@ -234,6 +235,7 @@ def run_text_audit(config: TextAuditConfig) -> AuditResult:
         record(_condition(level), texts[level])
 
     removed: list[str] = []
+    listed: list[str] = []  # the removed n-grams seen for at least min_patients patients
     if cfg.strip_proxies:
         level = next((lv for lv in ("extended", "explicit") if lv in cfg.levels), "explicit")
         if level not in texts:
@@ -242,11 +244,12 @@ def run_text_audit(config: TextAuditConfig) -> AuditResult:
         current = texts[level]
         while len(removed) < cfg.strip_proxies:
             n = min(step, cfg.strip_proxies - len(removed))
-            new = _top_proxies(current, y, pids, split, n, cfg.seed, set(removed),
-                               cfg.min_patients)
-            if not new:
+            found = _top_proxies(current, y, pids, split, n, cfg.seed, set(removed))
+            if not found:
                 break
+            new = [g for g, _ in found]
             removed.extend(new)
+            listed.extend(g for g, k in found if k >= cfg.min_patients)
             current = strip_ngrams(current, new)
             record(Condition("strip_proxies", {"level": level, "k": len(removed)}), current)
 
@@ -256,7 +259,9 @@ def run_text_audit(config: TextAuditConfig) -> AuditResult:
         extras={"model": cfg.model, "classes": classes,
                 "split_sizes": {s: int((split == s).sum()) for s in ("train", "val", "test")},
                 "check": checks,
-                "strip_proxies": {"removed": removed} if cfg.strip_proxies else {}})
+                "strip_proxies": {"removed": listed, "n_removed": len(removed),
+                                  "n_unlisted": len(removed) - len(listed),
+                                  "min_patients": cfg.min_patients} if cfg.strip_proxies else {}})
     if cfg.out is not None:
         out = Path(cfg.out)
         out.mkdir(parents=True, exist_ok=True)

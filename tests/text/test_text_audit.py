@@ -127,7 +127,7 @@ def test_negative_control_on_synthetic_notes(synthetic_cohort):
     assert res.condition("redact", level="explicit").auc.macro.contains(0.5)
 
 
-def test_a_name_in_all_of_a_patients_notes_is_never_stripped_or_listed():
+def test_a_name_in_all_of_a_patients_notes_is_stripped_but_never_listed():
     df = note_table(60, 2, proxy=0.0)  # no planted proxy: the names compete with noise
     named = df[df["subject_id"].isin(range(1000, 1012))]
     # 12 patients with 8 more notes each, all signed with the patient's own made-up name
@@ -137,10 +137,15 @@ def test_a_name_in_all_of_a_patients_notes_is_never_stripped_or_listed():
     df = pd.concat([df, extra], ignore_index=True)
     cfg = dict(label_col="race", patient_col="subject_id", levels=("explicit",), collapse="bw",
                n_boot=20, strip_proxies=30, proxy_step=30)
-    removed = run_text_audit(TextAuditConfig(df, **cfg)).extras["strip_proxies"]["removed"]
-    assert len(removed) == 30 and not any("zqxname" in g for g in removed)
+    res = run_text_audit(TextAuditConfig(df, **cfg))
+    sp = res.extras["strip_proxies"]
+    assert not any("zqxname" in g for g in sp["removed"])
+    assert sp["n_removed"] == 30 and sp["n_unlisted"] == 30 - len(sp["removed"]) >= 3
+    # the same n-grams are stripped; with a floor of one patient the names are listed
     loose = run_text_audit(TextAuditConfig(df, min_patients=1, **cfg))
-    assert any("zqxname" in g for g in loose.extras["strip_proxies"]["removed"])
+    assert loose.extras["strip_proxies"]["n_removed"] == 30
+    assert sum("zqxname" in g for g in loose.extras["strip_proxies"]["removed"]) >= 3
+    assert res.conditions[-1].auc == loose.conditions[-1].auc
     with pytest.raises(ConfigError, match="min_patients"):
         TextAuditConfig(df, min_patients=0)
 
