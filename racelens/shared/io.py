@@ -27,6 +27,7 @@ __all__ = [
     "read_table",
     "fingerprint_table",
     "TABLE_SUFFIXES",
+    "check_writable_dir",
 ]
 
 TABLE_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".parquet", ".pq", ".jsonl", ".json", ".xlsx")
@@ -157,3 +158,29 @@ def fingerprint_table(df: pd.DataFrame, columns: Iterable[str] | None = None) ->
     h.update(json.dumps(cols).encode())
     h.update(row_hashes.tobytes())
     return "sha256:" + h.hexdigest()
+
+
+def check_writable_dir(path: str | os.PathLike[str]) -> Path:
+    """Check, without creating anything, that ``path`` can be (or is) a writable folder.
+
+    Long commands call this first, so a typo in ``--out`` fails before the work, not after it.
+
+    Raises
+    ------
+    ConfigError
+        When ``path`` or one of its parents is a file, or the nearest existing folder is not
+        writable.
+    """
+    from racelens.errors import ConfigError
+
+    path = Path(path)
+    probe = path
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        raise ConfigError(f"{path}: cannot be a folder: {probe} is a file")
+    if probe.exists() and not os.access(probe, os.W_OK | os.X_OK):
+        raise ConfigError(f"{path}: cannot write there ({probe} is not writable)")
+    return path

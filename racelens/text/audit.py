@@ -192,13 +192,15 @@ def run_text_audit(config: TextAuditConfig) -> AuditResult:
         Modality ``text``; ``data`` accounts for every input row.
     """
     from racelens.shared.audit import library_versions
-    from racelens.shared.io import atomic_write_parquet
+    from racelens.shared.io import atomic_write_parquet, check_writable_dir
     from racelens.shared.splits import patient_split
     from racelens.text.check import check_redaction
     from racelens.text.cohorts import from_table
     from racelens.text.redact import RaceRedactor
 
     cfg = config
+    if cfg.out is not None:  # fail on an unusable run folder before the work, not after it
+        check_writable_dir(cfg.out)
     cohort = from_table(cfg.input, text_col=cfg.text_col, race_col=cfg.label_col,
                         patient_col=cfg.patient_col, sample_col=cfg.sample_col,
                         race_source=cfg.race_source, collapse=cfg.collapse,

@@ -220,18 +220,13 @@ def test_missing_file_and_directory_are_one_line_errors(tmp_path: Path, cmd: str
         assert_clean_error(run, src)
 
 
-@pytest.mark.parametrize("cmd", ["redact", "check"])
-@pytest.mark.xfail(strict=True, reason=(
-    "cli: an output path that cannot be created (here under an existing file) ends in a "
-    "FileExistsError/NotADirectoryError traceback, exit 1 (text redact/check/audit alike; audit "
-    "only after all the work). Fix in racelens.cli.main.main: `except OSError as exc: "
-    "typer.echo(f'error: {exc.filename}: {exc.strerror}', err=True); sys.exit(2)` (after the "
-    "RacelensError handler), and create the run folder before the work starts in text audit"))
+@pytest.mark.parametrize("cmd", ["redact", "check", "audit"])
 def test_unwritable_output_is_a_one_line_error(notes: pd.DataFrame, tmp_path: Path,
                                                cmd: str) -> None:
     notes.head(20).to_csv(tmp_path / "notes.csv", index=False)
     (tmp_path / "afile").write_text("not a folder")
-    extra = ("--no-progress",) if cmd == "redact" else ()
+    extra = {"redact": ("--no-progress",),
+             "audit": ("--label-col", "race_raw", "--patient-col", "patient_id")}.get(cmd, ())
     run = run_cli("text", cmd, "-i", tmp_path / "notes.csv", "-o", tmp_path / "afile" / "out",
                   *extra)
     assert_clean_error(run, "afile")

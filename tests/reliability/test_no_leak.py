@@ -207,16 +207,6 @@ def test_an_identifier_repeated_in_a_patients_notes_is_not_a_proxy(tmp_path: Pat
     assert _markers_in((tmp_path / "report.html").read_text()) == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "shared.labels / imaging.cohorts: when the race column is really an identifier column (a "
-    "wrong --race-col/--label-col), every value is 'unmatched': the UnmatchedLabelWarning prints "
-    "20 of them on stderr and `imaging manifest` prints all of them on stdout as 'excluded' "
-    "reasons (keys of excluded, also in result.json and the report). Fix: (1) in harmonize's "
-    "warning, name only values seen in at least k rows (e.g. 5) and count the rest ('and N "
-    "other values seen fewer than 5 times'); (2) in label_cohort, fold raw values with fewer than "
-    "k rows into one excluded key ('unrecognised value (<5 rows each)'); (3) optionally raise "
-    "LabelError when most values are unique ('column X has N distinct values in M rows: is it "
-    "the race column?')"))
 def test_an_identifier_column_given_as_race_is_not_printed(tmp_path: Path) -> None:
     images = png_cohort(tmp_path, 20)
     images["patient_id"] = [_marker("pid", i) for i in range(len(images))]

@@ -216,3 +216,13 @@ def test_fingerprint_ignores_row_order_but_not_values() -> None:
     changed = df.assign(race=["White", "Black", "White"])
     assert fingerprint_table(changed) != fp
     assert fingerprint_table(df, ["sample_id"]) == fingerprint_table(changed, ["sample_id"])
+
+
+def test_check_writable_dir(tmp_path: Path) -> None:
+    from racelens.shared.io import check_writable_dir
+
+    assert check_writable_dir(tmp_path / "a" / "b") == tmp_path / "a" / "b"
+    assert not (tmp_path / "a").exists()  # nothing is created
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ConfigError, match="is a file"):
+        check_writable_dir(tmp_path / "file" / "run")
