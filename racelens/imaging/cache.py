@@ -46,7 +46,7 @@ import numpy as np
 import pandas as pd
 
 from racelens.errors import ConfigError, DataError, ImageLoadError
-from racelens.imaging.io import VoiMode, load_image
+from racelens.imaging.io import VoiMode, load_resized, resize_image
 from racelens.shared.io import atomic_write_bytes, atomic_write_json, atomic_write_parquet
 
 __all__ = ["ImageCache", "build_cache", "open_cache", "cache_path", "resize_image"]
@@ -183,16 +183,6 @@ def cache_path(cache_dir: str | os.PathLike[str], fingerprint: str, size: int,
         raise ConfigError(f"fingerprint {fingerprint!r} has no letters or digits to name a cache")
     suffix = "" if voi == "auto" else f"-voi{voi}"
     return Path(cache_dir) / f"{prefix}-{int(size)}{suffix}"
-
-
-def resize_image(image: np.ndarray, size: int) -> np.ndarray:
-    """Resize a float [0, 1] image to ``size x size`` (antialiased bilinear) as uint16 levels."""
-    from PIL import Image
-
-    src = Image.fromarray(np.ascontiguousarray(image, dtype=np.float32), mode="F")
-    out = np.asarray(src.resize((size, size), Image.Resampling.BILINEAR), dtype=np.float32)
-    out = np.clip(out, 0.0, 1.0) * np.float32(65535.0)
-    return np.rint(out).astype(np.uint16)
 
 
 def open_cache(directory: str | os.PathLike[str]) -> ImageCache:
@@ -426,7 +416,7 @@ def _decode_rows(images_file: Path, jobs: list[tuple[int, str]], size: int,
     outcome: list[tuple[int, str | None]] = []
     for row, path in jobs:
         try:
-            images[row] = resize_image(load_image(path, voi=voi), size)
+            images[row] = load_resized(path, size, voi=voi)
             outcome.append((row, None))
         except ImageLoadError as exc:
             images[row] = 0
