@@ -41,6 +41,10 @@ def inputs(tmp_path: Path) -> tuple[list[str], list[str]]:
     return paths, [f"id{i}" for i in range(len(paths))]
 
 
+def assert_within_one_level(cached: np.ndarray, expected: np.ndarray) -> None:
+    assert np.abs(np.asarray(cached, np.int64) - expected).max() <= 1
+
+
 def build(paths: list[str], ids: list[str], cache_dir: Path, **kw: object):  # noqa: ANN201
     kw = {"size": 16, "fingerprint": FP, "progress": False, **kw}
     return build_cache(paths, ids, cache_dir=cache_dir, **kw)  # type: ignore[arg-type]
@@ -51,8 +55,8 @@ def test_build_contents_index_and_skips(tmp_path: Path, inputs) -> None:  # noqa
     cache = build(paths, ids, tmp_path / "cache")
     assert cache.directory == tmp_path / "cache" / "0123456789abcdef-16"
     assert len(cache) == 8 and cache.array.shape == (8, 16, 16) and cache.array.dtype == np.uint16
-    for row in range(5):
-        np.testing.assert_array_equal(cache.array[row], resize_image(load_image(paths[row]), 16))
+    for row in range(5):  # the cache decodes with load_resized: within 1 level (float rounding)
+        assert_within_one_level(cache.array[row], resize_image(load_image(paths[row]), 16))
     assert cache.skipped == [
         ("id5", "colour DICOM (PhotometricInterpretation RGB) not supported"),
         ("id6", "file not found"),
@@ -154,7 +158,7 @@ def test_interrupted_midway_resumes_only_pending_rows(tmp_path: Path) -> None:
     parallel = build(paths, ids, tmp_path / "parallel", workers=2)
     np.testing.assert_array_equal(resumed.array, parallel.array)
     assert resumed.skipped == parallel.skipped == []
-    np.testing.assert_array_equal(resumed.array[9], resize_image(load_image(bad), 16))
+    assert_within_one_level(resumed.array[9], resize_image(load_image(bad), 16))
 
 
 def test_partial_directory_without_meta_is_laid_out_again(tmp_path: Path, inputs) -> None:  # noqa: ANN001

@@ -15,7 +15,7 @@ from pydicom.pixels import apply_modality_lut, apply_voi_lut
 from pydicom.uid import JPEG2000Lossless, generate_uid
 
 from racelens.errors import ConfigError, DataError, ImageLoadError
-from racelens.imaging.io import load_image, read_dicom_header
+from racelens.imaging.io import load_image, load_resized, read_dicom_header, resize_image
 
 
 def datafile(name: str) -> str:
@@ -390,3 +390,69 @@ def test_image_over_pillows_pixel_limit_is_refused(tmp_path: Path, monkeypatch: 
     assert info.value.reason == f"image too large ({side * side} pixels, over Pillow's limit of 1000)"
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", side * side)
     assert load_image(tmp_path / "big.png").shape == (side, side)
+
+
+# --- load_resized: the cache's decoder --------------------------------------------------------
+# It resizes the stored values first where the display mapping is affine, and reads
+# uncompressed pixels in place; every route must stay within 1 level of 65535 of
+# resize_image(load_image(...)) (float32 rounding of the reordered steps).
+
+
+def _within_one_level(path: Path | str, size: int, **kw: object) -> np.ndarray:
+    fused = load_resized(path, size, **kw)  # type: ignore[arg-type]
+    reference = resize_image(load_image(path, **kw), size)  # type: ignore[arg-type]
+    assert fused.dtype == np.uint16 and fused.shape == (size, size)
+    assert np.abs(fused.astype(np.int64) - reference).max() <= 1
+    return fused
+
+
+@pytest.mark.parametrize("voi", ["auto", "none"])
+def test_load_resized_real_cr_chest(voi: str) -> None:
+    # MONOCHROME1, 15 bits stored, a window covering every stored value: the affine route
+    fused = _within_one_level(datafile("RG1_UNCR.dcm"), 64, voi=voi)
+    np.testing.assert_array_equal(fused, load_resized(datafile("RG1_J2KR.dcm"), 64, voi=voi))
+
+
+@pytest.mark.parametrize("tags", [
+    {"WindowCenter": 1000, "WindowWidth": 800},  # clips: the load_image route
+    {"WindowCenter": 2048, "WindowWidth": 4096, "VOILUTFunction": "LINEAR_EXACT"},
+    {"WindowCenter": 1500, "WindowWidth": 900, "VOILUTFunction": "SIGMOID"},
+    {"RescaleSlope": 2, "RescaleIntercept": -1024},
+    {},
+])
+def test_load_resized_routes_match_load_image(tmp_path: Path, tags: dict[str, object]) -> None:
+    rng = np.random.default_rng(3)
+    stored = rng.integers(0, 4096, (50, 70)).astype(np.uint16)
+    _within_one_level(write_dicom(tmp_path / "w.dcm", stored, bits_stored=12, **tags), 16)
+    _within_one_level(write_dicom(tmp_path / "m1.dcm", stored, photometric="MONOCHROME1",
+                                  bits_stored=12, **tags), 24)
+
+
+def test_load_resized_high_bits_and_signed(tmp_path: Path) -> None:
+    clean = np.array([[0, 1000], [2000, 4095]], dtype=np.uint16)
+    path = write_dicom(tmp_path / "noisy.dcm", clean, bits_stored=12)
+    ds = pydicom.dcmread(path)
+    ds.PixelData = (clean | np.uint16(0xA000)).tobytes()  # junk above BitsStored: not in place
+    ds.save_as(path)
+    np.testing.assert_array_equal(_within_one_level(path, 2), np.rint(clean / 4095.0 * 65535))
+    signed = np.array([[-2048, 0], [1024, 2047]], dtype=np.int16)
+    fused = _within_one_level(write_dicom(tmp_path / "s.dcm", signed, bits_stored=12), 2)
+    np.testing.assert_array_equal(fused, np.rint((signed + 2048.0) / 4095.0 * 65535))
+    flat = _within_one_level(write_dicom(tmp_path / "c.dcm", np.full((3, 5), 7, np.uint16)), 4)
+    assert not flat.any()
+
+
+def test_load_resized_png_and_errors(tmp_path: Path) -> None:
+    _within_one_level(_png8(tmp_path / "a.png"), 8)
+    with pytest.raises(ImageLoadError, match="colour DICOM"):
+        load_resized(datafile("SC_rgb.dcm"), 8)
+    with pytest.raises(ConfigError):
+        load_resized(datafile("CT_small.dcm"), 8, voi="full")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("shape, size", [((97, 131), 16), ((40, 40), 40), ((12, 30), 64)])
+def test_resize_image_is_pillows_antialiased_bilinear(shape: tuple[int, int], size: int) -> None:
+    image = np.random.default_rng(5).random(shape, dtype=np.float32)
+    pil = np.asarray(Image.fromarray(image, mode="F").resize((size, size), Image.Resampling.BILINEAR))
+    expected = np.rint(np.clip(pil, 0, 1) * np.float32(65535)).astype(np.int64)
+    assert np.abs(resize_image(image, size).astype(np.int64) - expected).max() <= 1
