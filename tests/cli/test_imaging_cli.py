@@ -7,21 +7,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 from racelens.cli.main import main
 from racelens.imaging.cohorts import from_table, write_manifest
 from racelens.imaging.synthetic import ImageSignal, synthetic_images, write_png
 from racelens.shared.audit import AuditResult
 from racelens.shared.synthetic import synthetic_patients
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 @pytest.fixture(scope="module")

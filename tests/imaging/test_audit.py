@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 from racelens.errors import ImageLoadError
 from racelens.imaging.audit import ImagingAuditConfig, run_imaging_audit
@@ -21,13 +20,6 @@ from racelens.shared.synthetic import synthetic_patients
 SIZE = 32
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    # two shared cores: torch's thread pool only adds contention at this size
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def make_manifest(root: Path, strength: float, *, n_patients: int = 160, corrupt: int = 0,
