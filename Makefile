@@ -21,6 +21,14 @@ demo: $(STAMP)
 test: $(STAMP) browser-deps java-deps
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -n 2 -q
 
+# The speed claims of docs/benchmarks.md, each side by side with its peer (minutes, not seconds).
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_bootstrap.py
+	$(BIN)/python benchmarks/bench_redact.py
+	$(BIN)/python benchmarks/bench_cache.py
+	$(BIN)/python benchmarks/bench_sweep.py
+	$(BIN)/python benchmarks/bench_demo.py
+
 lint: $(STAMP)
 	$(BIN)/ruff check racelens tests benchmarks
 
