@@ -36,10 +36,7 @@ import hashlib
 import json
 import logging
 import os
-import time
 from collections.abc import Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,8 +44,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from racelens.errors import ConfigError, DataError, ImageLoadError
-from racelens.imaging.io import VoiMode, load_resized, resize_image
+from racelens.errors import ConfigError, DataError
+from racelens.imaging.cache_fill import OK, PENDING, fill_rows, save_progress
+from racelens.imaging.io import VoiMode, resize_image
 from racelens.shared.io import atomic_write_bytes, atomic_write_json, atomic_write_parquet
 
 __all__ = ["ImageCache", "build_cache", "open_cache", "cache_path", "resize_image"]
@@ -56,9 +54,6 @@ __all__ = ["ImageCache", "build_cache", "open_cache", "cache_path", "resize_imag
 logger = logging.getLogger(__name__)
 
 SCHEMA = "racelens.imagecache/1"
-_PENDING, _OK, _SKIPPED = ".", "o", "s"
-_TASK_ROWS = 16  # images per task handed to a worker
-_SAVE_EVERY_S = 2.0  # how often progress.json is rewritten during a build
 
 
 @dataclass(frozen=True, eq=False)
@@ -255,14 +250,14 @@ def build_cache(paths: Sequence[str | os.PathLike[str]], sample_ids: Sequence[An
         (directory / "complete.json").unlink()
     status, reasons = _prepare(directory, meta, stats)
     for row in _stale_rows(directory, stats):
-        status[row] = _PENDING
+        status[row] = PENDING
         reasons.pop(row, None)
     _save_stats(directory, stats)
-    pending = [i for i, s in enumerate(status) if s == _PENDING]
+    pending = [i for i, s in enumerate(status) if s == PENDING]
     logger.info("image cache %s: %d of %d rows to decode with %d worker(s)",
                 directory.name, len(pending), len(ids), workers)
-    _fill(directory, paths, pending, status, reasons, size=size, voi=voi, workers=workers,
-          progress=progress, strict=strict)
+    fill_rows(directory, paths, pending, status, reasons, size=size, voi=voi, workers=workers,
+              progress=progress, strict=strict)
     return _finish(directory, ids, status, reasons, meta)
 
 
@@ -340,111 +335,18 @@ def _prepare(directory: Path, meta: dict[str, Any],
         status = list(state["status"])
         reasons = {int(k): v for k, v in state["reasons"].items()}
         logger.info("resuming image cache %s: %d rows already done", directory.name,
-                    sum(s != _PENDING for s in status))
+                    sum(s != PENDING for s in status))
         return status, reasons
     directory.mkdir(parents=True, exist_ok=True)
     n, size = meta["n"], meta["size"]
     images = np.lib.format.open_memmap(directory / "images.npy", mode="w+", dtype=np.uint16,
                                        shape=(n, size, size))
     del images  # the file exists at full (sparse) length; workers open it themselves
-    status = [_PENDING] * n
-    _save_progress(directory, status, {})
+    status = [PENDING] * n
+    save_progress(directory, status, {})
     _save_stats(directory, stats)
     atomic_write_json(meta_file, meta)  # last: a directory without it is re-laid out
     return status, {}
-
-
-def _save_progress(directory: Path, status: list[str], reasons: dict[int, str],
-                   images_file: Path | None = None) -> None:
-    if images_file is not None:  # the rows about to be recorded reach the disk first
-        fd = os.open(images_file, os.O_RDONLY)
-        try:
-            os.fsync(fd)  # the file's dirty pages, whichever process's mapping wrote them
-        finally:
-            os.close(fd)
-    atomic_write_json(directory / "progress.json",
-                      {"status": "".join(status), "reasons": {str(k): v for k, v in reasons.items()}})
-
-
-def _fill(directory: Path, paths: list[str], pending: list[int], status: list[str],
-          reasons: dict[int, str], *, size: int, voi: VoiMode, workers: int, progress: bool,
-          strict: bool) -> None:
-    tasks = [pending[i:i + _TASK_ROWS] for i in range(0, len(pending), _TASK_ROWS)]
-    images_file = directory / "images.npy"
-    last_save = time.monotonic()
-    bar = _progress_bar(progress, len(pending), len(status) - len(pending))
-    pool = ProcessPoolExecutor(max_workers=workers) if workers > 1 and len(tasks) > 1 else None
-    try:
-        with bar or nullcontext():
-            for outcome in _run_tasks(tasks, paths, images_file, size, voi, pool, 2 * workers):
-                for row, reason in outcome:
-                    if reason is None:
-                        status[row] = _OK
-                    elif not strict:  # strict: left pending, so a resume retries the fixed file
-                        status[row], reasons[row] = _SKIPPED, reason
-                if bar is not None:
-                    bar.advance(bar.task_ids[0], len(outcome))
-                first_bad = next((r for r, reason in outcome if reason is not None), None)
-                if strict and first_bad is not None:
-                    _save_progress(directory, status, reasons, images_file)
-                    raise ImageLoadError(paths[first_bad], dict(outcome)[first_bad] or "")
-                if time.monotonic() - last_save >= _SAVE_EVERY_S:
-                    _save_progress(directory, status, reasons, images_file)
-                    last_save = time.monotonic()
-    finally:
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
-    _save_progress(directory, status, reasons, images_file)
-
-
-def _run_tasks(tasks: list[list[int]], paths: list[str], images_file: Path, size: int,
-               voi: VoiMode, pool: ProcessPoolExecutor | None, window: int) -> Any:
-    """Yield each task's ``[(row, reason or None), ...]`` once its pixels are flushed."""
-    if pool is None:
-        for rows in tasks:
-            yield _decode_rows(images_file, [(r, paths[r]) for r in rows], size, voi)
-        return
-    # a bounded window of tasks in flight keeps memory flat and lets an interrupt stop soon
-    queue = iter(tasks)
-    running: set[Future[list[tuple[int, str | None]]]] = set()
-    while True:
-        while len(running) < window and (rows := next(queue, None)) is not None:
-            running.add(pool.submit(_decode_rows, images_file, [(r, paths[r]) for r in rows],
-                                    size, voi))
-        if not running:
-            return
-        done, running = wait(running, return_when=FIRST_COMPLETED)
-        for future in done:
-            yield future.result()
-
-
-def _decode_rows(images_file: Path, jobs: list[tuple[int, str]], size: int,
-                 voi: VoiMode) -> list[tuple[int, str | None]]:
-    """Worker: decode, resize and write ``jobs`` into the memory map."""
-    images = np.load(images_file, mmap_mode="r+")
-    outcome: list[tuple[int, str | None]] = []
-    for row, path in jobs:
-        try:
-            images[row] = load_resized(path, size, voi=voi)
-            outcome.append((row, None))
-        except ImageLoadError as exc:
-            images[row] = 0
-            outcome.append((row, exc.reason))
-    del images  # unmapped: the pages stay in the OS page cache (a killed build keeps them);
-    # the parent fsyncs the file before it records these rows in progress.json
-    return outcome
-
-
-def _progress_bar(show: bool, total: int, done: int) -> Any:
-    if not show:
-        return None
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
-    bar = Progress("caching images", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                   console=Console(stderr=True), transient=False)
-    bar.add_task("cache", total=total + done, completed=done)
-    return bar
 
 
 def _finish(directory: Path, ids: list[str], status: list[str], reasons: dict[int, str],
@@ -452,7 +354,7 @@ def _finish(directory: Path, ids: list[str], status: list[str], reasons: dict[in
     index = pd.DataFrame({
         "sample_id": pd.array(ids, dtype="string"),
         "row": np.arange(len(ids), dtype=np.int64),
-        "status": pd.array(["ok" if s == _OK else "skipped" for s in status], dtype="string"),
+        "status": pd.array(["ok" if s == OK else "skipped" for s in status], dtype="string"),
         "reason": pd.array([reasons.get(i) for i in range(len(ids))], dtype="string"),
     })
     atomic_write_parquet(directory / "index.parquet", index)
@@ -462,3 +364,4 @@ def _finish(directory: Path, ids: list[str], status: list[str], reasons: dict[in
     logger.info("image cache %s complete: %d ok, %d skipped", directory.name,
                 len(ids) - n_skipped, n_skipped)
     return open_cache(directory)
+
