@@ -316,9 +316,9 @@ class AuditResult:
         return d
 
     def to_json(self) -> str:
-        from racelens.shared.io import _json_default
+        from racelens.shared.io import json_default
 
-        return json.dumps(self.to_dict(), indent=2, allow_nan=False, default=_json_default)
+        return json.dumps(self.to_dict(), indent=2, allow_nan=False, default=json_default)
 
     def write(self, path: str | Path) -> Path:
         """Write ``result.json`` atomically; ``path`` may be a run directory."""

@@ -28,6 +28,7 @@ __all__ = [
     "fingerprint_table",
     "TABLE_SUFFIXES",
     "check_writable_dir",
+    "json_default",
 ]
 
 TABLE_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".parquet", ".pq", ".jsonl", ".json", ".xlsx")
@@ -65,10 +66,11 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
 
 def atomic_write_json(path: str | os.PathLike[str], obj: Any) -> Path:
     """Write ``obj`` as indented JSON atomically (NaN is refused: JSON has none)."""
-    return atomic_write_text(path, json.dumps(obj, indent=2, allow_nan=False, default=_json_default) + "\n")
+    return atomic_write_text(path, json.dumps(obj, indent=2, allow_nan=False, default=json_default) + "\n")
 
 
-def _json_default(obj: Any) -> Any:
+def json_default(obj: Any) -> Any:
+    """``json.dumps(default=...)`` for numpy scalars and arrays and paths."""
     import numpy as np
 
     if isinstance(obj, np.integer):

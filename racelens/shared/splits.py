@@ -14,12 +14,13 @@ import pandas as pd
 
 from racelens.errors import ConfigError, DataError, SplitError
 
-__all__ = ["SPLITS", "patient_split", "check_split", "split_fractions"]
+__all__ = ["SPLITS", "patient_split", "check_split", "split_fractions", "validate_fractions"]
 
 SPLITS: tuple[str, str, str] = ("train", "val", "test")
 
 
-def _validate_fractions(fractions: Sequence[float]) -> np.ndarray:
+def validate_fractions(fractions: Sequence[float]) -> np.ndarray:
+    """Train/val/test fractions as an array; ConfigError unless three non-negative values sum to 1."""
     f = np.asarray(fractions, dtype=float)
     if f.shape != (3,) or np.any(f < 0) or not np.isclose(f.sum(), 1.0, atol=1e-6):
         raise ConfigError(
@@ -109,7 +110,7 @@ def patient_split(
             raise DataError(f"missing column {col!r}; the table has {list(df.columns)[:20]}")
     if "split" in df.columns:
         return check_split(df, patient_col)
-    f = _validate_fractions(fractions)
+    f = validate_fractions(fractions)
     if df[patient_col].isna().any():
         raise DataError(f"column {patient_col!r} has missing patient ids; drop or fill them")
     rng = np.random.default_rng(seed)

@@ -105,9 +105,9 @@ class RedactionReport:
                 "leakage_sample": dict(self.leakage_sample) if self.leakage_sample else None}
 
     def to_json(self) -> str:
-        from racelens.shared.io import _json_default
+        from racelens.shared.io import json_default
 
-        return json.dumps(self.to_dict(), indent=2, allow_nan=False, default=_json_default)
+        return json.dumps(self.to_dict(), indent=2, allow_nan=False, default=json_default)
 
     def summary(self, max_terms: int = 8, max_proxies: int = 5) -> str:
         """A one-screen text summary."""

@@ -37,7 +37,7 @@ from racelens.text.lexicon import Level
 from racelens.text.redact import RaceRedactor
 from racelens.text.redact_parts import Parts, manifest_for
 
-__all__ = ["RedactStats", "redact_file", "iter_table_chunks"]
+__all__ = ["RedactStats", "redact_file", "iter_table_chunks", "table_kind"]
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +62,8 @@ class RedactStats:
                 "chunks": self.chunks}
 
 
-def _kind(path: Path) -> str:
+def table_kind(path: Path) -> str:
+    """The reader for ``path`` by suffix: ``csv``, ``parquet`` or ``jsonl`` (DataError otherwise)."""
     name = path.name.lower()
     for suffix, kind in ((".csv", "csv"), (".csv.gz", "csv"), (".parquet", "parquet"),
                          (".pq", "parquet"), (".jsonl", "jsonl"), (".jsonl.gz", "jsonl"),
@@ -81,7 +82,7 @@ def iter_table_chunks(path: str | os.PathLike[str], chunk_rows: int = 10_000) ->
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: file not found")
-    kind = _kind(path)
+    kind = table_kind(path)
     try:
         if kind == "parquet":
             for batch in pq.ParquetFile(path).iter_batches(batch_size=chunk_rows):
@@ -209,7 +210,7 @@ def redact_file(input: str | os.PathLike[str], output: str | os.PathLike[str], *
     output = Path(output)
     if not Path(input).is_file():
         raise DataError(f"{input}: file not found")
-    _kind(Path(input))
+    table_kind(Path(input))
     parts = Parts(output, manifest_for(input, redactor, chunk_rows=chunk_rows, text_col=text_col,
                                         keep_original=keep_original, id_col=id_col,
                                         spans=spans_out is not None), resume)
@@ -290,7 +291,7 @@ def _progress(stack: ExitStack, enabled: bool, input: Any) -> tuple[Any, Any] | 
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     total = None
-    if _kind(Path(input)) == "parquet":
+    if table_kind(Path(input)) == "parquet":
         total = pq.ParquetFile(input).metadata.num_rows
     bar = stack.enter_context(Progress(SpinnerColumn(), TextColumn("{task.completed} rows"),
                                        TimeElapsedColumn(), transient=True))

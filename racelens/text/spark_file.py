@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from racelens.errors import ConfigError, DataError
 from racelens.text.lexicon import Level
 from racelens.text.redact import RaceRedactor
-from racelens.text.redact_stream import RedactStats, _kind
+from racelens.text.redact_stream import RedactStats, table_kind
 from racelens.text.spark import _require_pyspark, redact_spark, spark_session
 
 if TYPE_CHECKING:
@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 
 def _read_notes(spark: SparkSession, path: str) -> DataFrame:
-    kind = _kind(Path(path))
+    kind = table_kind(Path(path))
     if kind == "parquet":
         return spark.read.parquet(path)
     if kind == "csv":

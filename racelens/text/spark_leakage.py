@@ -63,9 +63,9 @@ _UNIT = float(2 ** 52)  # 13 hex digits of SHA-256 -> an exact double in [0, 1)
 
 
 def _fractions(fractions: Sequence[float]) -> tuple[float, float]:
-    from racelens.shared.splits import _validate_fractions
+    from racelens.shared.splits import validate_fractions
 
-    f = _validate_fractions(fractions)
+    f = validate_fractions(fractions)
     return float(f[0]), float(f[0] + f[1])
 
 
