@@ -25,9 +25,16 @@ ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THR
 ENV.pop("RACELENS_DEBUG", None)
 
 
+def _default_sigint() -> None:
+    # A shell without job control starts background jobs with SIGINT ignored, and a child
+    # inherits that (CI may run the suite so); Python then never raises KeyboardInterrupt.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start(*args: str | Path) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "racelens", *map(str, args)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV,
+                            preexec_fn=_default_sigint)
 
 
 def _interrupt_when(proc: subprocess.Popen, ready: Callable[[], bool], sig: int,

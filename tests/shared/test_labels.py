@@ -175,7 +175,7 @@ def test_unmatched_values_go_to_other_with_one_warning():
 def test_rare_unrecognised_values_are_counted_not_named():
     # an identifier column passed as race: every value unique, none may reach a report
     ids = [f"MRN{i:06d}" for i in range(8)]
-    with pytest.warns(UnmatchedLabelWarning, match="Other.: .Martian. \(n=5\); 8 other distinct value"):
+    with pytest.warns(UnmatchedLabelWarning, match=r"Other.: .Martian. \(n=5\); 8 other distinct value"):
         frame = harmonize(ids + ["UNKNOWN", "UNKNOWN"] + ["Martian"] * 5)
     groups, excluded = apply_collapse(frame, "abw")
     assert groups.isna().all()
