@@ -64,9 +64,9 @@ def machine() -> str:
 
 def to_markdown(rows: list[dict[str, object]], command: str) -> str:
     lines = ["## `racelens demo` wall-clock", "",
-             f"Command: `{command}`", f"Machine: {machine()}; a 2-core shared VM where other "
-             "engineers' work was running, so these are upper bounds (the lead re-runs them on a "
-             "quiet machine). Each run is a fresh `python -m racelens demo` subprocess, torch's "
+             f"Command: `{command}`", f"Machine: {machine()}; the load columns show what else was "
+             "running (on two cores, a load above 2 slows these runs badly: torch's thread pool "
+             "contends). Each run is a fresh `python -m racelens demo` subprocess, torch's "
              "default thread count.", "",
              "| run | wall (s) | budget (s) | CPU user+sys (s) | load before/after | stages (s) | known answers | exit |",
              "|---|---|---|---|---|---|---|---|"]

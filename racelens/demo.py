@@ -80,7 +80,7 @@ SCALES: dict[str, DemoScale] = {
     # attenuates the 34-cycle texture to about 0.38 of its amplitude, hence the stronger signal
     "quick": DemoScale(n_patients=200, image_size=64, image_signal="band=high,strength=1.0",
                        epochs=3, n_boot=200),
-    "default": DemoScale(n_patients=500, image_size=128, image_signal="band=high,strength=2.5",
+    "default": DemoScale(n_patients=1000, image_size=128, image_signal="band=high,strength=2.5",
                          epochs=4, n_boot=500),
 }
 
