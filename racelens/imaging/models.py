@@ -27,7 +27,7 @@ import torch
 from torch import Tensor, nn
 
 from racelens.errors import ConfigError
-from racelens.shared.io import atomic_write_bytes
+from racelens.shared.io import atomic_path
 from racelens.shared.training import seeded_rng
 
 __all__ = [
@@ -273,13 +273,12 @@ def build_model(arch: str, n_classes: int, *, in_channels: int = 1, weights: Pat
 def save_model(model: ImagingClassifier, path: Path, *, classes: Sequence[str],
                meta: Mapping[str, Any] | None = None) -> Path:
     """Save a trained model with what :func:`load_model` needs to rebuild it (atomically)."""
-    import io
-
-    buf = io.BytesIO()
-    torch.save({"arch": model.arch, "in_channels": model.in_channels, "classes": list(classes),
-                "meta": dict(meta or {}),
-                "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}}, buf)
-    return atomic_write_bytes(path, buf.getvalue())
+    with atomic_path(path) as tmp:
+        torch.save({"arch": model.arch, "in_channels": model.in_channels, "classes": list(classes),
+                    "meta": dict(meta or {}),
+                    "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}},
+                   tmp)
+    return Path(path)
 
 
 def load_model(path: Path) -> tuple[ImagingClassifier, list[str], dict[str, Any]]:

@@ -9,8 +9,6 @@ nothing per rank, so a run resumes on any number of processes.
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,20 +17,14 @@ import torch
 from torch import Tensor, nn
 
 from racelens.errors import ConfigError
+from racelens.shared.io import atomic_path
 
 __all__ = ["LoopState", "cpu_state", "load_checkpoint", "save_checkpoint"]
 
 
 def _atomic_torch_save(obj: Any, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         torch.save(obj, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def cpu_state(model: nn.Module) -> dict[str, Tensor]:

@@ -14,9 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import shutil
-import tempfile
 from collections import Counter
 from contextlib import ExitStack
 from pathlib import Path
@@ -26,19 +24,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from racelens.errors import ConfigError, DataError
+from racelens.shared.io import atomic_path, atomic_write_text
 from racelens.text.redact import RaceRedactor
 
 __all__ = ["Parts", "manifest_for"]
 
 logger = logging.getLogger(__name__)
-
-
-def _temp_next_to(path: Path, stack: ExitStack) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    stack.callback(lambda: Path(tmp).unlink(missing_ok=True))
-    return Path(tmp)
 
 
 def manifest_for(input: Any, redactor: RaceRedactor, **options: Any) -> dict[str, Any]:
@@ -78,9 +69,7 @@ class Parts:
             logger.info("discarding the parts of an earlier run (%s)", self.dir.name)
             shutil.rmtree(self.dir)
         self.dir.mkdir(parents=True)
-        tmp = self.dir / ".manifest.json.tmp"
-        tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True), encoding="utf-8")
-        os.replace(tmp, self.dir / "manifest.json")
+        atomic_write_text(self.dir / "manifest.json", json.dumps(manifest, indent=1, sort_keys=True))
 
     def _recorded(self) -> dict[str, Any] | None:
         try:
@@ -91,11 +80,9 @@ class Parts:
     def _path(self, index: int, suffix: str) -> Path:
         return self.dir / f"part-{index:06d}{suffix}"
 
-    def temp(self, stack: ExitStack) -> Path:
-        fd, tmp = tempfile.mkstemp(prefix=".part.", suffix=".tmp", dir=self.dir)
-        os.close(fd)
-        stack.callback(lambda: Path(tmp).unlink(missing_ok=True))
-        return Path(tmp)
+    def spans_path(self, index: int) -> Path:
+        """Where part ``index``'s span lines go (written first, through an atomic rename)."""
+        return self._path(index, ".spans.jsonl")
 
     def done(self, index: int, rows: int) -> Counter[str] | None:
         """The counts of finished part ``index``, or None when it has to be redacted."""
@@ -107,22 +94,19 @@ class Parts:
                               "input's chunk; run again without --resume")
         return Counter(counts)
 
-    def commit(self, stack: ExitStack, index: int, table: pa.Table, spans_tmp: Path | None,
-               counts: dict[str, int]) -> None:
-        """Rename the part's span lines and counts into place, then its parquet file."""
-        if spans_tmp is not None:
-            os.replace(spans_tmp, self._path(index, ".spans.jsonl"))
-        counts_tmp = self.temp(stack)
-        counts_tmp.write_text(json.dumps(counts), encoding="utf-8")
-        os.replace(counts_tmp, self._path(index, ".json"))
-        table_tmp = self.temp(stack)
-        pq.write_table(table, table_tmp)
-        os.replace(table_tmp, self._path(index, ".parquet"))
+    def commit(self, index: int, table: pa.Table, counts: dict[str, int]) -> None:
+        """Rename the part's counts into place, then its parquet file (which marks it finished).
+
+        Its span lines, if any, are already in place (:meth:`spans_path`).
+        """
+        atomic_write_text(self._path(index, ".json"), json.dumps(counts))
+        with atomic_path(self._path(index, ".parquet")) as tmp:
+            pq.write_table(table, tmp)
 
     def finish(self, n_parts: int, output: Path, spans_out: Any, text_col: str) -> None:
         """Concatenate the parts (one in memory at a time) into the outputs; remove the folder."""
-        with ExitStack() as stack:
-            tmp_out = _temp_next_to(output, stack)
+        with ExitStack() as stack:  # on leaving: spans renamed, then the output (LIFO)
+            tmp_out = stack.enter_context(atomic_path(output))
             writer: pq.ParquetWriter | None = None
             for i in range(n_parts):
                 table = pq.read_table(self._path(i, ".parquet"))
@@ -136,13 +120,11 @@ class Parts:
             else:  # no rows at all: still a valid parquet file
                 pq.write_table(pa.table({text_col: pa.array([], pa.string())}), tmp_out)
             if spans_out is not None:
-                tmp_spans = _temp_next_to(Path(spans_out), stack)
+                tmp_spans = stack.enter_context(atomic_path(spans_out))
                 with open(tmp_spans, "wb") as out_fh:
                     for i in range(n_parts):
-                        with open(self._path(i, ".spans.jsonl"), "rb") as part_fh:
+                        with open(self.spans_path(i), "rb") as part_fh:
                             shutil.copyfileobj(part_fh, out_fh)
-                os.replace(tmp_spans, spans_out)
-            os.replace(tmp_out, output)
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def discard(self) -> None:

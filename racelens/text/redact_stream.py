@@ -33,6 +33,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from racelens.errors import ConfigError, DataError, RacelensError
+from racelens.shared.io import atomic_path
 from racelens.text.lexicon import Level
 from racelens.text.redact import RaceRedactor
 from racelens.text.redact_parts import Parts, manifest_for
@@ -270,18 +271,19 @@ def _redact_part(table: pa.Table, parts: Parts, index: int, row0: int, redactor:
     counts: Counter[str] = Counter()
     values = table.column(text_col).to_pylist()
     ids = table.column(id_col).to_pylist() if id_col is not None else None
-    with ExitStack() as stack:
-        spans_tmp = parts.temp(stack) if parts.manifest["spans"] else None
-        with open(spans_tmp or os.devnull, "w", encoding="utf-8") as spans_fh:
-            redacted = _redact_column(values, redactor, row0, ids, counts,
-                                      spans_fh if spans_tmp is not None else None)
-        idx = table.column_names.index(text_col)
-        new = table.set_column(idx, pa.field(text_col, pa.string()),
-                               pa.array(redacted, type=pa.string()))
-        if keep_original is not None:
-            new = new.append_column(pa.field(keep_original, pa.string()),
-                                    pa.array(values, type=pa.string()))
-        parts.commit(stack, index, new, spans_tmp, {"rows": table.num_rows, **counts})
+    if parts.manifest["spans"]:
+        with atomic_path(parts.spans_path(index)) as spans_tmp, \
+                open(spans_tmp, "w", encoding="utf-8") as spans_fh:
+            redacted = _redact_column(values, redactor, row0, ids, counts, spans_fh)
+    else:
+        redacted = _redact_column(values, redactor, row0, ids, counts, None)
+    idx = table.column_names.index(text_col)
+    new = table.set_column(idx, pa.field(text_col, pa.string()),
+                           pa.array(redacted, type=pa.string()))
+    if keep_original is not None:
+        new = new.append_column(pa.field(keep_original, pa.string()),
+                                pa.array(values, type=pa.string()))
+    parts.commit(index, new, {"rows": table.num_rows, **counts})
     return counts
 
 
