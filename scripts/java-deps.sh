@@ -18,20 +18,11 @@ if [ "$(java_major)" -ge 17 ]; then
     exit 0
 fi
 
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then
-    if command -v sudo >/dev/null 2>&1; then
-        SUDO="sudo"
-    else
-        echo "java-deps: Java >= 17 is missing and this user cannot install packages (no root, no sudo)." >&2
-        echo "java-deps: install it with: apt-get install -y default-jre-headless  (the Spark tests will be skipped)" >&2
-        exit 0
-    fi
-fi
-
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq >/dev/null
-$SUDO apt-get install -y -qq --no-install-recommends default-jre-headless >/dev/null
+. "$(dirname "$0")/_apt.sh"
+rc=0
+apt_install java-deps "the Spark tests will be skipped" default-jre-headless || rc=$?
+if [ "$rc" -eq 2 ]; then exit 0; fi  # cannot install here: the tests skip, saying why
+if [ "$rc" -ne 0 ]; then echo "java-deps: apt-get failed" >&2; exit "$rc"; fi
 if [ "$(java_major)" -lt 17 ]; then
     echo "java-deps: installed Java is older than 17 (pyspark 4 needs 17+); install openjdk-17-jre-headless" >&2
     exit 1
