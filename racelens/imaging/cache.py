@@ -248,8 +248,8 @@ def build_cache(paths: Sequence[str | os.PathLike[str]], sample_ids: Sequence[An
         logger.warning("image cache %s: %d file(s) changed since they were cached; decoding "
                        "them again", directory.name, len(stale))
         (directory / "complete.json").unlink()
-    status, reasons = _prepare(directory, meta, stats)
-    for row in _stale_rows(directory, stats):
+    status, reasons = _prepare(directory, meta)
+    for row in _stale_rows(directory, stats):  # on a fresh layout every row is pending anyway
         status[row] = PENDING
         reasons.pop(row, None)
     _save_stats(directory, stats)
@@ -325,8 +325,7 @@ def _check_same(directory: Path, found: dict[str, Any], wanted: dict[str, Any]) 
                           "the fingerprint of the manifest it was built from")
 
 
-def _prepare(directory: Path, meta: dict[str, Any],
-             stats: np.ndarray) -> tuple[list[str], dict[int, str]]:
+def _prepare(directory: Path, meta: dict[str, Any]) -> tuple[list[str], dict[int, str]]:
     """Resume a partial cache with the same inputs, or lay out a new one."""
     meta_file, progress_file = directory / "meta.json", directory / "progress.json"
     if meta_file.is_file() and progress_file.is_file() and (directory / "images.npy").is_file():
@@ -344,7 +343,6 @@ def _prepare(directory: Path, meta: dict[str, Any],
     del images  # the file exists at full (sparse) length; workers open it themselves
     status = [PENDING] * n
     save_progress(directory, status, {})
-    _save_stats(directory, stats)
     atomic_write_json(meta_file, meta)  # last: a directory without it is re-laid out
     return status, {}
 
