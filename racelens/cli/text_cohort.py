@@ -8,6 +8,7 @@ beside it records what was excluded or skipped, by reason. Output is aggregates 
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -30,15 +31,9 @@ def write_note_cohort(cohort: Any, out: Path) -> dict[str, Any]:
     atomic_write_parquet(out, cohort.table)
     meta = {"schema": "racelens.notes/1", "n_input_rows": int(cohort.n_input_rows),
             **{k: v for k, v in summary.to_dict().items() if k != "skipped"},
-            "skipped_by_reason": _by_reason(cohort.skipped)}
+            "skipped_by_reason": dict(Counter(s.reason for s in cohort.skipped))}
     atomic_write_json(out.with_suffix(".json"), meta)
     return meta
-
-
-def _by_reason(skipped: Any) -> dict[str, int]:
-    from collections import Counter
-
-    return dict(Counter(s.reason if hasattr(s, "reason") else s[1] for s in skipped))
 
 
 def _print(meta: dict[str, Any], out: Path) -> None:
