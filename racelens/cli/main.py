@@ -100,8 +100,8 @@ def main(argv: list[str] | None = None) -> None:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(2)
     except KeyboardInterrupt:
-        typer.echo("interrupted: nothing partial was kept (outputs are written atomically)",
-                   err=True)
+        typer.echo("interrupted: no half-written output was left in place (outputs are written "
+                   "atomically)", err=True)
         sys.exit(130)
     except OSError as exc:
         # an output folder that cannot be created, a full disk, a permission problem
