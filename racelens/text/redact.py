@@ -48,6 +48,8 @@ _FLAGS = re.IGNORECASE | re.MULTILINE
 _WS = r"[^\S\n]"
 _GAP = rf"{_WS}*(?:\n{_WS}*)?"
 _AGE = rf"\d{{1,3}}{_GAP}-?{_GAP}(?:y/o|y\.o\.?|yo|yrs?\.?|years?|y)(?:(?:{_WS}|-)*old)?"
+# the colour word at the end of a title + surname safe match ("Dr. White", "Per Mr. white woman")
+_TITLED_WORD = re.compile(r"(?:mr|mrs|ms|miss|mx|dr|prof)\.?[ \t]+((?:white|black)s?)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -180,7 +182,11 @@ class RaceRedactor:
             langs = trie_regex(lex.languages)
             before = trie_regex(lex.language_cues_before)
             after = trie_regex(lex.language_cues_after)
-            groups.append(("lang_b", before + rf"{_WS}*:?{_WS}*(?P<lang_b_v>" + langs + r")(?!\w)"))
+            # "speaks Spanish", "speaking: Spanish"; not "speakingSomali" (no word boundary), which
+            # redacted to "speaking[RACE]" would turn the word before it into a match and break
+            # idempotence (found by the hypothesis property test)
+            groups.append(("lang_b", before + rf"(?:{_WS}*:{_WS}*|{_WS}+)(?P<lang_b_v>" + langs
+                           + r")(?!\w)"))
             groups.append(("lang_a", r"(?P<lang_a_v>" + langs + rf")(?=(?:{_WS}|-)*" + after + r"(?!\w))"))
             groups.append(("birth", trie_regex(lex.country_cues) + rf"{_WS}+(?:the{_WS}+)?(?P<birth_v>"
                            + trie_regex(lex.countries) + r")(?!\w)"))
@@ -246,6 +252,18 @@ class RaceRedactor:
             term = next((t for rx, t in self._term_res if rx.match(matched)), None)
         return term
 
+    def _lowercase_after_title(self, text: str, start: int, end: int) -> _Hit | None:
+        """A surname is written with a capital ("Dr. White"); "Per Mr. white woman" is a
+        title before a race mention. The lower-case word is judged like any person-context
+        term (race only next to a person noun), not protected."""
+        m = _TITLED_WORD.fullmatch(text, start, end)
+        if m is None or not m.group(1)[0].islower():
+            return None
+        term = self._lookup(m.group(1))
+        if term is None or term.context != "person":
+            return None
+        return _Hit(m.start(1), m.end(1), "term", term, term.category, "term", pending=True)
+
     def _candidates(self, text: str) -> list[_Hit]:
         hits: list[_Hit] = []
         if self._master_cs is not None and text.isascii():
@@ -254,8 +272,11 @@ class RaceRedactor:
             matches = self._master.finditer(text)
         for m in matches:
             kind = m.lastgroup or ""
-            if kind == "safe":
-                continue  # a safe phrase: protected, and not a race mention
+            if kind == "safe":  # a safe phrase: protected, and not a race mention ...
+                hit = self._lowercase_after_title(text, m.start(), m.end())
+                if hit is not None:  # ... unless a title precedes a lower-case colour word
+                    hits.append(hit)
+                continue
             if kind == "repl":
                 hits.append(_Hit(m.start(), m.end(), "repl", rule="replacement"))
                 continue

@@ -38,8 +38,10 @@ from racelens.text.scan import scan_residual
 from racelens.text.synthetic import synthetic_notes
 
 FUZZ_EXAMPLES = int(os.environ.get("RACELENS_FUZZ_EXAMPLES", "150"))
+# derandomized in `make test`; HYPOTHESIS_PROFILE=explore (tests/conftest.py) searches afresh
+EXPLORE = os.environ.get("HYPOTHESIS_PROFILE") == "explore"
 settings.register_profile(
-    "ci", max_examples=FUZZ_EXAMPLES, deadline=None, derandomize=True, database=None,
+    "ci", max_examples=FUZZ_EXAMPLES, deadline=None, derandomize=not EXPLORE, database=None,
     report_multiple_bugs=False,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                            HealthCheck.function_scoped_fixture])
@@ -146,6 +148,8 @@ def test_no_explicit_term_survives(note: str) -> None:
 
 @CI
 @given(note=note_with_terms(EXPLICIT_TERMS + EXTENDED_TERMS, ASCII_SEPARATORS))
+# the title-surname safe phrase swallowed "white woman" (found by HYPOTHESIS_PROFILE=explore)
+@example(note="African American. Per Mr. white woman.")
 def test_no_extended_term_survives(note: str) -> None:
     out = _check_redaction(note, "extended")
     assert scan_residual(out, level="extended") == [], (note, out)

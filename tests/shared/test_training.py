@@ -184,9 +184,13 @@ class _HFLike(nn.Module):
 
 def test_dict_inputs_and_logits_attribute(data):
     train, val = data
-    model = _HFLike()
-    res = train_classifier(model, _DictData(train), _DictData(val), CLASSES, _cfg(epochs=4))
-    assert res.best_val_auc > 0.9
+    with seeded_rng(0):
+        model = _HFLike()
+    # 10 epochs at lr 3e-2: over 30 initialisation seeds every run reaches val AUC 1.0, while
+    # 4 epochs at 1e-2 ranged 0.87-1.0 and failed CI once with an unseeded model.
+    res = train_classifier(model, _DictData(train), _DictData(val), CLASSES,
+                           _cfg(epochs=10, lr=3e-2))
+    assert res.best_val_auc > 0.95
     assert predict_proba(model, _DictData(val), device="cpu").shape == (48, 3)
 
 

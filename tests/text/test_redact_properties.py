@@ -7,10 +7,11 @@ here so the property holds even if that module changes.
 
 from __future__ import annotations
 
+import os
 import re
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from racelens.text.redact import RaceRedactor
@@ -45,7 +46,10 @@ note_text = st.lists(
     st.one_of(st.sampled_from(VOCAB), st.text(max_size=6)), max_size=25
 ).map(lambda parts: "".join(p if i == 0 else " " + p if i % 3 else p for i, p in enumerate(parts)))
 
-SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# derandomized in `make test` (the profile in tests/conftest.py); more and fresh examples with
+# HYPOTHESIS_PROFILE=explore RACELENS_FUZZ_EXAMPLES=5000
+SETTINGS = settings(max_examples=int(os.environ.get("RACELENS_FUZZ_EXAMPLES", "300")), deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow])
 
 
 @pytest.mark.parametrize("level", ["explicit", "extended"])
@@ -69,6 +73,9 @@ def _check_spans(text: str, spans: list) -> None:
 @pytest.mark.parametrize("level", ["explicit", "extended"])
 @SETTINGS
 @given(text=note_text)
+# "speakingSomali" matched as "speaking Somali"; its redaction "speaking[RACE]" then made the word
+# before it a match, so redacting twice changed the text (found with RACELENS_TEST_SEED=1)
+@example(text="African American AmericanAfrican American Cantonese speakingSomali")
 def test_spans_and_idempotence(level: str, text: str) -> None:
     r = REDACTORS[level]
     once = r.redact(text)
