@@ -90,6 +90,7 @@ def check(
     sample of whole patients of at most --max-leakage-notes notes.
     """
     from racelens.shared.io import atomic_write_text
+    from racelens.shared.run_files import write_files_note
     from racelens.text.check_stream import check_file
 
     gold = read_gold_spans(gold_spans, _count_rows(input, text_col)) if gold_spans else None
@@ -99,6 +100,7 @@ def check(
         collapse=collapse, race_source=race_source, seed=seed, n_boot=n_boot,
         min_patients=min_patients, max_leakage_notes=max_leakage_notes, chunk_rows=chunk_rows)
     atomic_write_text(out / "check.json", report.to_json() + "\n")
+    write_files_note(out)
     typer.echo(report.summary())
     typer.echo(f"wrote {out / 'check.json'}")
 

@@ -24,6 +24,7 @@ import numpy as np
 
 from racelens.errors import ConfigError, SchemaError
 from racelens.shared.io import atomic_write_json
+from racelens.shared.run_files import write_files_note
 
 __all__ = [
     "SCHEMA_ID",
@@ -321,11 +322,16 @@ class AuditResult:
         return json.dumps(self.to_dict(), indent=2, allow_nan=False, default=json_default)
 
     def write(self, path: str | Path) -> Path:
-        """Write ``result.json`` atomically; ``path`` may be a run directory."""
+        """Write ``result.json`` atomically; ``path`` may be a run directory.
+
+        The run directory also gets ``FILES.md``, which says which of its files are aggregates.
+        """
         path = Path(path)
         if path.suffix != ".json":
             path = path / "result.json"
-        return atomic_write_json(path, self.to_dict())
+        atomic_write_json(path, self.to_dict())
+        write_files_note(path.parent)
+        return path
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> AuditResult:

@@ -40,6 +40,7 @@ from racelens.shared.report_format import (
     safe_config,
     scrub,
 )
+from racelens.shared.run_files import write_files_note
 from racelens.shared.strength import task_of
 
 __all__ = ["REPORT_SCHEMA", "ReportPayload", "find_results", "build_report", "render_html",
@@ -292,7 +293,8 @@ def write_report(paths: Iterable[str | Path], out_html: str | Path = "report.htm
     """Build the report and write ``report.html``, ``report.json`` and ``report.md`` atomically.
 
     ``report.json`` is the payload without the embedded figures (they are drawn from the data
-    it holds); the two other files sit beside the HTML with the same stem.
+    it holds); the two other files sit beside the HTML with the same stem, and ``FILES.md``
+    (:func:`racelens.shared.run_files.write_files_note`) beside them.
 
     Returns
     -------
@@ -305,6 +307,8 @@ def write_report(paths: Iterable[str | Path], out_html: str | Path = "report.htm
             else out_html.with_suffix(".html")
     payload = build_report(paths)
     data = {k: v for k, v in payload.items() if k != "figures"}
-    return {"html": atomic_write_text(out_html, render_html(payload)),
-            "json": atomic_write_json(out_html.with_suffix(".json"), data),
-            "md": atomic_write_text(out_html.with_suffix(".md"), render_markdown(payload))}
+    written = {"html": atomic_write_text(out_html, render_html(payload)),
+               "json": atomic_write_json(out_html.with_suffix(".json"), data),
+               "md": atomic_write_text(out_html.with_suffix(".md"), render_markdown(payload))}
+    write_files_note(out_html.parent)
+    return written

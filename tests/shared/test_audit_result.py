@@ -85,7 +85,8 @@ def test_round_trip_is_exact(tmp_path: Path) -> None:
     path = r.write(tmp_path / "run")
     assert path == tmp_path / "run" / "result.json"
     assert AuditResult.read(tmp_path / "run") == r
-    assert [p.name for p in (tmp_path / "run").iterdir()] == ["result.json"]  # no temp files
+    # no temp files; FILES.md says which files of the run directory hold per-sample data
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["FILES.md", "result.json"]
     assert r.data.n_input_rows == 150 + 5 + 1
 
 
