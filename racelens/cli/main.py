@@ -37,6 +37,8 @@ _GROUPS: dict[str, tuple[str, str, str]] = {
     "report": ("racelens.cli.report", "report", "Combine result.json files into one HTML/JSON/Markdown report."),
     "demo": ("racelens.cli.demo", "demo", "Run the whole audit on a built-in synthetic cohort."),
     "synth": ("racelens.cli.synth", "synth", "Write a synthetic cohort in the real loaders' file layouts."),
+    "export": ("racelens.cli.export", "export",
+               "Copy aggregate results out of run directories, without per-sample data."),
 }
 
 

@@ -12,7 +12,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["fmt_num", "fmt_ci", "fmt_p", "fmt_cell", "scrub", "safe_config", "check_view",
+__all__ = ["fmt_num", "fmt_ci", "fmt_p", "fmt_cell", "scrub", "is_id_key", "is_pathlike",
+           "safe_config", "check_view",
            "tables_from", "fairness_tables", "markdown_report"]
 
 DASH = "–"
@@ -82,6 +83,16 @@ def scrub(text: str, ids: Sequence[str] = ()) -> str:
     return _PATHLIKE.sub("(path)", text)
 
 
+def is_id_key(key: Any) -> bool:
+    """Whether a key names identifiers (``patient_ids``, ``sample_id``, ``mrn``)."""
+    return bool(_ID_KEYS.search(str(key)))
+
+
+def is_pathlike(value: Any) -> bool:
+    """Whether a value is a string with a ``/`` or ``\\`` (a path, shown as ``(path)``)."""
+    return isinstance(value, str) and ("/" in value or "\\" in value)
+
+
 def safe_config(config: Mapping[str, Any], prefix: str = "") -> list[list[str]]:
     """Flatten a config into ``[key, value]`` rows, hiding paths and identifier lists.
 
@@ -91,7 +102,7 @@ def safe_config(config: Mapping[str, Any], prefix: str = "") -> list[list[str]]:
     rows: list[list[str]] = []
     for k, v in config.items():
         key = f"{prefix}{k}"
-        if _ID_KEYS.search(str(k)):
+        if is_id_key(k):
             rows.append([key, "(omitted)"])
         elif isinstance(v, Mapping) and v:
             rows.extend(safe_config(v, key + "."))
@@ -104,7 +115,7 @@ def safe_config(config: Mapping[str, Any], prefix: str = "") -> list[list[str]]:
 
 def _safe_scalar(v: Any) -> str:
     if isinstance(v, str):
-        return "(path)" if ("/" in v or "\\" in v) else v
+        return "(path)" if is_pathlike(v) else v
     if isinstance(v, Mapping | list | tuple):
         return "(nested)"
     return fmt_cell(v)
