@@ -58,3 +58,40 @@ settings.register_profile("racelens-ci", derandomize=True, database=None, deadli
 settings.register_profile("explore", derandomize=False, database=None, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "racelens-ci"))
+
+
+# ---------------------------------------------------------------------------------------------
+# torchrun on CPU: N gloo processes on the loopback interface (tests/shared/test_distributed.py,
+# tests/cli/test_cli_torchrun_ranks.py). nproc 1 runs the same arguments as one plain process.
+# ---------------------------------------------------------------------------------------------
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def run_torchrun(args: list[str], nproc: int, cwd, *, check: bool = True,
+                 timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """``python -m torch.distributed.run --nproc_per_node=NPROC ARGS``; asserts exit 0 if ``check``."""
+    launcher = ([sys.executable, "-m", "torch.distributed.run", "--nnodes=1",
+                 f"--nproc_per_node={nproc}", "--master_addr=127.0.0.1",
+                 f"--master_port={_free_port()}"] if nproc > 1 else [sys.executable])
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
+    # one thread per process on two shared cores; gloo on the loopback interface only
+    env.update(OMP_NUM_THREADS="1", GLOO_SOCKET_IFNAME="lo", MASTER_ADDR="127.0.0.1")
+    proc = subprocess.run(launcher + args, cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=timeout)
+    if check:
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc
+
+
+@pytest.fixture
+def torchrun():
+    """:func:`run_torchrun`, for tests that launch commands under torchrun."""
+    return run_torchrun

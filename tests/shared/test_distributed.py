@@ -17,10 +17,6 @@ Tolerances, and why:
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -76,34 +72,11 @@ with distributed_session("cpu") as ctx:
 '''
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
-    # one thread per process on two shared cores; gloo on the loopback interface only
-    env.update(OMP_NUM_THREADS="1", GLOO_SOCKET_IFNAME="lo", MASTER_ADDR="127.0.0.1")
-    return env
-
-
-def _run(args: list[str], nproc: int, cwd: Path) -> subprocess.CompletedProcess[str]:
-    launcher = ([sys.executable, "-m", "torch.distributed.run", "--nnodes=1",
-                 f"--nproc_per_node={nproc}", "--master_addr=127.0.0.1",
-                 f"--master_port={_free_port()}"] if nproc > 1 else [sys.executable])
-    proc = subprocess.run(launcher + args, cwd=cwd, env=_env(), capture_output=True, text=True,
-                          timeout=300)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return proc
-
-
-def _train_mlp(tmp_path: Path, nproc: int, n_train: int, batch: int, accum: int) -> dict:
+def _train_mlp(torchrun, tmp_path: Path, nproc: int, n_train: int, batch: int, accum: int) -> dict:
     script = tmp_path / "worker.py"
     script.write_text(WORKER)
     out = tmp_path / f"mlp-{nproc}-{n_train}-{batch}x{accum}"
-    _run([str(script), str(out), str(n_train), str(batch), str(accum)], nproc, tmp_path)
+    torchrun([str(script), str(out), str(n_train), str(batch), str(accum)], nproc, tmp_path)
     return torch.load(out / "summary.pt", weights_only=True)
 
 
@@ -149,11 +122,11 @@ def test_global_batch_split_and_launch_context(monkeypatch):
 # --- the training loop under torchrun ----------------------------------------------------------
 
 
-def test_two_processes_train_as_one(tmp_path):
+def test_two_processes_train_as_one(torchrun, tmp_path):
     # global batches of 8 (4 per rank), two accumulated per step: under DDP the gradient
     # all-reduce is skipped on the first micro-batch (no_sync)
-    one = _train_mlp(tmp_path, 1, 96, batch=8, accum=2)
-    two = _train_mlp(tmp_path, 2, 96, batch=8, accum=2)
+    one = _train_mlp(torchrun, tmp_path, 1, 96, batch=8, accum=2)
+    two = _train_mlp(torchrun, tmp_path, 2, 96, batch=8, accum=2)
     assert (one["world"], two["world"]) == (1, 2)
     assert _max_weight_diff(one, two) < 1e-5
     for h1, h2 in zip(one["history"], two["history"], strict=True):
@@ -194,9 +167,9 @@ def _macro(run: Path) -> float:
     return json.loads((run / "result.json").read_text())["conditions"][0]["auc"]["macro"]["estimate"]
 
 
-def test_torchrun_audit_matches_one_process(manifest, one_process, tmp_path):
+def test_torchrun_audit_matches_one_process(manifest, one_process, torchrun, tmp_path):
     out = tmp_path / "two"
-    proc = _run(_cli(manifest, out, epochs=3), 2, tmp_path)
+    proc = torchrun(_cli(manifest, out, epochs=3), 2, tmp_path)
     assert proc.stdout.count("wrote ") == 1  # rank 0 alone reports
     a = json.loads((one_process / "result.json").read_text())
     b = json.loads((out / "result.json").read_text())
@@ -215,9 +188,9 @@ def test_torchrun_audit_matches_one_process(manifest, one_process, tmp_path):
     assert not any(k.startswith("module.") for k in ck["model"]) and "generator" not in ck
 
 
-def test_resume_on_another_world_size(manifest, one_process, tmp_path):
+def test_resume_on_another_world_size(manifest, one_process, torchrun, tmp_path):
     out = tmp_path / "resumed"
-    _run(_cli(manifest, out, epochs=2), 2, tmp_path)  # two processes, two epochs ...
+    torchrun(_cli(manifest, out, epochs=2), 2, tmp_path)  # two processes, two epochs ...
     first = json.loads((out / "result.json").read_text())["extras"]["training"]["original"]
     assert first["epochs_run"] == 2
     res = run_imaging_audit(ImagingAuditConfig(  # ... then one process resumes to three
