@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from racelens.cli._distributed import distributed_command
+
 if TYPE_CHECKING:
     from racelens.shared.audit import AuditResult
 
@@ -58,6 +60,7 @@ def print_result(result: AuditResult, out: Path) -> None:
 
 
 @app.command()
+@distributed_command  # joins torchrun's process group; the other commands run on rank 0 only
 def audit(
     manifest: Annotated[Path, typer.Option(help="manifest.parquet from `racelens imaging manifest`.")],
     out: Annotated[Path, typer.Option(help="Run directory to write.")],

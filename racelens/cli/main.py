@@ -15,6 +15,7 @@ import sys
 import typer
 
 from racelens import __version__
+from racelens.cli._distributed import rank_zero_command, rank_zero_commands
 from racelens.errors import RacelensError
 
 __all__ = ["app", "main"]
@@ -78,10 +79,11 @@ def _register() -> None:
                 raise
             app.add_typer(_not_landed(group), name=group, help=f"{help_text} (not available yet)")
             continue
+        # under torchrun every command but the distributed imaging audit runs on rank 0 only
         if isinstance(obj, typer.Typer):
-            app.add_typer(obj, name=group, help=help_text)
+            app.add_typer(rank_zero_commands(obj, f"racelens {group}"), name=group, help=help_text)
         else:
-            app.command(name=group, help=help_text)(obj)
+            app.command(name=group, help=help_text)(rank_zero_command(obj, f"racelens {group}"))
 
 
 _register()
