@@ -177,7 +177,10 @@ class RaceRedactor:
         # without a label of its own (not "Race:\nHPI: 54 yo ...")
         groups.append(("line", labels + rf"(?:{_GAP}[:=]|{_WS}+-)"
                        rf"(?:{_WS}*\n(?=[^\n;|.,:]{{1,60}}(?:$|[\n;|.,])))?{_WS}*"
-                       r"(?P<line_v>[^\W_](?:[^\n;|.,\[\]]*?[\w)])?)" rf"(?={_WS}*(?:$|[\n;|.,]))"))
+                       r"(?P<line_v>[^\W_](?:[^\n;|.,\[\]]*?[\w)])?)"
+                       # the value ends at the end of the line, a separator, a colon or the next
+                       # one-word label on the same line ("Race: White Sex: F" keeps "Sex: F")
+                       rf"(?={_WS}*(?:$|[\n;|.,:])|{_WS}+[^\W\d_][\w/-]{{0,30}}{_WS}*:)"))
         if self.level == "extended":
             langs = trie_regex(lex.languages)
             before = trie_regex(lex.language_cues_before)

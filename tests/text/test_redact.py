@@ -240,6 +240,13 @@ def test_idempotent_on_table(explicit: RaceRedactor, extended: RaceRedactor) -> 
     ("Race:\r\nBlack", [("Black", "black", "demographic_line")]),
     ("Race:\nHPI: 54 yo M", []),
     ("Race:\n\nWhite count 12", []),
+    # the value ends at a colon or at the next one-word label on the same line (EHR headers
+    # flattened into one line); before, "Sex: F Age: 54" was redacted with it
+    ("Race: White Sex: F Age: 54", [("White", "white", "demographic_line")]),
+    ("Race: Black or African American Ethnicity: Not Hispanic",
+     [("Black or African American", "black", "demographic_line"),
+      ("Not Hispanic", "hispanic_latino", "demographic_line")]),
+    ("Race: Declined: see chart", [("Declined", "unspecified", "demographic_line")]),
 ])
 def test_slot_and_line_variants(explicit: RaceRedactor, text: str, expected: list) -> None:
     assert _spans(explicit, text) == expected

@@ -92,6 +92,8 @@ def test_spans_and_idempotence(level: str, text: str) -> None:
 @pytest.mark.parametrize("level", ["explicit", "extended"])
 @SETTINGS
 @given(text=note_text)
+# a demographic-line value ending in a colon was not redacted (found by HYPOTHESIS_PROFILE=explore)
+@example(text="Race: African American0:")
 def test_no_term_survives_independent_scan(level: str, text: str) -> None:
     redacted = REDACTORS[level].redact(text).text
     assert _UNAMBIGUOUS.findall(redacted) == []
