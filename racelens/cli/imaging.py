@@ -17,7 +17,7 @@ from racelens.cli._distributed import distributed_command
 if TYPE_CHECKING:
     from racelens.shared.audit import AuditResult
 
-__all__ = ["app", "audit", "baseline", "probe", "print_result"]
+__all__ = ["app", "audit", "baseline", "cache", "probe", "print_result"]
 
 app = typer.Typer(help="Chest radiographs: manifests, audits, baselines, probes.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -110,6 +110,33 @@ def audit(
     result = run_imaging_audit(config)
     if launch_context().is_main:
         print_result(result, out)
+
+
+@app.command()
+def cache(
+    manifest: Annotated[Path, typer.Option(help="manifest.parquet from `racelens imaging manifest`.")],
+    cache_dir: Annotated[Path, typer.Option(help="Cache folder; pass the same --cache-dir to "
+                                                 "`imaging audit` to reuse it.")],
+    size: Annotated[int, typer.Option(help="Image size; must match the audit's --size.")] = 224,
+    workers: Annotated[int, typer.Option(help="Processes decoding images.")] = 1,
+    strict: Annotated[bool, typer.Option(help="Stop at the first unreadable image.")] = False,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Decode and resize a manifest's images once into the cache an audit reads.
+
+    Optional: `imaging audit` builds the cache itself. Building it first (resumable, with as many
+    CPU workers as the machine has) keeps a multi-GPU job's GPUs from waiting on the decode.
+    """
+    from collections import Counter
+
+    from racelens.imaging.audit_data import cache_manifest
+
+    built = cache_manifest(manifest, size=size, cache_dir=cache_dir, workers=workers,
+                           strict=strict, progress=progress)
+    reasons = Counter(reason for _, reason in built.skipped)
+    print(f"cache: {len(built) - len(built.skipped)} images at {built.size} px, "
+          f"{len(built.skipped)} skipped" + (f" {dict(reasons)}" if reasons else ""))
+    print(f"wrote {built.directory}")
 
 
 @app.command()

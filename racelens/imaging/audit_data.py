@@ -21,7 +21,7 @@ import pandas as pd
 from racelens.errors import DataError, LabelError, SplitError
 from racelens.shared.audit import DataSummary, SkippedRow
 
-__all__ = ["PreparedData", "prepare_data", "TASK_CLASSES"]
+__all__ = ["PreparedData", "prepare_data", "cache_manifest", "TASK_CLASSES"]
 
 log = logging.getLogger(__name__)
 TASK_CLASSES = ("negative", "positive")
@@ -83,6 +83,37 @@ def _task_labels(table: pd.DataFrame, task: str, excluded: Counter[str]) -> tupl
     return table[keep].reset_index(drop=True), values[keep].to_numpy(dtype=np.int64)
 
 
+def cache_manifest(manifest: Path | Any, *, size: int = 224, cache_dir: Path, workers: int = 1,
+                   strict: bool = False, progress: bool = True) -> Any:
+    """Build (or resume, or reuse) the image cache an audit of ``manifest`` reads.
+
+    The cache is keyed by the manifest's fingerprint, the image size and the VOI mode, so
+    ``racelens imaging audit --manifest M --size S --cache-dir D`` (and ``probe``) reuse what this
+    built without decoding again. Building it first, with many CPU workers, is how a multi-GPU job
+    starts without its GPUs waiting on rank 0's decode.
+
+    Parameters
+    ----------
+    manifest
+        A manifest path written by ``racelens imaging manifest``, or an already loaded one.
+    size, cache_dir, workers, strict, progress
+        As :func:`racelens.imaging.cache.build_cache`.
+
+    Returns
+    -------
+    ImageCache
+        The finished cache (its ``skipped`` lists the unreadable files' rows with reasons).
+    """
+    from racelens.imaging.cache import build_cache
+    from racelens.imaging.cohorts import load_manifest
+
+    cohort = load_manifest(manifest) if isinstance(manifest, (str, Path)) else manifest
+    table = cohort.table
+    return build_cache(table["path"].tolist(), table["sample_id"].astype(str).tolist(), size=size,
+                       cache_dir=cache_dir, fingerprint=cohort.fingerprint(), workers=workers,
+                       progress=progress, strict=strict)
+
+
 def prepare_data(
     manifest: Path,
     *,
@@ -133,13 +164,10 @@ def prepare_data(
     cache = None
     rows = np.full(len(table), -1, dtype=np.int64)
     if images:
-        from racelens.imaging.cache import build_cache
-
         if cache_dir is None:
             raise DataError("an image cache directory is needed; pass cache_dir")
-        cache = build_cache(table["path"].tolist(), table["sample_id"].astype(str).tolist(), size=size,
-                            cache_dir=cache_dir, fingerprint=cohort.fingerprint(), workers=workers,
-                            progress=progress, strict=strict)
+        cache = cache_manifest(cohort, size=size, cache_dir=cache_dir, workers=workers,
+                               strict=strict, progress=progress)
         bad = dict(cache.skipped)
         skipped += [SkippedRow(s, r) for s, r in cache.skipped]
         ok = ~table["sample_id"].astype(str).isin(bad).to_numpy()

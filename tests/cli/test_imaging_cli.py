@@ -118,3 +118,30 @@ def test_baseline_counts_rows_with_a_missing_covariate(manifest, tmp_path):
     assert res.data.excluded["missing bmi"] == 5
     assert res.data.n_samples == len(table) - 5
     assert res.data.n_input_rows == _rows(manifest)
+
+
+def test_cache_command_builds_what_the_audit_reuses(manifest, tmp_path, capsys):
+    cache_dir = tmp_path / "shared-cache"
+    main(["imaging", "cache", "--manifest", str(manifest), "--cache-dir", str(cache_dir),
+          "--size", "32", "--workers", "2", "--no-progress"])
+    out = capsys.readouterr().out
+    n = _rows(manifest)
+    listed = len(pd.read_parquet(manifest))  # the manifest's rows (its exclusions are not images)
+    assert f"cache: {listed - 1} images at 32 px, 1 skipped" in out
+    assert "empty file" in out  # the reason is counted; the file is not named
+    assert "img/0.png" not in out and "0.png" not in out
+    built = [p for p in cache_dir.rglob("complete.json")]
+    assert len(built) == 1
+    images = built[0].parent / "images.npy"
+    before = (images.stat().st_mtime_ns, built[0].read_bytes())
+
+    run = tmp_path / "run"
+    main(["imaging", "audit", "--manifest", str(manifest), "--out", str(run), "--size", "32",
+          "--epochs", "1", "--cache-dir", str(cache_dir), "--n-boot", "50", "--device", "cpu",
+          "--no-progress"])
+    # the audit found the finished cache and decoded nothing: same files, no second cache
+    assert (images.stat().st_mtime_ns, built[0].read_bytes()) == before
+    assert list(cache_dir.rglob("complete.json")) == built
+    assert not (run / "cache").exists()
+    res = AuditResult.read(run)
+    assert len(res.data.skipped) == 1 and res.data.n_input_rows == n
