@@ -16,12 +16,20 @@ The engine follows Philter's ordered filters and presidio's explaining recognize
 
 Decisions depend only on text that a redaction leaves unchanged or turns into the replacement
 token, which counts as a race mention, so ``redact(redact(x).text).text == redact(x).text``.
+
+Deletion (``replacement=""``) removes each mention instead, and one space with it where the
+mention stood after a space, a line break or the start of the text and before a space
+(``"54 yo AA M"`` becomes ``"54 yo M"``, ``"Race: White"`` becomes ``"Race: "``). A deletion can
+join the words around a mention into a new one (``"African Caucasian American"``), so the
+redactor scans its own output again and widens the spans until nothing is found: idempotence
+holds for deletion too, and a widened span has the rule ``joined``.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import re
+from bisect import bisect_right
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from itertools import islice
@@ -66,7 +74,9 @@ class Span:
         The group named (``black``, ``hispanic_latino``, ``national_origin`` ...).
     rule
         Why it was redacted: ``term``, ``demographic_slot``, ``person_context``,
-        ``group_list``, ``age_context``, ``identity_context``, ``demographic_line``, ``language``, ``birthplace``.
+        ``group_list``, ``age_context``, ``identity_context``, ``demographic_line``, ``language``,
+        ``birthplace``; with deletion also ``joined``: the words around a deleted mention
+        joined into another one ("African Caucasian American"), the span covers all of it.
     text
         The matched text (the term only, never more context).
     """
@@ -85,7 +95,7 @@ class Span:
 
 @dataclass(frozen=True)
 class Redaction:
-    """The redacted text and the spans replaced, sorted and non-overlapping."""
+    """The redacted text and the spans replaced (or deleted), sorted and non-overlapping."""
 
     text: str
     spans: list[Span] = field(default_factory=list)
@@ -112,7 +122,9 @@ class RaceRedactor:
         national origin, ancestry, languages spoken, interpreters and birthplaces.
     replacement
         What each mention becomes. It must start and end with a non-word character and hold no
-        whitespace or ``; | . ,`` so that it cannot join or split neighbouring text.
+        whitespace or ``; | . ,`` so that it cannot join or split neighbouring text. ``""``
+        deletes the mentions instead (see :meth:`redact`): the token's presence is itself a
+        race signal when groups' mention rates differ, deletion leaves no such token.
     extra_terms
         More terms: strings (category ``custom``, no context needed) or :class:`Term` objects.
     safe_terms
@@ -141,11 +153,11 @@ class RaceRedactor:
     # -- construction ------------------------------------------------------------------
     def _compile(self) -> None:
         rep = self.replacement
-        if (not isinstance(rep, str) or not rep or re.match(r"\w", rep) or re.search(r"\w\Z", rep)
-                or re.search(r"[\s;|.,]", rep)):
+        if not isinstance(rep, str) or (rep and (
+                re.match(r"\w", rep) or re.search(r"\w\Z", rep) or re.search(r"[\s;|.,]", rep))):
             raise ConfigError(
-                f"replacement {rep!r} must be non-empty, start and end with a non-word character "
-                "and hold no whitespace or ';|.,' (for example '[RACE]')")
+                f"replacement {rep!r} must start and end with a non-word character and hold no "
+                "whitespace or ';|.,' (for example '[RACE]'), or be '' to delete the mentions")
         lex = self.lexicon
         if lex is None or isinstance(lex, str):
             lex = load_lexicon(*(() if lex is None else (lex,)))
@@ -174,9 +186,11 @@ class RaceRedactor:
         groups: list[tuple[str, str]] = [("safe", "|".join(f"(?:{s.pattern})" for s in lex.safe))]
         labels = trie_regex(lex.lines_for(self.level))
         # the value may sit on the next line ("Race:\n White"), if that line is a short value
-        # without a label of its own (not "Race:\nHPI: 54 yo ...")
+        # without a label of its own (not "Race:\nHPI: 54 yo ...") that names a term: a
+        # deletion leaves "Race: \nWBC 12", which must not make "WBC 12" a race value
         groups.append(("line", labels + rf"(?:{_GAP}[:=]|{_WS}+-)"
-                       rf"(?:{_WS}*\n(?=[^\n;|.,:]{{1,60}}(?:$|[\n;|.,])))?{_WS}*"
+                       rf"(?:{_WS}*\n(?=[^\n;|.,:]{{1,60}}(?:$|[\n;|.,]))"
+                       rf"(?=[^\n;|.,:]{{0,60}}?(?<!\w)(?:{term_re})(?!\w)))?{_WS}*"
                        r"(?P<line_v>[^\W_](?:[^\n;|.,\[\]]*?[\w)])?)"
                        # the value ends at the end of the line, a separator, a colon or the next
                        # one-word label on the same line ("Race: White Sex: F" keeps "Sex: F")
@@ -208,12 +222,16 @@ class RaceRedactor:
                        ("spaced", _AGE + _GAP + rf"(?P<spaced_v>{letters_re})(?=\s){_GAP}(?=[mf](?!\w))")]
         groups.append(("term", term_re + r"(?!\w)"))
         body = "|".join(f"(?P<{name}>{pat})" for name, pat in groups)
-        self._master = re.compile(f"(?<!\\w)(?:(?P<repl>{re.escape(rep)})|{body})", _FLAGS)
+        # with deletion there is no token to recognise (an empty one would match everywhere)
+        def repl(token: str) -> str:
+            return f"(?P<repl>{re.escape(token)})|" if token else ""
+
+        self._master = re.compile(f"(?<!\\w)(?:{repl(rep)}{body})", _FLAGS)
         # A pattern with no upper-case letter outside escapes runs case-sensitively on
         # lower-cased ASCII text (same offsets), which is several times faster.
         lowerable = all(re.search(r"(?<!\\)[A-Z]", sp.pattern) is None for sp in lex.safe)
-        self._master_cs = (re.compile(f"(?<!\\w)(?:(?P<repl>{re.escape(rep.lower())})|{body})",
-                                      re.MULTILINE) if lowerable else None)
+        self._master_cs = (re.compile(f"(?<!\\w)(?:{repl(rep.lower())}{body})", re.MULTILINE)
+                           if lowerable else None)
         self._value_group = {"line": "line_v", "lang_b": "lang_b_v", "lang_a": "lang_a_v",
                              "birth": "birth_v",
                              "glued": "glued_v", "bare": "bare_v", "spaced": "spaced_v"}
@@ -368,7 +386,13 @@ class RaceRedactor:
         return [Span(h.start, h.end, LABEL, h.category, h.rule, text[h.start:h.end]) for h in hits]
 
     def redact(self, text: str) -> Redaction:
-        """Replace every mention in ``text`` by the replacement.
+        """Replace (or, with ``replacement=""``, delete) every mention in ``text``.
+
+        Deletion removes ``text[start:end]`` of each span and, where the character before the
+        span is a space, a line break or the start of the text and the character after it is a
+        space, that space too (so ``"a AA M"`` gives ``"a M"`` and ``"AA M"`` gives ``"M"``);
+        nothing else changes. If the result holds a mention (the words around a deleted one
+        joined), its spans are widened to cover it and the text is rebuilt, until none is left.
 
         Returns
         -------
@@ -378,6 +402,8 @@ class RaceRedactor:
         spans = self.analyze(text)
         if not spans:
             return Redaction(text, [])
+        if not self.replacement:
+            return self._delete(text, spans)
         parts: list[str] = []
         last = 0
         for s in spans:
@@ -386,6 +412,15 @@ class RaceRedactor:
             last = s.end
         parts.append(text[last:])
         return Redaction("".join(parts), spans)
+
+    def _delete(self, text: str, spans: list[Span]) -> Redaction:
+        while True:  # each round deletes at least one more character, so it ends
+            pieces = _kept_pieces(text, spans)
+            out = "".join(text[a:b] for a, b in pieces)
+            found = self.analyze(out)
+            if not found:
+                return Redaction(out, spans)
+            spans = _widen(text, spans, [_to_original(pieces, s) for s in found])
 
     def redact_batch(self, texts: Iterable[str], n_process: int = 1,
                      chunk_size: int = 1000) -> Iterator[Redaction]:
@@ -412,6 +447,58 @@ class RaceRedactor:
         with ctx.Pool(n_process, initializer=_init_worker, initargs=(self,)) as pool:
             for chunk in pool.imap(_redact_chunk, chunks):
                 yield from chunk
+
+
+def _kept_pieces(text: str, spans: list[Span]) -> list[tuple[int, int]]:
+    """The ``(start, end)`` pieces of ``text`` a deletion keeps (see :meth:`RaceRedactor.redact`)."""
+    pieces: list[tuple[int, int]] = []
+    last = 0
+    for i, s in enumerate(spans):
+        if last < s.start:
+            pieces.append((last, s.start))
+        last = s.end
+        nxt = spans[i + 1].start if i + 1 < len(spans) else len(text)
+        if (last < nxt and text[last] == " "
+                and (s.start == 0 or text[s.start - 1] in " \n")):
+            last += 1  # the space a deletion left doubled
+    if last < len(text):
+        pieces.append((last, len(text)))
+    return pieces
+
+
+def _to_original(pieces: list[tuple[int, int]], span: Span) -> Span:
+    """A span of the deleted text mapped back onto the original text's offsets."""
+    offsets, pos = [], 0
+    for a, b in pieces:
+        offsets.append(pos)
+        pos += b - a
+
+    def orig(i: int) -> int:
+        k = bisect_right(offsets, i) - 1
+        return pieces[k][0] + i - offsets[k]
+
+    return Span(orig(span.start), orig(span.end - 1) + 1, span.label, span.category, span.rule, "")
+
+
+def _widen(text: str, spans: list[Span], found: list[Span]) -> list[Span]:
+    """``spans`` and the mentions ``found`` in the deleted text (mapped back); overlapping ones
+    become one span with the found mention's category and the rule ``joined``."""
+    groups: list[list[tuple[Span, bool]]] = []
+    end = -1
+    for s, is_new in sorted([(s, False) for s in spans] + [(s, True) for s in found],
+                            key=lambda x: (x[0].start, x[0].end)):
+        if groups and s.start < end:
+            groups[-1].append((s, is_new))
+        else:
+            groups.append([(s, is_new)])
+        end = max(end, s.end) if len(groups[-1]) > 1 else s.end
+    out = []
+    for g in groups:
+        start, stop = g[0][0].start, max(s.end for s, _ in g)
+        src = next((s for s, is_new in g if is_new), g[0][0])
+        out.append(Span(start, stop, LABEL, src.category, "joined" if len(g) > 1 else src.rule,
+                        text[start:stop]))
+    return out
 
 
 _WORKER: RaceRedactor | None = None

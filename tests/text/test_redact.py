@@ -176,6 +176,62 @@ def test_replacement_extra_and_safe_terms() -> None:
     assert [s.category for s in red.spans] == ["custom", "language", "white"]
 
 
+@pytest.mark.parametrize(("level", "text", "deleted", "spans"), [
+    # a term: the space it leaves doubled goes with it
+    ("explicit", "Pt is a Caucasian man with cp.", "Pt is a man with cp.",
+     [("Caucasian", "term")]),
+    # the demographic slot, also at the start of the text and of a line
+    ("explicit", "54 yo AA M with cp", "54 yo M with cp", [("AA", "demographic_slot")]),
+    ("explicit", "AA M with cp", "M with cp", [("AA", "demographic_slot")]),
+    ("explicit", "HPI:\nWhite male, 54", "HPI:\nmale, 54", [("White", "person_context")]),
+    ("explicit", "61 yo W F", "61 yo F", [("W", "demographic_slot")]),
+    # a demographic line keeps its label and separator: "Race: " (the value goes, not the form)
+    ("explicit", "Race: White\nSex: F", "Race: \nSex: F", [("White", "demographic_line")]),
+    ("explicit", "Race: Black or African American. Sex: F", "Race: . Sex: F",
+     [("Black or African American", "demographic_line")]),
+    # only a space between a space and the mention collapses; punctuation stays
+    ("explicit", "black, white and Asian patients", ", and patients",
+     [("black", "group_list"), ("white", "group_list"), ("Asian", "term")]),
+    # extended language
+    ("extended", "speaks Spanish at home; Cantonese interpreter; born in Haiti.",
+     "speaks at home; interpreter; born in .",
+     [("Spanish", "language"), ("Cantonese", "language"), ("Haiti", "birthplace")]),
+    # deletion joins the words around a mention into a new one: the span widens to cover it
+    ("explicit", "An African Caucasian American male", "An male",
+     [("African Caucasian American", "joined")]),
+    ("explicit", "Afr-Black-Am, WBC 12", "Afr-Black-Am, WBC 12", []),
+])
+def test_deletion(level: str, text: str, deleted: str, spans: list) -> None:
+    r = RaceRedactor(level=level, replacement="")  # type: ignore[arg-type]
+    red = r.redact(text)
+    assert red.text == deleted
+    assert [(s.text, s.rule) for s in red.spans] == spans
+    # the spans are the original text's, exactly those of the token redaction where no words joined
+    if all(s.rule != "joined" for s in red.spans):
+        assert red.spans == RaceRedactor(level=level).redact(text).spans  # type: ignore[arg-type]
+    for s in red.spans:
+        assert text[s.start:s.end] == s.text
+    assert r.redact(red.text) == Redaction(red.text, [])
+
+
+def test_deletion_on_synthetic_notes_finds_what_the_token_redaction_finds() -> None:
+    """On realistic notes deletion removes exactly the token redaction's spans (no joins) and
+    leaves nothing the redactor would find again."""
+    from racelens.shared.synthetic import synthetic_patients
+    from racelens.text.synthetic import synthetic_notes
+
+    notes = synthetic_notes(synthetic_patients(150, seed=4), seed=4).notes["text"]
+    r = RaceRedactor(replacement="")
+    token = RaceRedactor()
+    n = 0
+    for text in notes:
+        red = r.redact(text)
+        assert red.spans == token.redact(text).spans
+        assert "[RACE]" not in red.text and r.analyze(red.text) == []
+        n += len(red.spans)
+    assert n > 20
+
+
 def test_user_lexicon_file(tmp_path) -> None:
     path = tmp_path / "mine.yaml"
     path.write_text("terms:\n  - {term: Garifuna, category: national_origin, level: extended}\n"
@@ -188,7 +244,7 @@ def test_user_lexicon_file(tmp_path) -> None:
 
 @pytest.mark.parametrize(("kwargs", "message"), [
     ({"level": "maximal"}, "unknown redaction level 'maximal'"),
-    ({"replacement": ""}, "must be non-empty"),
+    ({"replacement": None}, "or be '' to delete"),
     ({"replacement": "RACE"}, "non-word character"),
     ({"replacement": "[A B]"}, "no whitespace"),
 ])
@@ -239,6 +295,8 @@ def test_idempotent_on_table(explicit: RaceRedactor, extended: RaceRedactor) -> 
     ("Race:\nWhite\nHPI: 54 yo M", [("White", "white", "demographic_line")]),
     ("Race:\r\nBlack", [("Black", "black", "demographic_line")]),
     ("Race:\nHPI: 54 yo M", []),
+    # a value on the next line must name a term ("Race: White" deleted leaves "Race: \nWBC 12")
+    ("Race: \nWBC 12, black stools", []),
     ("Race:\n\nWhite count 12", []),
     # the value ends at a colon or at the next one-word label on the same line (EHR headers
     # flattened into one line); before, "Sex: F Age: 54" was redacted with it

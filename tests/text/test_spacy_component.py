@@ -37,6 +37,15 @@ def test_config_options_and_existing_entities_win() -> None:
     assert doc._.redacted == "<X> woman, <X> pt"
 
 
+def test_replacement_empty_deletes_the_mentions() -> None:
+    nlp = spacy.blank("en")
+    nlp.add_pipe("race_redactor", config={"replacement": ""})
+    doc = nlp(TEXT)
+    assert doc._.redacted == ("54 yo M. Race: \nWBC 12, black stools. Dr. White saw the pt "
+                              "(54yo).")
+    assert [s.text for s in doc.spans["race"]] == ["AA", "White", "Hispanic", "54yoAAM"]
+
+
 def test_no_ents_when_disabled_and_pipe_config_roundtrip(tmp_path) -> None:
     nlp = spacy.blank("en")
     nlp.add_pipe("race_redactor", config={"set_ents": False})

@@ -72,13 +72,15 @@ def _sdf(spark, df: pd.DataFrame):
     return spark.createDataFrame(rows, schema)  # 2 partitions, several Arrow batches each
 
 
-def test_redact_spark_matches_redactor_note_for_note(spark, notes) -> None:
+@pytest.mark.parametrize("replacement", ["[RACE]", ""])  # a token, and deletion
+def test_redact_spark_matches_redactor_note_for_note(spark, notes, replacement: str) -> None:
     assert len(notes) > 200
-    red = redact_spark(_sdf(spark, notes), keep_original="original", spans_col="spans")
+    red = redact_spark(_sdf(spark, notes), keep_original="original", spans_col="spans",
+                       replacement=replacement)
     assert red.columns == ["note_id", "subject_id", "text", "race", "original", "spans"]
     got = {r["note_id"]: r for r in red.collect()}
     assert len(got) == len(notes)
-    r = RaceRedactor()
+    r = RaceRedactor(replacement=replacement)
     n_spans = 0
     for note_id, text in zip(notes["note_id"], notes["text"], strict=True):
         row = got[note_id]
