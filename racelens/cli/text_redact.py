@@ -31,7 +31,13 @@ def redact_command(
     lexicon: Annotated[Path | None, typer.Option(
         "--lexicon", help="YAML file of extra terms / safe phrases (same shape as the packaged "
         "lexicon).")] = None,
-    replacement: Annotated[str, typer.Option("--replacement", help="Replacement token.")] = "[RACE]",
+    replacement: Annotated[str, typer.Option(
+        "--replacement", help="Replacement token ('' deletes the mentions, like --delete).")
+    ] = "[RACE]",
+    delete: Annotated[bool, typer.Option(
+        "--delete", help="Delete each mention instead of replacing it (and the space it leaves "
+        "doubled): the token's count is itself a race signal when groups' mention rates "
+        "differ.")] = False,
     progress: Annotated[bool, typer.Option("--progress/--no-progress",
                                            help="Show a progress bar.")] = True,
     engine: Annotated[Literal["local", "spark"], typer.Option(
@@ -51,7 +57,10 @@ def redact_command(
     from racelens.text.redact import RaceRedactor
     from racelens.text.redact_stream import redact_file
 
-    redactor = RaceRedactor(level=level, replacement=replacement,
+    if delete and replacement not in ("[RACE]", ""):
+        raise ConfigError(f"--delete and --replacement {replacement!r} contradict each other; "
+                          "give one of them")
+    redactor = RaceRedactor(level=level, replacement="" if delete else replacement,
                             lexicon=str(lexicon) if lexicon is not None else None)
     if engine == "spark" and resume:
         raise ConfigError("--resume applies to the local engine only; with --engine spark "

@@ -56,3 +56,22 @@ def test_cli_resume_is_for_the_local_engine_only(tmp_path, capsys) -> None:
     assert "rows: 2  notes with mentions: 1  spans: 1" in capsys.readouterr().out
     assert list(pd.read_parquet(out)["text"]) == ["61 yo [RACE] F", "WBC 12"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.csv", "o.parquet"]
+
+
+def test_cli_delete_and_empty_replacement_delete_the_mentions(tmp_path, capsys) -> None:
+    src = tmp_path / "notes.csv"
+    pd.DataFrame({"text": ["54 yo AA M with cp", "Race: White\nSex: F", "WBC 12"]}).to_csv(
+        src, index=False)
+    outs = []
+    for i, flags in enumerate((["--delete"], ["--replacement", ""])):
+        out = tmp_path / f"o{i}.parquet"
+        main(["text", "redact", "-i", str(src), "-o", str(out), "--no-progress", *flags])
+        assert "rows: 3  notes with mentions: 2  spans: 2" in capsys.readouterr().out
+        outs.append(list(pd.read_parquet(out)["text"]))
+    assert outs[0] == outs[1] == ["54 yo M with cp", "Race: \nSex: F", "WBC 12"]
+    with pytest.raises(SystemExit) as exc:
+        main(["text", "redact", "-i", str(src), "-o", str(tmp_path / "x.parquet"),
+              "--no-progress", "--delete", "--replacement", "<R>"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "contradict" in err[0]
