@@ -116,6 +116,9 @@ def audit(
     model: Annotated[str, typer.Option(help="tfidf | embeddings:DIR | transformer:DIR.")] = "tfidf",
     levels: Annotated[str, typer.Option(help="Redaction levels, comma-separated.")
                       ] = "none,explicit,extended",
+    replacements: Annotated[str, typer.Option(
+        help="How a redaction level treats a mention, comma-separated: token (replaced by "
+             "[RACE]), delete (deleted: no token whose count could carry race).")] = "token",
     strip_proxies: Annotated[int, typer.Option(help="Remove up to K top proxies and re-measure.")] = 0,
     proxy_step: Annotated[int, typer.Option(help="Proxies removed between measurements (0: K/10).")] = 0,
     min_patients: Annotated[int, typer.Option(
@@ -132,6 +135,8 @@ def audit(
     cfg = TextAuditConfig(input, text_col=text_col, label_col=label_col,
                           patient_col=patient_col, sample_col=sample_col, out=out, model=model,
                           levels=tuple(v.strip() for v in levels.split(",") if v.strip()),
+                          replacements=tuple(v.strip() for v in replacements.split(",")
+                                             if v.strip()),
                           strip_proxies=strip_proxies, proxy_step=proxy_step,
                           min_patients=min_patients, collapse=collapse,
                           race_source=race_source, seed=seed, n_boot=n_boot)

@@ -5,7 +5,10 @@ condition, so conditions are paired), and for each level fits the chosen model o
 notes, tunes it on validation notes and scores the test notes:
 
 - level ``none`` is the condition ``original``;
-- each other level ``L`` is ``redact`` with ``{"level": L}`` (:class:`RaceRedactor`);
+- each other level ``L`` is ``redact`` with ``{"level": L}`` (:class:`RaceRedactor`, each
+  mention replaced by ``[RACE]``) and, with ``"delete"`` among ``replacements``, also ``redact``
+  with ``{"level": L, "replacement": "delete"}`` (each mention deleted): where groups' mention
+  rates differ, how often a note holds the token is itself a race signal, which deletion removes;
 - with ``strip_proxies=K``, starting from the most thorough level, the n-grams most predictive
   of race are found by TF-IDF + logistic regression **on the training notes only** (finding
   them on all notes would let test notes choose what is removed, and the measured drop would be
@@ -35,11 +38,13 @@ import pandas as pd
 from racelens.errors import ConfigError, LabelError
 from racelens.shared.audit import AuditResult, Condition, ConditionResult, evaluate_condition
 
-__all__ = ["TextAuditConfig", "run_text_audit", "strip_ngrams", "LEVELS"]
+__all__ = ["TextAuditConfig", "run_text_audit", "strip_ngrams", "LEVELS", "REPLACEMENTS"]
 
 log = logging.getLogger(__name__)
 
 LEVELS = ("none", "explicit", "extended")
+# how a redaction condition treats each mention -> the RaceRedactor replacement
+REPLACEMENTS = {"token": "[RACE]", "delete": ""}
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,11 @@ class TextAuditConfig:
         ``tfidf``, ``embeddings:DIR`` or ``transformer:DIR``.
     levels
         Redaction levels to measure, among ``none``, ``explicit``, ``extended``.
+    replacements
+        How each redaction level treats a mention, among ``token`` (replaced by ``[RACE]``, the
+        condition ``redact(level=L)``) and ``delete`` (deleted, the condition
+        ``redact(level=L,replacement=delete)``); every level other than ``none`` is measured
+        with each. Proxy stripping starts from the token redaction.
     strip_proxies
         Remove up to this many proxies, re-measuring every ``proxy_step`` removals
         (``proxy_step=0``: about ten measurements).
@@ -78,6 +88,7 @@ class TextAuditConfig:
     out: str | Path | None = None
     model: str = "tfidf"
     levels: Sequence[str] = LEVELS
+    replacements: Sequence[str] = ("token",)
     strip_proxies: int = 0
     proxy_step: int = 0
     min_patients: int = 10
@@ -92,6 +103,10 @@ class TextAuditConfig:
         bad = [lv for lv in self.levels if lv not in LEVELS]
         if bad or not self.levels:
             raise ConfigError(f"levels must be among {LEVELS}, got {list(self.levels)}")
+        bad = [r for r in self.replacements if r not in REPLACEMENTS]
+        if bad or not self.replacements or isinstance(self.replacements, str):
+            raise ConfigError(f"replacements must be among {tuple(REPLACEMENTS)}, got "
+                              f"{self.replacements!r}")
         if self.strip_proxies < 0 or self.proxy_step < 0:
             raise ConfigError("strip_proxies and proxy_step must be >= 0")
         if self.min_patients < 1:
@@ -102,6 +117,7 @@ class TextAuditConfig:
         d["input"] = "<DataFrame>" if isinstance(self.input, pd.DataFrame) else str(self.input)
         d["out"] = None if self.out is None else str(self.out)
         d["levels"] = list(self.levels)
+        d["replacements"] = list(self.replacements)
         return d
 
 
@@ -123,12 +139,17 @@ def strip_ngrams(texts: Sequence[str], ngrams: Sequence[str]) -> list[str]:
     return out
 
 
-def _condition(level: str) -> Condition:
-    return Condition("original") if level == "none" else Condition("redact", {"level": level})
+def _condition(level: str, replacement: str = "token") -> Condition:
+    if level == "none":
+        return Condition("original")
+    # the token condition keeps its name of before deletion existed: runs stay comparable
+    return Condition("redact", {"level": level} if replacement == "token"
+                     else {"level": level, "replacement": replacement})
 
 
 def _score(cond: Condition, texts: list[str], y: np.ndarray, pids: np.ndarray, split: np.ndarray,
-           classes: list[str], cfg: TextAuditConfig) -> tuple[ConditionResult, np.ndarray]:
+           classes: list[str], cfg: TextAuditConfig, extras: dict[str, Any] | None = None
+           ) -> tuple[ConditionResult, np.ndarray]:
     from racelens.text.models import make_model
 
     tr, va, te = (np.flatnonzero(split == s) for s in ("train", "val", "test"))
@@ -141,7 +162,7 @@ def _score(cond: Condition, texts: list[str], y: np.ndarray, pids: np.ndarray, s
         if c in col:
             scores[:, k] = proba[:, col[c]]
     res = evaluate_condition(cond, y[te], scores, classes, patient_ids=pids[te],
-                             n_boot=cfg.n_boot, seed=cfg.seed)
+                             n_boot=cfg.n_boot, seed=cfg.seed, extras=extras)
     log.info("%s: macro AUC %.3f", cond.label, res.auc.macro.estimate)
     return res, scores
 
@@ -218,8 +239,8 @@ def run_text_audit(config: TextAuditConfig) -> AuditResult:
     checks: dict[str, Any] = {}
     te = np.flatnonzero(split == "test")
 
-    def record(cond: Condition, level_texts: list[str]) -> None:
-        res, scores = _score(cond, level_texts, y, pids, split, classes, cfg)
+    def record(cond: Condition, level_texts: list[str], extras: dict[str, Any] | None = None) -> None:
+        res, scores = _score(cond, level_texts, y, pids, split, classes, cfg, extras)
         results.append(res)
         frame = pd.DataFrame({"sample_id": t["sample_id"].to_numpy()[te], "patient_id": pids[te],
                               "race": y[te], "condition": cond.label, "name": cond.name,
@@ -229,12 +250,19 @@ def run_text_audit(config: TextAuditConfig) -> AuditResult:
         preds.append(frame)
 
     for level in cfg.levels:
-        if level != "none":
-            redactor = RaceRedactor(level=level)  # type: ignore[arg-type]
-            texts[level] = [r.text for r in redactor.redact_batch(original)]
-            checks[level] = check_redaction(texts[level], original_texts=original, labels=y,
-                                            level=level, leakage=False).to_dict()  # type: ignore[arg-type]
-        record(_condition(level), texts[level])
+        if level == "none":
+            record(_condition(level), original)
+            continue
+        for rep in cfg.replacements:
+            redactor = RaceRedactor(level=level, replacement=REPLACEMENTS[rep])  # type: ignore[arg-type]
+            redacted = [r.text for r in redactor.redact_batch(original)]
+            check = check_redaction(redacted, original_texts=original, labels=y,
+                                    level=level, leakage=False).to_dict()  # type: ignore[arg-type]
+            if rep == "token":  # the result-level check per level, as before deletion existed
+                texts[level], checks[level] = redacted, check
+                record(_condition(level), redacted)
+            else:  # the deletion condition carries its own check
+                record(_condition(level, rep), redacted, {"check": check})
 
     removed: list[str] = []
     listed: list[str] = []  # the removed n-grams seen for at least min_patients patients

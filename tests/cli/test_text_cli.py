@@ -72,16 +72,23 @@ def test_text_audit_writes_result(tmp_path, capsys):
     code, out, err = _run(capsys, "text", "audit", "--input", str(path), "--text-col", "text",
                           "--label-col", "race", "--patient-col", "subject_id",
                           "--out", str(tmp_path / "run"), "--levels", "none,explicit",
+                          "--replacements", "token,delete",
                           "--strip-proxies", "1", "--collapse", "bw", "--n-boot", "50")
     assert code == 0, err
     res = AuditResult.read(tmp_path / "run")
     assert res.modality == "text" and res.config["collapse"] == "bw"
-    assert [c.name for c in res.conditions] == ["original", "redact", "strip_proxies"]
+    assert [c.condition.label for c in res.conditions] == [
+        "original", "redact(level=explicit)", "redact(level=explicit,replacement=delete)",
+        "strip_proxies(level=explicit,k=1)"]
     assert res.data.n_samples == 120
-    assert "redact(level=explicit)" in out and (tmp_path / "run" / "predictions.parquet").exists()
+    assert "redact(level=explicit)" in out and "replacement=delete" in out
+    assert (tmp_path / "run" / "predictions.parquet").exists()
     code, _, err = _run(capsys, "text", "audit", "--input", str(path), "--out",
                         str(tmp_path / "r2"), "--levels", "all")
     assert code == 2 and "levels" in err
+    code, _, err = _run(capsys, "text", "audit", "--input", str(path), "--out",
+                        str(tmp_path / "r3"), "--replacements", "mask")
+    assert code == 2 and "replacements" in err
 
 
 def test_text_check_samples_whole_patients_for_the_leakage_probe(tmp_path, capsys):
