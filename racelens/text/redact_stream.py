@@ -79,6 +79,7 @@ def iter_table_chunks(path: str | os.PathLike[str], chunk_rows: int = 10_000) ->
 
     CSV columns are read as strings (CSV carries no types, and types guessed per chunk would
     disagree between chunks); parquet keeps its schema; JSON lines take the first chunk's types.
+    Memory is one chunk (and, for parquet, the row group being decoded), whatever the file's size.
     """
     path = Path(path)
     if not path.is_file():
@@ -86,8 +87,11 @@ def iter_table_chunks(path: str | os.PathLike[str], chunk_rows: int = 10_000) ->
     kind = table_kind(path)
     try:
         if kind == "parquet":
-            for batch in pq.ParquetFile(path).iter_batches(batch_size=chunk_rows):
-                yield pa.Table.from_batches([batch])
+            # pre_buffer=False: a pre-buffering reader keeps every row group's bytes it has read
+            # in its cache until it is closed (apache/arrow#39808), so memory grew with the file.
+            with pq.ParquetFile(path, pre_buffer=False) as pf:
+                for batch in pf.iter_batches(batch_size=chunk_rows):
+                    yield pa.Table.from_batches([batch])
         elif kind == "csv":
             with pd.read_csv(path, chunksize=chunk_rows, dtype=str, encoding="utf-8",
                              encoding_errors="replace") as reader:

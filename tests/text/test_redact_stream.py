@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -164,3 +165,30 @@ def test_resume_refuses_changed_input_or_options_and_plain_run_discards(tmp_path
         stats = redact_file(src, out, chunk_rows=4, progress=False)  # no --resume: start over
     assert "resumed" not in caplog.text
     assert stats.rows == 30 and len(pd.read_parquet(out)) == 30 and not parts.exists()
+
+
+def test_parquet_chunks_do_not_keep_earlier_row_groups(tmp_path) -> None:
+    # A pre-buffering parquet reader cached every row group it had read until it was closed
+    # (apache/arrow#39808): Arrow memory grew with the file, not the chunk (checks of 2 GB tables).
+    rng = np.random.default_rng(0)
+    n_groups, rows = 30, 500
+    path = tmp_path / "big.parquet"
+    with pq.ParquetWriter(path, pa.schema([("text", pa.string())])) as writer:
+        for _ in range(n_groups):
+            texts = [rng.bytes(400).hex() for _ in range(rows)]  # 800 chars, barely compressible
+            writer.write_table(pa.table({"text": texts}))
+    meta = pq.ParquetFile(path).metadata
+    assert meta.num_row_groups == n_groups
+    group_bytes = max(meta.row_group(i).total_byte_size for i in range(n_groups))
+    base = pa.total_allocated_bytes()
+    held, n, parts = 0, 0, []
+    for table in iter_table_chunks(path, chunk_rows=rows):
+        held = max(held, pa.total_allocated_bytes() - base)
+        n += table.num_rows
+        parts.append(table.column("text")[0].as_py())
+        del table
+    assert n == n_groups * rows
+    assert parts == [pq.read_table(path).column("text")[i * rows].as_py() for i in range(n_groups)]
+    # a few row groups' worth (the chunk, the decoded group, its pages: ~4x here), not the file
+    # (~33x here before the fix)
+    assert held < 8 * group_bytes, (held, group_bytes)
