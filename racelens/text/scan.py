@@ -68,15 +68,18 @@ _SLOT_PATTERNS: tuple[tuple[str, str], ...] = (
     # "54 yo AA M", "54 y/o black female"
     (rf"\b{_AGE}\s+(?P<t>aa|african[\s-]+american|{_COLOUR})(?=\s+{_SEX}\b)", "race"),
     # "54 yo WM", "54 y/o B/F"
-    (rf"(?<!\d)\d{{2,3}}\s*(?:y/?o|yo|-?\s*year[\s-]old)?\s*(?P<t>{_COMPACT})(?=\W|$)", "race"),
+    # (the age starts a word: "A00AAM" is no age)
+    (rf"(?<!\w)\d{{2,3}}\s*(?:y/?o|yo|-?\s*year[\s-]old)?\s*(?P<t>{_COMPACT})(?=\W|$)", "race"),
     # "61 yo A/M", "33 y/o H/F" (only with the slash and an age: bare "AF" is atrial fibrillation)
     (rf"\b{_AGE}\s*(?P<t>a\s*/\s*[mf])(?=\W|$)", "race"),
     (rf"\b{_AGE}\s*(?P<t>h\s*/\s*[mf])(?=\W|$)", "ethnicity"),
     # "61 yo W F", "61 y/o B M": a lone upper-case letter between an age and a sex letter
     (rf"\b{_AGE}\s+(?P<t>(?-i:[WBA]))(?=\s+(?-i:[MF])\b)", "race"),
     (rf"\b{_AGE}\s+(?P<t>(?-i:H))(?=\s+(?-i:[MF])\b)", "ethnicity"),
-    # demographic lines: "Race: White", "Ethnicity - Hispanic or Latino"
-    (rf"\b(?:race|ethnicity)\s*[:=-]\s*(?P<t>{_COLOUR}|african|asian|other)\b", "race"),
+    # demographic lines: "Race: White", "Ethnicity - Hispanic or Latino", the value on the same
+    # line or the next ("Race:\n\nWhite count 12" is a lab after an empty field)
+    (rf"\b(?:race|ethnicity)[^\S\n]*[:=-][^\S\n]*(?:\n[^\S\n]*)?"
+     rf"(?P<t>{_COLOUR}|african|asian|other)\b", "race"),
 )
 
 

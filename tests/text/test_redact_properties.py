@@ -116,6 +116,10 @@ def test_spans_and_idempotence(level: str, replacement: str, text: str) -> None:
 @given(text=note_text)
 # a demographic-line value ending in a colon was not redacted (found by HYPOTHESIS_PROFILE=explore)
 @example(text="Race: African American0:")
+# a line value before a bracket ("Race: OTHER [RACE]") was left; the scan took "A00AAM" for an
+# age slot (both found by HYPOTHESIS_PROFILE=explore, 10,000 examples)
+@example(text="Race: OTHER [RACE]")
+@example(text="African American A00AAM")
 def test_no_term_survives_independent_scan(level: str, replacement: str, text: str) -> None:
     redacted = REDACTORS[level, replacement].redact(text).text
     assert _UNAMBIGUOUS.findall(redacted) == []
