@@ -192,10 +192,13 @@ class RaceRedactor:
                        rf"(?:{_WS}*\n(?=[^\n;|.,:]{{1,60}}(?:$|[\n;|.,]))"
                        rf"(?=[^\n;|.,:]{{0,60}}?(?<!\w)(?:{term_re})(?!\w)))?{_WS}*"
                        r"(?P<line_v>[^\W_](?:[^\n;|.,\[\]]*?[\w)])?)"
-                       # the value ends at the end of the line, a separator, a colon, a bracket
-                       # ("Race: Other [RACE]") or the next one-word label on the same line
-                       # ("Race: White Sex: F" keeps "Sex: F")
-                       rf"(?={_WS}*(?:$|[\n;|.,:\[])|{_WS}+[^\W\d_][\w/-]{{0,30}}{_WS}*:)"))
+                       # the value ends before the next one-word label on the same line ("Race:
+                       # White Sex: F" keeps "Sex: F"), else it is the longest run that ends in a
+                       # word character before the end of the line, a separator, a colon or a
+                       # bracket. Whatever follows it ("Race: Other [RACE]", "Race: White \x1b")
+                       # cannot decide whether it is a value, so a redaction, which changes what
+                       # follows a term, cannot make a line match on a second pass.
+                       rf"(?={_WS}+[^\W\d_][\w/-]{{0,30}}{_WS}*:|[^\n;|.,:\[\]\w)]*(?:$|[\n;|.,:\[\]]))"))
         if self.level == "extended":
             langs = trie_regex(lex.languages)
             before = trie_regex(lex.language_cues_before)
