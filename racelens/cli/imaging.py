@@ -98,7 +98,7 @@ def audit(
     """
     from racelens.imaging.audit import ImagingAuditConfig, run_imaging_audit
     from racelens.shared.audit import parse_conditions
-    from racelens.shared.distributed import launch_context
+    from racelens.shared.launch import launch_context
 
     conditions = [c for spec in condition or [] for c in parse_conditions(spec)]
     config = ImagingAuditConfig(

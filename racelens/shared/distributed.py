@@ -26,7 +26,6 @@ import datetime
 import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from typing import TypeVar
 
 import numpy as np
@@ -34,6 +33,7 @@ import torch
 from torch import Tensor, nn
 
 from racelens.errors import ConfigError, DataError, RacelensError
+from racelens.shared.launch import DistContext, env_int, launch_context
 
 __all__ = [
     "DistContext",
@@ -57,49 +57,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class DistContext:
-    """Where this process sits in a (possibly one-process) job.
-
-    Attributes
-    ----------
-    rank, world_size, local_rank
-        Global rank, number of processes and rank on this node (the GPU index).
-    backend
-        ``nccl`` or ``gloo`` when a process group is running, else ``None``.
-    """
-
-    rank: int = 0
-    world_size: int = 1
-    local_rank: int = 0
-    backend: str | None = None
-
-    @property
-    def is_main(self) -> bool:
-        """Rank 0: the one process that writes outputs, checkpoints, logs and progress bars."""
-        return self.rank == 0
-
-    @property
-    def is_distributed(self) -> bool:
-        """More than one process, joined by a running process group."""
-        return self.world_size > 1 and self.backend is not None
-
-
-def _env_int(name: str, default: int) -> int:
-    value = os.environ.get(name, "")
-    try:
-        return int(value) if value.strip() else default
-    except ValueError as exc:
-        raise ConfigError(f"environment variable {name}={value!r} is not an integer; "
-                          "launch with torchrun, which sets it") from exc
-
-
-def launch_context() -> DistContext:
-    """The ranks ``torchrun`` announced in the environment, without starting anything."""
-    return DistContext(rank=_env_int("RANK", 0), world_size=_env_int("WORLD_SIZE", 1),
-                       local_rank=_env_int("LOCAL_RANK", 0))
-
-
 def current_context() -> DistContext:
     """The running process group's ranks, or a one-process context when none runs."""
     import torch.distributed as dist
@@ -107,7 +64,7 @@ def current_context() -> DistContext:
     if not (dist.is_available() and dist.is_initialized()):
         return DistContext()
     return DistContext(rank=dist.get_rank(), world_size=dist.get_world_size(),
-                       local_rank=_env_int("LOCAL_RANK", 0), backend=str(dist.get_backend()))
+                       local_rank=env_int("LOCAL_RANK", 0), backend=str(dist.get_backend()))
 
 
 def init_distributed(device: str = "auto", *, timeout_min: float | None = None) -> DistContext:
