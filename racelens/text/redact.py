@@ -347,7 +347,25 @@ class RaceRedactor:
                 hits.append(_Hit(start, end, kind, None, "birthplace", "birthplace"))
             else:
                 hits.append(_Hit(start, end, kind, None, "language", "language"))
+        if self.replacement and self.replacement in text:
+            self._add_glued_tokens(text, hits)
         return hits
+
+    def _add_glued_tokens(self, text: str, hits: list[_Hit]) -> None:
+        """The token glued to a word ("American[RACE] black") is a token too: a redaction glues
+        it so, and a second pass must read the text as the first did. Found apart from the
+        master pattern, whose leading word-start check keeps it fast."""
+        rep, added = self.replacement, False
+        at = text.find(rep)
+        while at >= 0:
+            end = at + len(rep)
+            if at and (text[at - 1].isalnum() or text[at - 1] == "_") and not any(
+                    h.start < end and at < h.end for h in hits):
+                hits.append(_Hit(at, end, "repl", rule="replacement"))
+                added = True
+            at = text.find(rep, end)
+        if added:
+            hits.sort(key=lambda h: h.start)
 
     def _resolve(self, text: str, hits: list[_Hit]) -> list[_Hit]:
         """Decide person-context hits chain by chain ("black and white patients")."""
