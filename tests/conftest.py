@@ -95,3 +95,29 @@ def run_torchrun(args: list[str], nproc: int, cwd, *, check: bool = True,
 def torchrun():
     """:func:`run_torchrun`, for tests that launch commands under torchrun."""
     return run_torchrun
+
+
+# ---------------------------------------------------------------------------------------------
+# Helper modules of one test folder used from another (tests/ is not a package, and which test
+# folders are on sys.path depends on what xdist collected first): import them by path.
+# ---------------------------------------------------------------------------------------------
+import importlib.util  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+
+def load_helpers(relpath: str):
+    """Import ``tests/<relpath>`` (e.g. ``shared/_report_fixtures.py``) by path, once per process."""
+    name = "racelens_test_helpers_" + relpath.replace("/", "_").removesuffix(".py")
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).parent / relpath)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def helpers():
+    """:func:`load_helpers`, for tests that use another folder's fixtures module."""
+    return load_helpers

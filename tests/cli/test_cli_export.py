@@ -2,24 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
 from racelens.cli.main import main
-
-
-def _fixtures():
-    """Load tests/shared/_export_fixtures.py by path (tests are not a package)."""
-    path = Path(__file__).parents[1] / "shared" / "_export_fixtures.py"
-    spec = importlib.util.spec_from_file_location("_export_fixtures_cli", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def _run(capsys, *args: str) -> tuple[int, str, str]:
@@ -33,8 +21,8 @@ def _run(capsys, *args: str) -> tuple[int, str, str]:
 
 
 @pytest.fixture(scope="module")
-def fx():
-    return _fixtures()
+def fx(helpers):
+    return helpers("shared/_export_fixtures.py")
 
 
 @pytest.fixture(scope="module")

@@ -2,28 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
 from racelens.cli.main import main
 
 
-def _fixtures():
-    """Load tests/shared/_report_fixtures.py by path (tests are not a package)."""
-    path = Path(__file__).parents[1] / "shared" / "_report_fixtures.py"
-    spec = importlib.util.spec_from_file_location("_report_fixtures_cli", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_report_command_writes_three_files(tmp_path, capsys):
-    fx = _fixtures()
+def test_report_command_writes_three_files(tmp_path, capsys, helpers):
+    fx = helpers("shared/_report_fixtures.py")
     files = fx.write_all(tmp_path / "runs")
     out = tmp_path / "out" / "report.html"
     main(["report", str(tmp_path / "runs" / "imaging_run"), str(files[1]), str(files[2]),
