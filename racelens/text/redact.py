@@ -56,8 +56,8 @@ _FLAGS = re.IGNORECASE | re.MULTILINE
 _WS = r"[^\S\n]"
 _GAP = rf"{_WS}*(?:\n{_WS}*)?"
 _AGE = rf"\d{{1,3}}{_GAP}-?{_GAP}(?:y/o|y\.o\.?|yo|yrs?\.?|years?|y)(?:(?:{_WS}|-)*old)?"
-# the colour word at the end of a title + surname safe match ("Dr. White", "Per Mr. white woman")
-_TITLED_WORD = re.compile(r"(?:mr|mrs|ms|miss|mx|dr|prof)\.?[ \t]+((?:white|black)s?)", re.IGNORECASE)
+# the safe phrase of a title before a surname ("Dr. White"), as the lexicon names it
+_TITLED_SURNAME = "titled_surname"
 
 
 @dataclass(frozen=True)
@@ -184,6 +184,8 @@ class RaceRedactor:
         # Few top-level groups whose alternatives start with a literal: in the case-sensitive
         # pattern (run on lower-cased ASCII text) the regex engine skips those in one compare.
         groups: list[tuple[str, str]] = [("safe", "|".join(f"(?:{s.pattern})" for s in lex.safe))]
+        titled = next((sp.pattern for sp in lex.safe if sp.name == _TITLED_SURNAME), None)
+        self._titled = re.compile(titled, _FLAGS) if titled is not None else None
         labels = trie_regex(lex.lines_for(self.level))
         # the value may sit on the next line ("Race:\n White"), if that line is a short value
         # without a label of its own (not "Race:\nHPI: 54 yo ...") that names a term: a
@@ -281,13 +283,15 @@ class RaceRedactor:
         """A surname is written with a capital ("Dr. White"); "Per Mr. white woman" is a
         title before a race mention. The lower-case word is judged like any person-context
         term (race only next to a person noun), not protected."""
-        m = _TITLED_WORD.fullmatch(text, start, end)
-        if m is None or not m.group(1)[0].islower():
+        if self._titled is None or self._titled.fullmatch(text, start, end) is None:
             return None
-        term = self._lookup(m.group(1))
+        word = re.search(r"[^\W\d_]+\Z", text[start:end])  # the surname ends the phrase
+        if word is None or not word.group()[0].islower():
+            return None
+        term = self._lookup(word.group())
         if term is None or term.context != "person":
             return None
-        return _Hit(m.start(1), m.end(1), "term", term, term.category, "term", pending=True)
+        return _Hit(start + word.start(), end, "term", term, term.category, "term", pending=True)
 
     def _candidates(self, text: str) -> list[_Hit]:
         hits: list[_Hit] = []
@@ -442,7 +446,7 @@ class RaceRedactor:
             found = self.analyze(out)
             if not found:
                 return Redaction(out, spans)
-            spans = _widen(text, spans, [_to_original(pieces, s) for s in found])
+            spans = _widen(text, spans, _to_original(pieces, found))
 
     def redact_batch(self, texts: Iterable[str], n_process: int = 1,
                      chunk_size: int = 1000) -> Iterator[Redaction]:
@@ -488,8 +492,8 @@ def _kept_pieces(text: str, spans: list[Span]) -> list[tuple[int, int]]:
     return pieces
 
 
-def _to_original(pieces: list[tuple[int, int]], span: Span) -> Span:
-    """A span of the deleted text mapped back onto the original text's offsets."""
+def _to_original(pieces: list[tuple[int, int]], spans: list[Span]) -> list[Span]:
+    """Spans of the deleted text mapped back onto the original text's offsets."""
     offsets, pos = [], 0
     for a, b in pieces:
         offsets.append(pos)
@@ -499,7 +503,8 @@ def _to_original(pieces: list[tuple[int, int]], span: Span) -> Span:
         k = bisect_right(offsets, i) - 1
         return pieces[k][0] + i - offsets[k]
 
-    return Span(orig(span.start), orig(span.end - 1) + 1, span.label, span.category, span.rule, "")
+    return [Span(orig(s.start), orig(s.end - 1) + 1, s.label, s.category, s.rule, "")
+            for s in spans]
 
 
 def _widen(text: str, spans: list[Span], found: list[Span]) -> list[Span]:
@@ -509,11 +514,12 @@ def _widen(text: str, spans: list[Span], found: list[Span]) -> list[Span]:
     end = -1
     for s, is_new in sorted([(s, False) for s in spans] + [(s, True) for s in found],
                             key=lambda x: (x[0].start, x[0].end)):
-        if groups and s.start < end:
+        if groups and s.start < end:  # overlaps the group so far
             groups[-1].append((s, is_new))
+            end = max(end, s.end)
         else:
             groups.append([(s, is_new)])
-        end = max(end, s.end) if len(groups[-1]) > 1 else s.end
+            end = s.end
     out = []
     for g in groups:
         start, stop = g[0][0].start, max(s.end for s, _ in g)
