@@ -150,11 +150,16 @@ def _refuse(rel: Path, why: str) -> SchemaError:
                        "directory, or fix it, and export again)")
 
 
-def _json(raw: bytes, rel: Path) -> Any:
+def _json(raw: bytes, rel: Path, schema: str) -> dict[str, Any]:
+    """The JSON object in ``raw``, refused unless its ``schema`` is ``schema``."""
     try:
-        return json.loads(raw.decode("utf-8"))
+        d = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise _refuse(rel, f"not valid JSON ({type(exc).__name__})") from exc
+    found = d.get("schema") if isinstance(d, dict) else None
+    if found != schema:
+        raise _refuse(rel, f"schema is {found!r}, expected {schema!r}")
+    return d
 
 
 def _dump(obj: Any) -> bytes:
@@ -162,10 +167,7 @@ def _dump(obj: Any) -> bytes:
 
 
 def _clean_result(raw: bytes, rel: Path, sc: _Scrubber) -> bytes:
-    d = _json(raw, rel)
-    schema = d.get("schema") if isinstance(d, dict) else None
-    if schema != SCHEMA_ID:
-        raise _refuse(rel, f"schema is {schema!r}, expected {SCHEMA_ID!r}")
+    d = _json(raw, rel, SCHEMA_ID)
     try:
         r = AuditResult.from_dict(d)
     except SchemaError as exc:
@@ -185,20 +187,13 @@ def _clean_result(raw: bytes, rel: Path, sc: _Scrubber) -> bytes:
 
 
 def _clean_check(raw: bytes, rel: Path, sc: _Scrubber) -> bytes:
-    d = _json(raw, rel)
-    schema = d.get("schema") if isinstance(d, dict) else None
-    if schema != CHECK_SCHEMA:
-        raise _refuse(rel, f"schema is {schema!r}, expected {CHECK_SCHEMA!r}")
-    return _dump(sc.tree(d))
+    return _dump(sc.tree(_json(raw, rel, CHECK_SCHEMA)))
 
 
 def _report_text(raw: bytes, rel: Path) -> bytes:
     """The text a report check searches: the file and, for HTML, its decoded figures."""
     if rel.suffix == ".json":
-        d = _json(raw, rel)
-        schema = d.get("schema") if isinstance(d, dict) else None
-        if schema != REPORT_SCHEMA:
-            raise _refuse(rel, f"schema is {schema!r}, expected {REPORT_SCHEMA!r}")
+        _json(raw, rel, REPORT_SCHEMA)
         return raw
     if rel.suffix == ".html":
         if b'<meta name="generator" content="racelens' not in raw[:4096]:
@@ -259,10 +254,6 @@ def _walk(root: Path) -> Iterator[tuple[Path, str]]:
             yield rel, "symlink" if path.is_symlink() else classify(rel)
 
 
-def _inside(path: Path, folder: Path) -> bool:
-    return path == folder or folder in path.parents
-
-
 def _targets(sources: Sequence[Path], out: Path, overwrite: bool) -> list[tuple[Path, Path]]:
     """``(source, folder in out)`` per source, after the checks on sources and destination."""
     for s in sources:
@@ -271,15 +262,15 @@ def _targets(sources: Sequence[Path], out: Path, overwrite: bool) -> list[tuple[
     real = [s.resolve() for s in sources]
     dest = out.resolve()
     for s, r in zip(sources, real, strict=True):
-        if _inside(dest, r):
+        if dest.is_relative_to(r):
             raise ConfigError(f"--out {out} is inside the run directory {s}; choose a folder "
                               "outside it (the export must hold only what was exported)")
-        if _inside(r, dest):
+        if r.is_relative_to(dest):
             raise ConfigError(f"the run directory {s} is inside --out {out}; choose a folder "
                               "outside the run directories")
     for i, a in enumerate(real):
         for b in real[i + 1:]:
-            if _inside(a, b) or _inside(b, a):
+            if a.is_relative_to(b) or b.is_relative_to(a):
                 raise ConfigError(f"{a.name} and {b.name}: one run directory is inside the "
                                   "other; name each once")
     if out.exists() and not out.is_dir():
