@@ -5,7 +5,7 @@ header like most DX/CR files; a fraction JPEG 2000 lossless through pylibjpeg-op
 temporary folder, then times, interleaved in rounds so that machine load hits all alike:
 
 - ``bare``: ``for f in files: pydicom.dcmread(f).pixel_array`` (decode only, nothing kept);
-- ``cache w=1`` / ``cache w=2``: :func:`racelens.imaging.cache.build_cache` into a fresh cache
+- ``cache w=1`` / ``cache w=2``: :func:`racelens.imaging.cache.build.build_cache` into a fresh cache
   (decode, modality/VOI, resize to 224, uint16 memmap, index, complete.json) with 1 and 2 workers.
 
 Throughput ratio = bare seconds / cache seconds (> 1: the cache build is faster than the loop).
@@ -34,8 +34,8 @@ import pydicom
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import JPEG2000Lossless, generate_uid
 
-from racelens.imaging.cache import build_cache
-from racelens.imaging.io import load_resized
+from racelens.imaging.cache.build import build_cache
+from racelens.imaging.io.load import load_resized
 
 
 def make_files(folder: Path, n: int, compressed_fraction: float, seed: int = 0) -> list[Path]:
@@ -210,7 +210,7 @@ def main() -> None:
 
 
 def _markdown(report: str, machine: str, args: argparse.Namespace) -> str:
-    return f"""## Preprocessing cache (racelens.imaging.cache)
+    return f"""## Preprocessing cache (racelens.imaging.cache.build)
 
 Cache building (`build_cache`: decode, modality/VOI, antialiased resize to {args.size}, uint16
 memory map, index, `complete.json`) against a bare `pydicom.dcmread(f).pixel_array` loop over the

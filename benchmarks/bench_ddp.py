@@ -1,10 +1,10 @@
 """DDP step time: the shared training loop on 1 vs N processes (torchrun), same data, same global batch.
 
-Writes the demo's synthetic cohort (:func:`racelens.cli.synth.write_synthetic_cohort`, PNG) and its
+Writes the demo's synthetic cohort (:func:`racelens.demo.synth.write_synthetic_cohort`, PNG) and its
 image cache once, then for each process count N launches
 ``python -m torch.distributed.run --nproc_per_node=N`` on this script in worker mode. Every worker
 opens the cache (rank 0 built it), runs one warm-up epoch of
-:func:`racelens.shared.training.train_classifier` and then times ``--epochs`` more on a fresh
+:func:`racelens.shared.train.loop.train_classifier` and then times ``--epochs`` more on a fresh
 model (each epoch = the training pass plus the sharded, gathered validation pass). The global
 batch is the same for every N (each rank takes ``batch / N``), so the work per epoch is the same
 and only its spread over processes changes. Each process gets ``--cores // N`` torch threads
@@ -33,8 +33,8 @@ from pathlib import Path
 
 
 def _cohort(root: Path, n_patients: int, size: int) -> Path:
-    from racelens.cli.synth import write_synthetic_cohort
-    from racelens.imaging.cohorts import from_table, write_manifest
+    from racelens.demo.synth import write_synthetic_cohort
+    from racelens.imaging.sources.cohort import from_table, write_manifest
 
     synth = write_synthetic_cohort(root, n_patients, seed=0, image_signal="band=mid,strength=2.0",
                                    image_size=size, image_format="png")
@@ -46,10 +46,10 @@ def _cohort(root: Path, n_patients: int, size: int) -> Path:
 def _worker(args: argparse.Namespace) -> None:
     import torch
 
-    from racelens.imaging.audit_data import prepare_data
+    from racelens.imaging.audit.data import prepare_data
     from racelens.imaging.models import build_model
-    from racelens.shared.distributed import barrier, distributed_session, main_first
-    from racelens.shared.training import TrainConfig, train_classifier
+    from racelens.shared.train.distributed import barrier, distributed_session, main_first
+    from racelens.shared.train.loop import TrainConfig, train_classifier
 
     torch.set_num_threads(args.threads)
     with distributed_session(args.device) as ctx:

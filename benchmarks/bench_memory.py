@@ -168,7 +168,7 @@ def bench_notes(size_gb: float, work: Path, racelens: list[str],
 
 _CACHE_CHILD = """
 import sys, pandas as pd
-from racelens.imaging.cache import build_cache
+from racelens.imaging.cache.build import build_cache
 t = pd.read_csv(sys.argv[1])
 build_cache(t["path"].tolist(), t["sample_id"].tolist(), size=int(sys.argv[3]),
             cache_dir=sys.argv[2], fingerprint="sha256:bench", workers=int(sys.argv[4]),

@@ -120,8 +120,8 @@ def main() -> None:
 
     from presidio_analyzer import AnalyzerEngine, PatternRecognizer, RecognizerRegistry
 
-    from racelens.text.presidio import blank_nlp_engine
-    from racelens.text.redact import RaceRedactor
+    from racelens.text.integrations.presidio import blank_nlp_engine
+    from racelens.text.redact.redactor import RaceRedactor
 
     notes, gold = make_notes(args.notes, seed=args.seed)
     redactor = RaceRedactor(level="explicit")

@@ -37,7 +37,7 @@ def make_notes(n: int, repeat: int, seed: int) -> pd.DataFrame:
 
 
 def time_local(texts: list[str], rounds: int) -> float:
-    from racelens.text.redact import RaceRedactor
+    from racelens.text.redact.redactor import RaceRedactor
 
     r = RaceRedactor()
     for t in texts[:50]:
@@ -52,7 +52,7 @@ def time_local(texts: list[str], rounds: int) -> float:
 
 
 def time_spark(path: Path, master: str, rounds: int, partitions: int) -> tuple[float, float]:
-    from racelens.text.spark import redact_spark, spark_session
+    from racelens.text.spark.session import redact_spark, spark_session
 
     t0 = time.perf_counter()
     spark = spark_session(master, app_name="racelens-bench", conf={

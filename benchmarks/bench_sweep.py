@@ -25,15 +25,15 @@ from pathlib import Path
 
 import torch
 
-from racelens.imaging.audit import ORIGINAL, ImagingAuditConfig, _evaluate
-from racelens.imaging.audit_data import prepare_data
-from racelens.imaging.cohorts import from_table, write_manifest
+from racelens.imaging.audit.data import prepare_data
+from racelens.imaging.audit.run import ORIGINAL, ImagingAuditConfig, _evaluate
 from racelens.imaging.models import build_model
-from racelens.imaging.perturb import make_perturbation
+from racelens.imaging.perturb.transforms import make_perturbation
+from racelens.imaging.sources.cohort import from_table, write_manifest
 from racelens.imaging.synthetic import ImageSignal, synthetic_images, write_png
-from racelens.shared.audit import Condition, parse_conditions
+from racelens.shared.results import Condition, parse_conditions
 from racelens.shared.synthetic import synthetic_patients
-from racelens.shared.training import TrainConfig, predict_proba, resolve_device, train_classifier
+from racelens.shared.train.loop import TrainConfig, predict_proba, resolve_device, train_classifier
 
 
 def _conditions(size: int) -> list[Condition]:

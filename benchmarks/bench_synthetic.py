@@ -8,7 +8,7 @@ from __future__ import annotations
 import tempfile
 import time
 
-from racelens.cli.synth import write_synthetic_cohort
+from racelens.demo.synth import write_synthetic_cohort
 from racelens.imaging.synthetic import synthetic_images
 from racelens.shared.synthetic import synthetic_patients
 from racelens.text.synthetic import synthetic_notes

@@ -12,8 +12,8 @@ import time
 
 import torch
 
-from racelens.imaging.perturb import make_perturbation
-from racelens.shared.audit import Condition
+from racelens.imaging.perturb.transforms import make_perturbation
+from racelens.shared.results import Condition
 
 CONDITIONS = [
     Condition("original"), Condition("lowpass", {"radius": 10}),

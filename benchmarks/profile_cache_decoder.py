@@ -1,7 +1,7 @@
 """Where the cache's decoder spends its time on uncompressed DICOM, stage by stage.
 
 The cache build misses its target on small uncompressed files (docs/benchmarks/cache.md); this
-splits one image's work into the stages of :func:`racelens.imaging.io.load_resized` and compares
+splits one image's work into the stages of :func:`racelens.imaging.io.load.load_resized` and compares
 them with the bare ``pydicom.dcmread(f).pixel_array`` loop and with other antialiased resizers,
 all in one process (CPU time per image, best of 5 passes over the same files).
 
@@ -25,9 +25,9 @@ import pydicom
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_cache import make_files  # noqa: E402
 
-from racelens.imaging import io as rio  # noqa: E402
-from racelens.imaging.dicom_display import affine_display, stored_pixels  # noqa: E402
-from racelens.imaging.resize import resize_float, to_levels  # noqa: E402
+from racelens.imaging.io.dicom_display import affine_display, stored_pixels  # noqa: E402
+from racelens.imaging.io import load as rio  # noqa: E402
+from racelens.imaging.io.resize import resize_float, to_levels  # noqa: E402
 
 
 def per_image_ms(fn: Callable[[], object], n: int, passes: int = 5) -> float:

@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 
 import typer
 
-from racelens.shared.launch import launch_context
+from racelens.shared.train.launch import launch_context
 
 __all__ = ["distributed_command", "rank_zero_command", "rank_zero_commands"]
 

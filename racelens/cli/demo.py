@@ -1,6 +1,6 @@
 """``racelens demo``: the whole audit on a built-in synthetic cohort whose answers are known.
 
-A thin shell over :func:`racelens.demo.run_demo`: prints each stage as it starts and ends, where
+A thin shell over :func:`racelens.demo.run.run_demo`: prints each stage as it starts and ends, where
 the report is, a short results table and the known-answer checks (aggregates only). Exits 1 when
 a known answer did not hold.
 """
@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
-    from racelens.demo import DemoResult
+    from racelens.demo.run import DemoResult
 
 __all__ = ["demo", "print_demo"]
 
@@ -64,7 +64,7 @@ def demo(
 
     from rich.console import Console
 
-    from racelens.demo import DemoConfig, run_demo
+    from racelens.demo.run import DemoConfig, run_demo
 
     console = Console()
     if not console.is_terminal:  # pipes and logs: keep labels whole

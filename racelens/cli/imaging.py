@@ -1,7 +1,7 @@
 """``racelens imaging``: manifests, race audits under perturbation, covariate baselines, probes.
 
 Each command is a thin shell over a library function that returns an
-:class:`~racelens.shared.audit.AuditResult`; torch and the imaging modules are imported inside
+:class:`~racelens.shared.results.AuditResult`; torch and the imaging modules are imported inside
 the commands so that ``racelens --help`` stays fast. Output is aggregates only.
 """
 
@@ -15,7 +15,7 @@ import typer
 from racelens.cli._distributed import distributed_command
 
 if TYPE_CHECKING:
-    from racelens.shared.audit import AuditResult
+    from racelens.shared.results import AuditResult
 
 __all__ = ["app", "audit", "baseline", "cache", "probe", "print_result"]
 
@@ -96,9 +96,9 @@ def audit(
     Runs unchanged under `torchrun --nproc_per_node=N -m racelens imaging audit ...` (DDP;
     --batch-size is then the global batch); only rank 0 writes and prints.
     """
-    from racelens.imaging.audit import ImagingAuditConfig, run_imaging_audit
-    from racelens.shared.audit import parse_conditions
-    from racelens.shared.launch import launch_context
+    from racelens.imaging.audit.run import ImagingAuditConfig, run_imaging_audit
+    from racelens.shared.results import parse_conditions
+    from racelens.shared.train.launch import launch_context
 
     conditions = [c for spec in condition or [] for c in parse_conditions(spec)]
     config = ImagingAuditConfig(
@@ -129,7 +129,7 @@ def cache(
     """
     from collections import Counter
 
-    from racelens.imaging.audit_data import cache_manifest
+    from racelens.imaging.audit.data import cache_manifest
 
     built = cache_manifest(manifest, size=size, cache_dir=cache_dir, workers=workers,
                            strict=strict, progress=progress)
@@ -149,7 +149,7 @@ def baseline(
     collapse: Annotated[str | None, typer.Option(help="Re-collapse race groups (e.g. abw).")] = None,
 ) -> None:
     """Covariate (confounder) baseline: predict race from covariates alone."""
-    from racelens.imaging.baselines import CovariateBaselineConfig, run_covariate_baseline
+    from racelens.imaging.audit.baselines import CovariateBaselineConfig, run_covariate_baseline
 
     names = tuple(f.strip() for f in features.split(",") if f.strip())
     config = CovariateBaselineConfig(manifest=manifest, out=out, features=names, seed=seed,
@@ -167,7 +167,7 @@ def probe(
     n_boot: Annotated[int, typer.Option(help="Bootstrap resamples for intervals.")] = 1000,
 ) -> None:
     """Linear race probe on the frozen features of the run's trained model."""
-    from racelens.imaging.probe import FeatureProbeConfig, run_feature_probe
+    from racelens.imaging.audit.probe import FeatureProbeConfig, run_feature_probe
 
     config = FeatureProbeConfig(run=run, manifest=manifest, out=out, batch_size=batch_size,
                                 device=device, n_boot=n_boot)

@@ -1,6 +1,6 @@
 """``racelens imaging manifest ...``: build a cohort manifest from MIMIC-CXR, CheXpert, a table or DICOMs.
 
-Each command is a thin shell over a loader of :mod:`racelens.imaging.cohorts`: it writes
+Each command is a thin shell over a loader of :mod:`racelens.imaging.sources.cohort`: it writes
 ``manifest.parquet`` and the ``manifest.json`` sidecar (every input row accounted for: kept,
 excluded by reason, skipped with the reason) and prints aggregates only.
 Mounted by ``racelens.cli.imaging`` as ``app.add_typer(manifest_app, name="manifest")``.
@@ -62,7 +62,7 @@ def format_summary(summary: dict[str, Any], out: Path) -> str:
 
 
 def _write(cohort: Any, out: Path) -> dict[str, Any]:
-    from racelens.imaging.cohorts import write_manifest
+    from racelens.imaging.sources.cohort import write_manifest
 
     write_manifest(cohort, out)
     summary = cohort.summary()
@@ -90,7 +90,7 @@ def mimic_cxr_cmd(
     no_check_files: NoCheckOpt = False,
 ) -> dict[str, Any]:
     """MIMIC-CXR-JPG joined to MIMIC-IV admissions and patients (Gichoya's defaults)."""
-    from racelens.imaging.cohorts import mimic_cxr
+    from racelens.imaging.sources.cohort import mimic_cxr
 
     kept = None if views.strip().lower() == "all" else tuple(
         v.strip() for v in views.split(",") if v.strip())
@@ -118,7 +118,7 @@ def chexpert_cmd(
     no_check_files: NoCheckOpt = False,
 ) -> dict[str, Any]:
     """CheXpert joined to CHEXPERT DEMO (frontal, non-Hispanic by default)."""
-    from racelens.imaging.cohorts import chexpert
+    from racelens.imaging.sources.cohort import chexpert
 
     cohort = chexpert(root, csv, demo, frontal_only=not all_views,
                       exclude_hispanic=not keep_hispanic, collapse=collapse,
@@ -145,7 +145,7 @@ def table_cmd(
     no_check_files: NoCheckOpt = False,
 ) -> dict[str, Any]:
     """Any table with a path, a race and a patient column."""
-    from racelens.imaging.cohorts import from_table
+    from racelens.imaging.sources.cohort import from_table
 
     cohort = from_table(table, path_col=path_col, race_col=race_col, patient_col=patient_col,
                         race_source=_choice(race_source, _race_sources(), "--race-source"),
@@ -170,7 +170,7 @@ def dicom_cmd(
     consistency: ConsistencyOpt = "drop",
 ) -> dict[str, Any]:
     """A DICOM folder; unreadable and non-image files are listed as skipped."""
-    from racelens.imaging.cohorts import from_dicom_folder
+    from racelens.imaging.sources.cohort import from_dicom_folder
 
     cohort = from_dicom_folder(root, labels_csv=labels_csv, race_col=race_col,
                                patient_col=patient_col,

@@ -1,6 +1,6 @@
 """``racelens report``: combine result.json files into one HTML/JSON/Markdown report.
 
-A thin shell over :func:`racelens.shared.report.write_report`.
+A thin shell over :func:`racelens.shared.report.build.write_report`.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ def report(
     Writes a self-contained HTML page, its JSON payload and a Markdown summary, all aggregates
     only, and prints where they are.
     """
-    from racelens.shared.report import write_report
+    from racelens.shared.report.build import write_report
 
     written = write_report(paths, out)
     typer.echo(f"report: {written['html']}")

@@ -57,7 +57,7 @@ def read_gold_spans(path: Path, n_notes: int) -> list[list[tuple[int, int]]]:
 
 
 def _count_rows(path: Path, column: str) -> int:
-    from racelens.text.check_stream import _chunks
+    from racelens.text.check.stream import _chunks
 
     return sum(len(df) for df in _chunks(path, [column], 50_000))
 
@@ -89,9 +89,9 @@ def check(
     The table is read in chunks (memory does not grow with it); the leakage probe uses a
     sample of whole patients of at most --max-leakage-notes notes.
     """
-    from racelens.shared.io import atomic_write_text
     from racelens.shared.run_files import write_files_note
-    from racelens.text.check_stream import check_file
+    from racelens.shared.tables import atomic_write_text
+    from racelens.text.check.stream import check_file
 
     gold = read_gold_spans(gold_spans, _count_rows(input, text_col)) if gold_spans else None
     report = check_file(

@@ -1,7 +1,7 @@
 """``racelens text cohort``: join a note export to race and write one note table.
 
 MIMIC-IV-Note and MIMIC-III keep race in the admissions table, not beside the note; these
-commands do the join (with the cohort rules of :mod:`racelens.text.cohorts`) and write a parquet
+commands do the join (with the cohort rules of :mod:`racelens.text.sources`) and write a parquet
 table with the standard columns that ``racelens text redact/check/audit`` read. A JSON sidecar
 beside it records what was excluded or skipped, by reason. Output is aggregates only.
 """
@@ -23,7 +23,7 @@ cohort_app = typer.Typer(help="Join notes to race (MIMIC-IV-Note, MIMIC-III) int
 def write_note_cohort(cohort: Any, out: Path) -> dict[str, Any]:
     """Write ``cohort.table`` to ``out`` (parquet) and its accounting to ``out``.json; return it."""
     from racelens.errors import DataError
-    from racelens.shared.io import atomic_write_json, atomic_write_parquet
+    from racelens.shared.tables import atomic_write_json, atomic_write_parquet
 
     if out.suffix.lower() not in (".parquet", ".pq"):
         raise DataError(f"{out}: the note table is a parquet file; name it e.g. notes.parquet")
@@ -58,7 +58,7 @@ def mimic_iv(
     join: Annotated[str, typer.Option(help="Join race by hadm (admission) or subject.")] = "hadm",
 ) -> None:
     """MIMIC-IV-Note joined to MIMIC-IV admissions (race, or ethnicity before v2.0)."""
-    from racelens.text.cohorts import mimic_iv_notes
+    from racelens.text.sources import mimic_iv_notes
 
     cohort = mimic_iv_notes(notes, admissions, collapse=collapse, consistency=consistency,  # type: ignore[arg-type]
                             join=join)  # type: ignore[arg-type]
@@ -77,7 +77,7 @@ def mimic_iii(
     consistency: Annotated[str, typer.Option(help="drop (Gichoya), mode or none.")] = "drop",
 ) -> None:
     """MIMIC-III NOTEEVENTS joined to ADMISSIONS (ETHNICITY, 41 values)."""
-    from racelens.text.cohorts import mimic_iii_notes
+    from racelens.text.sources import mimic_iii_notes
 
     cohort = mimic_iii_notes(notes, admissions, categories=tuple(category or ("Discharge summary",)),
                              one_per_admission=one_per_admission, collapse=collapse,

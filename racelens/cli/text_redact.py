@@ -1,4 +1,4 @@
-"""``racelens text redact``: a thin shell over :func:`racelens.text.redact_stream.redact_file`.
+"""``racelens text redact``: a thin shell over :func:`racelens.text.redact.stream.redact_file`.
 
 Prints aggregates only (rows, notes with mentions, spans per category), never note text.
 """
@@ -54,8 +54,8 @@ def redact_command(
 ) -> None:
     """Redact race and ethnicity mentions from a note table, streaming it in chunks."""
     from racelens.errors import ConfigError
-    from racelens.text.redact import RaceRedactor
-    from racelens.text.redact_stream import redact_file
+    from racelens.text.redact.redactor import RaceRedactor
+    from racelens.text.redact.stream import redact_file
 
     if delete and replacement not in ("[RACE]", ""):
         raise ConfigError(f"--delete and --replacement {replacement!r} contradict each other; "
@@ -66,7 +66,7 @@ def redact_command(
         raise ConfigError("--resume applies to the local engine only; with --engine spark "
                           "rerun without --resume")
     if engine == "spark":
-        from racelens.text.spark_file import redact_file_spark
+        from racelens.text.spark.file import redact_file_spark
 
         stats = redact_file_spark(input, out, text_col=text_col, master=master,
                                   keep_original=keep_original, spans_out=spans, id_col=id_col,

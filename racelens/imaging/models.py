@@ -27,8 +27,8 @@ import torch
 from torch import Tensor, nn
 
 from racelens.errors import ConfigError
-from racelens.shared.io import atomic_path
-from racelens.shared.training import seeded_rng
+from racelens.shared.tables import atomic_path
+from racelens.shared.train.loop import seeded_rng
 
 __all__ = [
     "ARCHS",

@@ -43,11 +43,11 @@ from pathlib import Path
 from typing import Any
 
 from racelens.errors import ConfigError, DataError, SchemaError
-from racelens.shared.audit import SCHEMA_ID, AuditResult, Condition, SkippedRow
-from racelens.shared.io import atomic_write_bytes, atomic_write_json
-from racelens.shared.report import REPORT_SCHEMA
-from racelens.shared.report_format import is_id_key, is_pathlike, scrub
+from racelens.shared.report.build import REPORT_SCHEMA
+from racelens.shared.report.format import is_id_key, is_pathlike, scrub
+from racelens.shared.results import SCHEMA_ID, AuditResult, Condition, SkippedRow
 from racelens.shared.run_files import EXPORTABLE, classify
+from racelens.shared.tables import atomic_write_bytes, atomic_write_json
 
 __all__ = ["ExportSummary", "export_run", "EXPORT_RECORD", "CHECK_SCHEMA"]
 

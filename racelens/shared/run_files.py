@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from racelens.shared.io import atomic_write_text
+from racelens.shared.tables import atomic_write_text
 
 __all__ = ["FILES_NOTE", "EXPORTABLE", "classify", "write_files_note"]
 

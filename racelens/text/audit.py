@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from racelens.errors import ConfigError, LabelError
-from racelens.shared.audit import AuditResult, Condition, ConditionResult, evaluate_condition
+from racelens.shared.results import AuditResult, Condition, ConditionResult, evaluate_condition
 
 __all__ = ["TextAuditConfig", "run_text_audit", "strip_ngrams", "LEVELS", "REPLACEMENTS"]
 
@@ -150,7 +150,7 @@ def _condition(level: str, replacement: str = "token") -> Condition:
 def _score(cond: Condition, texts: list[str], y: np.ndarray, pids: np.ndarray, split: np.ndarray,
            classes: list[str], cfg: TextAuditConfig, extras: dict[str, Any] | None = None
            ) -> tuple[ConditionResult, np.ndarray]:
-    from racelens.text.models import make_model
+    from racelens.text.models.factory import make_model
 
     tr, va, te = (np.flatnonzero(split == s) for s in ("train", "val", "test"))
     model = make_model(cfg.model, random_state=cfg.seed, **cfg.model_params)
@@ -171,8 +171,8 @@ def _top_proxies(texts: list[str], y: np.ndarray, pids: np.ndarray, split: np.nd
                  seed: int, exclude: set[str]) -> list[tuple[str, int]]:
     """The ``n`` n-grams with the largest weight for any group, found on training notes only,
     each with the number of distinct training patients whose notes hold it."""
-    from racelens.text.check import patient_doc_freq
-    from racelens.text.models_tfidf import TfidfLogReg
+    from racelens.text.check.report import patient_doc_freq
+    from racelens.text.models.tfidf import TfidfLogReg
 
     tr, va = np.flatnonzero(split == "train"), np.flatnonzero(split == "val")
     train_texts = [texts[i] for i in tr]
@@ -212,12 +212,12 @@ def run_text_audit(config: TextAuditConfig) -> AuditResult:
     AuditResult
         Modality ``text``; ``data`` accounts for every input row.
     """
-    from racelens.shared.audit import library_versions
-    from racelens.shared.io import atomic_write_parquet, check_writable_dir
+    from racelens.shared.results import library_versions
     from racelens.shared.splits import patient_split
-    from racelens.text.check import check_redaction
-    from racelens.text.cohorts import from_table
-    from racelens.text.redact import RaceRedactor
+    from racelens.shared.tables import atomic_write_parquet, check_writable_dir
+    from racelens.text.check.report import check_redaction
+    from racelens.text.redact.redactor import RaceRedactor
+    from racelens.text.sources import from_table
 
     cfg = config
     if cfg.out is not None:  # fail on an unusable run folder before the work, not after it

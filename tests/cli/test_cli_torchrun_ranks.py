@@ -14,8 +14,8 @@ import typer
 
 from racelens.cli import main as cli_main
 from racelens.cli._distributed import rank_zero_command
-from racelens.cli.synth import write_synthetic_cohort
-from racelens.shared.distributed import distributed_session, launch_context
+from racelens.demo.synth import write_synthetic_cohort
+from racelens.shared.train.distributed import distributed_session, launch_context
 
 SYNTH = ["--n-patients", "6", "--seed", "1", "--image-size", "32", "--image-format", "png"]
 

@@ -17,8 +17,8 @@ import pandas as pd
 import pytest
 
 from racelens.cli import main as cli_main
-from racelens.demo import DATASET, DemoConfig, known_answers, run_demo
-from racelens.shared.audit import AuditResult
+from racelens.demo.run import DATASET, DemoConfig, known_answers, run_demo
+from racelens.shared.results import AuditResult
 
 SEED = 0
 

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 from racelens.cli.main import main
-from racelens.imaging.cohorts import from_table, write_manifest
+from racelens.imaging.sources.cohort import from_table, write_manifest
 from racelens.imaging.synthetic import ImageSignal, synthetic_images, write_png
-from racelens.shared.audit import AuditResult
+from racelens.shared.results import AuditResult
 from racelens.shared.synthetic import synthetic_patients
 
 
@@ -106,7 +106,7 @@ def test_errors_are_one_line_and_exit_2(manifest, tmp_path, capsys):
 def test_baseline_counts_rows_with_a_missing_covariate(manifest, tmp_path):
     import shutil
 
-    from racelens.imaging.baselines import CovariateBaselineConfig, run_covariate_baseline
+    from racelens.imaging.audit.baselines import CovariateBaselineConfig, run_covariate_baseline
 
     table = pd.read_parquet(manifest)
     table.loc[table.index[:5], "bmi"] = np.nan

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from racelens.cli.imaging_manifest import manifest_app
 from racelens.errors import ConfigError, LabelError
-from racelens.imaging.cohorts import load_manifest
+from racelens.imaging.sources.cohort import load_manifest
 
 runner = CliRunner()
 

@@ -9,7 +9,7 @@ import pydicom
 import pytest
 
 from racelens.cli import main as cli_main
-from racelens.cli.synth import parse_note_proxies, write_synthetic_cohort
+from racelens.demo.synth import parse_note_proxies, write_synthetic_cohort
 from racelens.errors import ConfigError
 from racelens.shared.labels import label_cohort
 from racelens.shared.synthetic import DISEASES

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from racelens.cli import main as cli_main
-from racelens.shared.audit import AuditResult
+from racelens.shared.results import AuditResult
 
 FILL = ["chest pain", "denies fever", "lungs clear", "abdomen soft", "ct negative", "walks well"]
 

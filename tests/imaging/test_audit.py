@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 
 from racelens.errors import ImageLoadError
-from racelens.imaging.audit import ImagingAuditConfig, run_imaging_audit
-from racelens.imaging.cohorts import from_table, write_manifest
+from racelens.imaging.audit.run import ImagingAuditConfig, run_imaging_audit
+from racelens.imaging.sources.cohort import from_table, write_manifest
 from racelens.imaging.synthetic import ImageSignal, synthetic_images, write_png
-from racelens.shared.audit import AuditResult, Condition
+from racelens.shared.results import AuditResult, Condition
 from racelens.shared.synthetic import synthetic_patients
 
 SIZE = 32
@@ -156,7 +156,7 @@ def test_strict_stops_at_the_unreadable_file(signal_manifest, tmp_path):
 
 
 def test_prepare_data_recollapse_and_task_account_for_every_row(signal_manifest):
-    from racelens.imaging.audit_data import prepare_data
+    from racelens.imaging.audit.data import prepare_data
 
     n_rows = len(pd.read_csv(signal_manifest.parent / "table.csv"))
     bw = prepare_data(signal_manifest, collapse="bw", images=False)

@@ -1,4 +1,4 @@
-"""racelens.imaging.cache: build, reuse, resume, skip and read the preprocessing cache."""
+"""racelens.imaging.cache.build: build, reuse, resume, skip and read the preprocessing cache."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from PIL import Image
 from pydicom.data import get_testdata_file
 
 from racelens.errors import ConfigError, DataError, ImageLoadError
-from racelens.imaging.cache import build_cache, cache_path, open_cache, resize_image
-from racelens.imaging.io import load_image
+from racelens.imaging.cache.build import build_cache, cache_path, open_cache, resize_image
+from racelens.imaging.io.load import load_image
 
 FP = "sha256:0123456789abcdef0123456789abcdef"
 

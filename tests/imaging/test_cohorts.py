@@ -12,7 +12,7 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
 from racelens.errors import DataError, LabelError, SchemaError
-from racelens.imaging.cohorts import (
+from racelens.imaging.sources.cohort import (
     Cohort,
     chexpert,
     from_dicom_folder,
@@ -295,7 +295,7 @@ def test_from_table_excludes_and_counts_missing_patient_ids(tmp_path, caplog):
                         "pid": ["p1", None, "  ", "p2", "", "p3"]})
     tab.to_csv(tmp_path / "t.csv", index=False)  # the CSV turns "" into NaN, keeps "  "
     for table in (tab, tmp_path / "t.csv"):
-        with caplog.at_level("WARNING", logger="racelens.imaging.cohorts"):
+        with caplog.at_level("WARNING", logger="racelens.imaging.sources.cohort"):
             c = from_table(table, path_col="file", race_col="race", patient_col="pid",
                            check_files=False)
         assert list(c.table["patient_id"]) == ["p1", "p2", "p3"]

@@ -1,4 +1,4 @@
-"""racelens.imaging.io on real radiographs shipped by pydicom-data and on files made here."""
+"""racelens.imaging.io.load on real radiographs shipped by pydicom-data and on files made here."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from pydicom.pixels import apply_modality_lut, apply_voi_lut
 from pydicom.uid import JPEG2000Lossless, generate_uid
 
 from racelens.errors import ConfigError, DataError, ImageLoadError
-from racelens.imaging.io import load_image, load_resized, read_dicom_header, resize_image
+from racelens.imaging.io.load import load_image, load_resized, read_dicom_header, resize_image
 
 
 def datafile(name: str) -> str:

@@ -12,8 +12,8 @@ from PIL import Image
 from scipy import ndimage
 
 from racelens.errors import ConfigError, DataError
-from racelens.imaging import perturb as P
-from racelens.shared.audit import Condition, parse_conditions
+from racelens.imaging.perturb import transforms as P
+from racelens.shared.results import Condition, parse_conditions
 
 H = W = 24
 

@@ -10,7 +10,7 @@ from PIL import Image
 from sklearn.metrics import roc_auc_score
 
 from racelens.errors import ConfigError
-from racelens.imaging.io import load_image
+from racelens.imaging.io.load import load_image
 from racelens.imaging.synthetic import ImageSignal, synthetic_images, write_dicom, write_png
 from racelens.shared.synthetic import synthetic_patients
 

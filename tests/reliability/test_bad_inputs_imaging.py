@@ -31,8 +31,8 @@ from PIL import Image
 from pydicom.data import get_testdata_file
 
 from racelens.errors import ImageLoadError
-from racelens.imaging.cache import build_cache
-from racelens.imaging.io import load_image, read_dicom_header
+from racelens.imaging.cache.build import build_cache
+from racelens.imaging.io.load import load_image, read_dicom_header
 from racelens.imaging.synthetic import write_dicom
 from racelens.shared.labels import RARE_UNKNOWN_KEY, RARE_VALUE_FLOOR
 

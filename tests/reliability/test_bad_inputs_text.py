@@ -22,8 +22,8 @@ from _reliability_fixtures import (
     run_cli,
 )
 
-from racelens.text.redact import RaceRedactor
-from racelens.text.scan import scan_residual
+from racelens.text.check.scan import scan_residual
+from racelens.text.redact.redactor import RaceRedactor
 
 AUDIT = ("--label-col", "race_raw", "--n-boot", "50", "--levels", "none,explicit")
 

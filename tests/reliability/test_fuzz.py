@@ -7,7 +7,7 @@ CI runs a fixed, derandomized budget (``FUZZ_EXAMPLES`` examples per test, defau
 - redactor (a ``[RACE]`` token and deletion): no crash; spans sorted, non-overlapping, inside
   the text, equal to the text they cover, and the redacted text is exactly the text with each
   span replaced (deleted, with the space a deletion leaves doubled); redacting twice changes
-  nothing; the independent residual scan (:func:`racelens.text.scan.scan_residual`) finds
+  nothing; the independent residual scan (:func:`racelens.text.check.scan.scan_residual`) finds
   no term in the output;
 - loader: :class:`~racelens.errors.ImageLoadError`, or a finite 2-D float32 array in [0, 1];
   nothing else.
@@ -32,10 +32,10 @@ from pydicom.data import get_testdata_file
 from pydicom.datadict import keyword_for_tag
 
 from racelens.errors import ImageLoadError
-from racelens.imaging.io import HEADER_KEYWORDS, load_image, read_dicom_header
+from racelens.imaging.io.load import HEADER_KEYWORDS, load_image, read_dicom_header
 from racelens.shared.synthetic import synthetic_patients
-from racelens.text.redact import RaceRedactor
-from racelens.text.scan import scan_residual
+from racelens.text.check.scan import scan_residual
+from racelens.text.redact.redactor import RaceRedactor
 from racelens.text.synthetic import synthetic_notes
 
 FUZZ_EXAMPLES = int(os.environ.get("RACELENS_FUZZ_EXAMPLES", "150"))

@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 
 from racelens.cli.main import main
-from racelens.imaging.cohorts import from_table, write_manifest
+from racelens.imaging.sources.cohort import from_table, write_manifest
 from racelens.imaging.synthetic import synthetic_images, write_png
 from racelens.shared.synthetic import synthetic_patients
 from racelens.text.synthetic import synthetic_notes

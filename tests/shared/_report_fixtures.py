@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from racelens.shared.audit import (
+from racelens.shared.results import (
     AUCBlock,
     AuditResult,
     Condition,
@@ -56,7 +56,7 @@ def imaging_result(dataset: str = "synthetic-cxr") -> AuditResult:
                                 SkippedRow(f"{SKIPPED_MARKER}-2", "unreadable DICOM"),
                                 SkippedRow(f"{SKIPPED_MARKER}-3", "not greyscale")),
                        fingerprint="sha256:" + "ab" * 32, dataset=dataset)
-    # the shape of racelens.shared.fairness.SubgroupMetrics.to_dict(), one task
+    # the shape of racelens.shared.metrics.fairness.SubgroupMetrics.to_dict(), one task
     by_group = {g: {"tpr": {"estimate": 0.8 + 0.02 * i, "ci_low": 0.75 + 0.02 * i,
                             "ci_high": 0.85 + 0.02 * i},
                     "fpr": {"estimate": 0.1 + 0.01 * i, "ci_low": None, "ci_high": None}}

@@ -1,4 +1,4 @@
-"""result.json (racelens.shared.audit) and the shared I/O helpers (racelens.shared.io)."""
+"""result.json (racelens.shared.results) and the shared I/O helpers (racelens.shared.tables)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 
 from racelens.errors import ConfigError, DataError, SchemaError
-from racelens.shared.audit import (
+from racelens.shared.metrics import auc_with_ci, p_value_vs_chance
+from racelens.shared.results import (
     SCHEMA_ID,
     AUCBlock,
     AuditResult,
@@ -23,7 +24,7 @@ from racelens.shared.audit import (
     evaluate_condition,
     parse_conditions,
 )
-from racelens.shared.io import (
+from racelens.shared.tables import (
     atomic_write_bytes,
     atomic_write_json,
     atomic_write_parquet,
@@ -31,7 +32,6 @@ from racelens.shared.io import (
     fingerprint_table,
     read_table,
 )
-from racelens.shared.metrics import auc_with_ci, p_value_vs_chance
 
 CLASSES = ["Asian", "Black", "White"]
 
@@ -220,7 +220,7 @@ def test_fingerprint_ignores_row_order_but_not_values() -> None:
 
 
 def test_check_writable_dir(tmp_path: Path) -> None:
-    from racelens.shared.io import check_writable_dir
+    from racelens.shared.tables import check_writable_dir
 
     assert check_writable_dir(tmp_path / "a" / "b") == tmp_path / "a" / "b"
     assert not (tmp_path / "a").exists()  # nothing is created

@@ -24,11 +24,11 @@ import pandas as pd
 import pytest
 import torch
 
-from racelens.cli.synth import write_synthetic_cohort
+from racelens.demo.synth import write_synthetic_cohort
 from racelens.errors import ConfigError, DataError
-from racelens.imaging.audit import ImagingAuditConfig, run_imaging_audit
-from racelens.imaging.cohorts import from_table, write_manifest
-from racelens.shared.distributed import (
+from racelens.imaging.audit.run import ImagingAuditConfig, run_imaging_audit
+from racelens.imaging.sources.cohort import from_table, write_manifest
+from racelens.shared.train.distributed import (
     DistContext,
     gather_predictions,
     launch_context,
@@ -48,8 +48,8 @@ from pathlib import Path
 import numpy as np, torch
 from torch import nn
 from torch.utils.data import TensorDataset
-from racelens.shared.distributed import distributed_session
-from racelens.shared.training import TrainConfig, seeded_rng, train_classifier
+from racelens.shared.train.distributed import distributed_session
+from racelens.shared.train.loop import TrainConfig, seeded_rng, train_classifier
 
 out, n_train, batch, accum = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 

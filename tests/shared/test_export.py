@@ -16,9 +16,9 @@ import pytest
 from _export_fixtures import TAG, files, make_run, marker_hits, skipped
 
 from racelens.errors import ConfigError, DataError, SchemaError
-from racelens.shared.audit import AuditResult
 from racelens.shared.export import EXPORT_RECORD, export_run
-from racelens.shared.report import build_report
+from racelens.shared.report.build import build_report
+from racelens.shared.results import AuditResult
 from racelens.shared.run_files import FILES_NOTE, classify, write_files_note
 
 PER_SAMPLE_SUFFIXES = {".parquet", ".csv", ".npy", ".pt", ".ckpt", ".jsonl"}

@@ -15,7 +15,7 @@ from fairlearn.metrics import (
 from sklearn.metrics import f1_score, roc_auc_score
 
 from racelens.errors import ConfigError, LabelError
-from racelens.shared import fairness as F
+from racelens.shared.metrics import fairness as F
 
 # tiny fixed arrays: 12 samples, 3 groups
 Y = np.array([1, 0, 1, 1, 0, 0, 1, 0, 1, 0, 0, 1])

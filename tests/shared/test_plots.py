@@ -10,8 +10,8 @@ from _report_fixtures import GROUPS, covariate_result, imaging_result, roc_curve
 from matplotlib.figure import Figure
 from PIL import Image
 
-from racelens.shared import plots, strength
-from racelens.shared.audit import Condition, ConditionResult, Estimate
+from racelens.shared.report import plots, strength
+from racelens.shared.results import Condition, ConditionResult, Estimate
 
 
 def _line_ys(ax) -> list[list[float]]:

@@ -11,8 +11,8 @@ from sklearn.metrics import roc_auc_score
 from sklearn.preprocessing import StandardScaler
 
 from racelens.errors import ConfigError, DataError, LabelError, SplitError
-from racelens.shared.audit import Condition, evaluate_condition
-from racelens.shared.probe import ProbeFit, linear_probe, probe_features
+from racelens.shared.metrics.probe import ProbeFit, linear_probe, probe_features
+from racelens.shared.results import Condition, evaluate_condition
 
 CLASSES = ["Asian", "Black", "White"]
 

@@ -20,8 +20,7 @@ from _report_fixtures import (
 )
 
 from racelens.errors import DataError, RacelensError, SchemaError
-from racelens.shared.audit import AuditResult, DataSummary, SkippedRow
-from racelens.shared.report import (
+from racelens.shared.report.build import (
     REPORT_SCHEMA,
     build_report,
     find_results,
@@ -29,7 +28,7 @@ from racelens.shared.report import (
     render_markdown,
     write_report,
 )
-from racelens.shared.report_format import (
+from racelens.shared.report.format import (
     check_view,
     fairness_tables,
     fmt_ci,
@@ -38,7 +37,8 @@ from racelens.shared.report_format import (
     scrub,
     tables_from,
 )
-from racelens.text.check import MentionStats, RedactionReport, mention_stats
+from racelens.shared.results import AuditResult, DataSummary, SkippedRow
+from racelens.text.check.report import MentionStats, RedactionReport, mention_stats
 
 
 @pytest.fixture(scope="module")
@@ -159,7 +159,7 @@ def test_fairness_tables(payload):
 
 
 def test_fairness_tables_from_real_subgroup_metrics():
-    from racelens.shared.fairness import subgroup_metrics
+    from racelens.shared.metrics.fairness import subgroup_metrics
 
     rng = np.random.default_rng(0)
     groups = np.repeat(np.array(GROUPS), 40)

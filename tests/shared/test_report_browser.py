@@ -25,7 +25,7 @@ import pytest
 from _report_fixtures import write_all
 from PIL import Image
 
-from racelens.shared.report import write_report
+from racelens.shared.report.build import write_report
 
 pytestmark = pytest.mark.browser
 

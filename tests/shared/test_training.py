@@ -11,7 +11,7 @@ from torch import nn
 from torch.utils.data import Dataset, TensorDataset
 
 from racelens.errors import ConfigError, DataError
-from racelens.shared.training import (
+from racelens.shared.train.loop import (
     TrainConfig,
     predict_proba,
     seeded_rng,

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from racelens.errors import ConfigError, DataError
-from racelens.text.check import check_redaction, mention_stats
-from racelens.text.scan import residual_terms, scan_residual
-from racelens.text.spaneval import f_beta, score_spans
+from racelens.text.check.report import check_redaction, mention_stats
+from racelens.text.check.scan import residual_terms, scan_residual
+from racelens.text.check.spaneval import f_beta, score_spans
 
 # ---------------------------------------------------------------------------- independent scan
 
@@ -70,7 +70,7 @@ def test_scan_rejects_unknown_level_and_tolerates_non_text():
 def test_scan_is_independent_of_the_redactor():
     import ast
 
-    import racelens.text.scan as scan
+    import racelens.text.check.scan as scan
 
     tree = ast.parse(open(scan.__file__, encoding="utf-8").read())
     imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
@@ -205,7 +205,7 @@ def test_leakage_negative_control_contains_chance():
 
 
 def test_check_with_the_real_redactor_on_originals():
-    from racelens.text.redact import RaceRedactor
+    from racelens.text.redact.redactor import RaceRedactor
 
     orig, _, gold, race, pid = make_notes(40, 3, proxies=False, explicit=True)
     red = [r.text for r in RaceRedactor().redact_batch(orig)]
@@ -231,7 +231,7 @@ def _with_named_patients(n_named: int, n_notes: int):
 
 
 def test_an_identifier_in_all_of_a_patients_notes_is_never_a_proxy():
-    from racelens.text.check import patient_doc_freq
+    from racelens.text.check.report import patient_doc_freq
 
     red, race, pid = _with_named_patients(10, 8)
     rep = check_redaction(red, labels=race, patient_ids=pid, n_boot=50, top_k=50)
@@ -256,7 +256,7 @@ def test_one_group_leakage_is_a_note_not_a_crash():
 
 
 def test_span_scores_of_batches_combine_to_the_whole():
-    from racelens.text.spaneval import combine_span_scores
+    from racelens.text.check.spaneval import combine_span_scores
 
     gold = [[(0, 5)], [(2, 4), (10, 12)], [], [(1, 3)]]
     pred = [[(0, 5)], [(2, 4)], [(7, 9)], []]
@@ -269,7 +269,7 @@ def test_span_scores_of_batches_combine_to_the_whole():
 def test_check_file_in_chunks_equals_the_in_memory_check(tmp_path):
     import pandas as pd
 
-    from racelens.text.check_stream import check_file
+    from racelens.text.check.stream import check_file
 
     orig, red, gold, race, pid = make_notes(120, 5, proxies=True, explicit=True)
     red[3] = orig[3]  # one residual mention
@@ -292,7 +292,7 @@ def test_check_file_in_chunks_equals_the_in_memory_check(tmp_path):
 
 
 def test_leakage_sample_is_whole_patients_bounded_and_order_free():
-    from racelens.text.check_stream import PatientSample
+    from racelens.text.check.stream import PatientSample
 
     rng = np.random.default_rng(0)
     rows = [(i, f"t{i}", "A", f"p{int(rng.integers(0, 50))}") for i in range(300)]
@@ -319,7 +319,7 @@ def test_leakage_sample_is_whole_patients_bounded_and_order_free():
 
 
 def test_check_file_refuses_invalid_utf8_but_keeps_a_real_replacement_char(tmp_path):
-    from racelens.text.check_stream import check_file
+    from racelens.text.check.stream import check_file
 
     good = "text,race\n\"caf\ufffd note, AA M\",WHITE\nplain note,BLACK\n".encode()
     (tmp_path / "ok.csv").write_bytes(good)

@@ -5,14 +5,14 @@ from __future__ import annotations
 import pytest
 from presidio_analyzer import AnalyzerEngine, Pattern, PatternRecognizer, RecognizerRegistry
 
-from racelens.text.presidio import (
+from racelens.text.integrations.presidio import (
     LABEL,
     BlankSpacyNlpEngine,
     RaceRecognizer,
     blank_nlp_engine,
     build_analyzer,
 )
-from racelens.text.redact import RaceRedactor
+from racelens.text.redact.redactor import RaceRedactor
 
 NOTES = [
     "54 yo AA M with CP. WBC 12, white blood cells up. Race: White",

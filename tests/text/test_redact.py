@@ -9,8 +9,8 @@ from __future__ import annotations
 import pytest
 
 from racelens.errors import ConfigError
-from racelens.text.lexicon import Term, load_lexicon
-from racelens.text.redact import LABEL, RaceRedactor, Redaction, Span
+from racelens.text.redact.lexicon import Term, load_lexicon
+from racelens.text.redact.redactor import LABEL, RaceRedactor, Redaction, Span
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,7 @@
 Every property holds for both kinds of redaction: a token (``[RACE]``) and deletion
 (``replacement=""``, which also drops the space a deletion leaves doubled).
 
-"No term survives" is judged by racelens.text.scan.scan_residual, an independent deny-list that
+"No term survives" is judged by racelens.text.check.scan.scan_residual, an independent deny-list that
 shares no code or lexicon with the redactor; a second, tiny deny-list of unambiguous terms lives
 here so the property holds even if that module changes.
 """
@@ -17,10 +17,10 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from racelens.text.redact import RaceRedactor
+from racelens.text.redact.redactor import RaceRedactor
 
 try:  # the text-check engineer's independent scan
-    from racelens.text.scan import scan_residual
+    from racelens.text.check.scan import scan_residual
 except ImportError:  # pragma: no cover - only before that module lands
     scan_residual = None
 

@@ -11,8 +11,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from racelens.errors import ConfigError, DataError
-from racelens.text.redact import RaceRedactor
-from racelens.text.redact_stream import RedactStats, iter_table_chunks, redact_file
+from racelens.text.redact.redactor import RaceRedactor
+from racelens.text.redact.stream import RedactStats, iter_table_chunks, redact_file
 
 NOTES = [
     "54 yo AA M with CP.\nSays \"hi\", Caucasian wife at bedside.",  # embedded newline + quotes
@@ -135,7 +135,7 @@ def test_resume_keeps_finished_chunks_and_gives_the_straight_result(tmp_path, ca
                            id_col="note_id", chunk_rows=4, progress=False)
     out = tmp_path / "b.parquet"
     parts = _interrupted_at_the_end(tmp_path, src, out)
-    with caplog.at_level("INFO", logger="racelens.text.redact_stream"):
+    with caplog.at_level("INFO", logger="racelens.text.redact.stream"):
         resumed = redact_file(src, out, spans_out=tmp_path / "b.jsonl", id_col="note_id",
                               chunk_rows=4, progress=False, resume=True)
     assert "resumed: 7 of 7 chunks were already redacted" in caplog.text
@@ -161,7 +161,7 @@ def test_resume_refuses_changed_input_or_options_and_plain_run_discards(tmp_path
         redact_file(src, out, spans_out=tmp_path / "b.jsonl", id_col="note_id", chunk_rows=4,
                     progress=False, resume=True)
     assert len(list(parts.glob("part-*.parquet"))) == 7  # a refusal keeps the parts
-    with caplog.at_level("INFO", logger="racelens.text.redact_stream"):
+    with caplog.at_level("INFO", logger="racelens.text.redact.stream"):
         stats = redact_file(src, out, chunk_rows=4, progress=False)  # no --resume: start over
     assert "resumed" not in caplog.text
     assert stats.rows == 30 and len(pd.read_parquet(out)) == 30 and not parts.exists()

@@ -6,8 +6,8 @@ import importlib.metadata
 
 import spacy
 
-import racelens.text.spacy_component  # noqa: F401  (registers the factory from source, too)
-from racelens.text.redact import LABEL, RaceRedactor
+import racelens.text.integrations.spacy_component  # noqa: F401  (registers the factory from source, too)
+from racelens.text.redact.redactor import LABEL, RaceRedactor
 
 TEXT = "54 yo AA M. Race: White\nWBC 12, black stools. Dr. White saw the Hispanic pt (54yoAAM)."
 
@@ -59,4 +59,4 @@ def test_no_ents_when_disabled_and_pipe_config_roundtrip(tmp_path) -> None:
 def test_entry_point_declared() -> None:
     eps = importlib.metadata.entry_points(group="spacy_factories")
     assert {ep.name: ep.value for ep in eps}["race_redactor"] == (
-        "racelens.text.spacy_component:make_race_redactor")
+        "racelens.text.integrations.spacy_component:make_race_redactor")

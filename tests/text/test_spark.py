@@ -1,4 +1,4 @@
-"""racelens.text.spark on pyspark local[2]: exactly the single-machine results, note for note."""
+"""racelens.text.spark.session on pyspark local[2]: exactly the single-machine results, note for note."""
 
 from __future__ import annotations
 
@@ -15,10 +15,11 @@ pytest.importorskip("pyspark", reason="pyspark is not installed: pip install 'ra
 
 from racelens.errors import ConfigError, DataError  # noqa: E402
 from racelens.shared.synthetic import synthetic_patients  # noqa: E402
-from racelens.text.check import mention_stats  # noqa: E402
-from racelens.text.redact import RaceRedactor  # noqa: E402
-from racelens.text.redact_stream import redact_file  # noqa: E402
-from racelens.text.spark import (  # noqa: E402
+from racelens.text.check.report import mention_stats  # noqa: E402
+from racelens.text.redact.redactor import RaceRedactor  # noqa: E402
+from racelens.text.redact.stream import redact_file  # noqa: E402
+from racelens.text.spark.leakage import _unit_py  # noqa: E402
+from racelens.text.spark.session import (  # noqa: E402
     hash_split,
     hashed_tfidf,
     leakage_auc_local,
@@ -29,7 +30,6 @@ from racelens.text.spark import (  # noqa: E402
     residual_mentions_spark,
     spark_session,
 )
-from racelens.text.spark_leakage import _unit_py  # noqa: E402
 from racelens.text.synthetic import synthetic_notes  # noqa: E402
 
 EDGE = [None, "", "   ", "54 yo AA M, née Müller, speaks Cantonese; bad byte \ufffd here.",

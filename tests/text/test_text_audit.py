@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from racelens.errors import ConfigError
-from racelens.shared.audit import AuditResult
+from racelens.shared.results import AuditResult
 from racelens.text.audit import TextAuditConfig, run_text_audit, strip_ngrams
 
 FILL = ["presents with chest pain", "denies fever", "history of hypertension", "lungs clear",
@@ -94,8 +94,8 @@ def synthetic_cohort():
 
 
 def test_leakage_on_synthetic_notes_with_planted_proxies(synthetic_cohort):
-    from racelens.text.check import check_redaction
-    from racelens.text.redact import RaceRedactor
+    from racelens.text.check.report import check_redaction
+    from racelens.text.redact.redactor import RaceRedactor
     from racelens.text.synthetic import synthetic_notes
 
     notes = synthetic_notes(synthetic_cohort, proxies=0.9, mention_rate=0.6, seed=0).notes
@@ -167,7 +167,7 @@ def test_deletion_condition_runs_and_weakens_the_mention_rate_signal(tmp_path):
     deletion removes the token, and the signal drops (measured before asserting: macro AUC
     0.684 -> 0.595 with this seed, 0.715 -> 0.638 and 0.654 -> 0.575 with seeds 0 and 2), though
     not to chance: the words around a mention ("identifies as", "Race:") stay."""
-    from racelens.shared.report import build_report
+    from racelens.shared.report.build import build_report
     from racelens.shared.synthetic import synthetic_patients
     from racelens.text.synthetic import synthetic_notes
 

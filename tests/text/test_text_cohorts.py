@@ -7,7 +7,7 @@ import pytest
 
 from racelens.errors import ConfigError, DataError
 from racelens.shared.labels import INCONSISTENT_KEY
-from racelens.text.cohorts import NO_ADMISSION, from_table, mimic_iii_notes, mimic_iv_notes
+from racelens.text.sources import NO_ADMISSION, from_table, mimic_iii_notes, mimic_iv_notes
 
 
 def _accounted(c) -> bool:

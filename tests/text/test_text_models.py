@@ -9,13 +9,13 @@ from sklearn.exceptions import NotFittedError
 
 from racelens.errors import ConfigError, LabelError
 from racelens.shared.metrics import macro_auc
-from racelens.text.models import (
+from racelens.text.models.factory import (
     EmbeddingLogReg,
     TfidfLogReg,
     TransformerClassifier,
     make_model,
 )
-from racelens.text.models_transformer import chunk_notes
+from racelens.text.models.transformer import chunk_notes
 
 CUES = {"Black": "sickle trait noted", "White": "lives lakeside cabin"}
 FILL = ["chest pain resolved", "no fever", "lungs clear", "abdomen soft", "follow up clinic",

@@ -1,0 +1,321 @@
+"""Note cohorts: MIMIC-IV-Note, MIMIC-III NOTEEVENTS, or any table, with standard columns.
+
+Every loader returns a :class:`NoteCohort` whose table has DESIGN.md's standard columns
+``sample_id``, ``patient_id``, ``race`` (the collapse group), ``race_raw`` (the source string) and
+``text``, next to the source's raw columns (joins are by explicit keys). Every input row is
+accounted for: it is a sample, counted in ``excluded`` (by label rule or filter, per reason) or
+listed in ``skipped`` (an empty note). Note files are read in chunks with only the needed
+columns, so a filter (MIMIC-III categories) never holds the whole 4 GB file in memory.
+
+Example
+-------
+>>> import pandas as pd
+>>> c = from_table(pd.DataFrame({"text": ["a", ""], "race": ["WHITE", "ASIAN"], "pid": [1, 2]}),
+...                text_col="text", race_col="race", patient_col="pid")
+>>> (len(c.table), [s.reason for s in c.skipped])
+(1, ['empty note'])
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import pandas as pd
+
+from racelens.errors import ConfigError, DataError
+from racelens.shared.results import DataSummary, SkippedRow
+from racelens.shared.tables import fingerprint_table, read_table
+
+__all__ = ["NoteCohort", "mimic_iv_notes", "mimic_iii_notes", "from_table", "STANDARD_COLUMNS",
+           "read_csv_chunked"]
+
+STANDARD_COLUMNS = ("sample_id", "patient_id", "race", "race_raw", "text")
+NO_ADMISSION = "no matching admission"
+Consistency = Literal["drop", "mode", "none"]
+
+
+@dataclass(frozen=True)
+class NoteCohort:
+    """Notes with standard columns, and the count of every row that did not make it."""
+
+    table: pd.DataFrame
+    excluded: Mapping[str, int] = field(default_factory=dict)
+    skipped: Sequence[SkippedRow] = ()
+    n_input_rows: int = 0
+    dataset: str = "table"
+    collapse: str = "abw"
+
+    @property
+    def groups(self) -> dict[str, int]:
+        """Notes per group, largest first."""
+        return {str(k): int(v) for k, v in self.table["race"].value_counts().items()}
+
+    def fingerprint(self) -> str:
+        """Order-independent hash of the standard columns."""
+        return fingerprint_table(self.table, STANDARD_COLUMNS)
+
+    def summary(self) -> DataSummary:
+        """Counts for ``result.json``; ``n_samples + sum(excluded) + len(skipped)`` is the input."""
+        return DataSummary(len(self.table), int(self.table["patient_id"].nunique()), self.groups,
+                           dict(self.excluded), tuple(self.skipped), self.fingerprint(),
+                           self.dataset)
+
+    def to_dataset(self, columns: Sequence[str] | None = None) -> Any:
+        """The cohort as a :class:`datasets.Dataset` (standard columns, plus ``split`` if set)."""
+        import datasets
+
+        cols = list(columns) if columns is not None else [
+            c for c in (*STANDARD_COLUMNS, "split") if c in self.table.columns]
+        df = self.table[cols].copy()
+        for c in ("sample_id", "patient_id"):
+            if c in df:
+                df[c] = df[c].astype(str)
+        return datasets.Dataset.from_pandas(df, preserve_index=False)
+
+
+def read_csv_chunked(path: str | os.PathLike[str], columns: Sequence[str], *,
+                     chunksize: int = 50_000, dtype: Mapping[str, Any] | None = None,
+                     keep: Any = None) -> tuple[pd.DataFrame, int, int]:
+    """Read ``columns`` of a (gzipped) CSV in chunks, keeping rows where ``keep(chunk)`` is true.
+
+    Returns the kept rows, the number of rows read and the number filtered out.
+    """
+    if not os.path.exists(path):
+        raise DataError(f"{path}: file not found")
+    parts: list[pd.DataFrame] = []
+    n_read = n_dropped = 0
+    try:
+        reader = pd.read_csv(path, usecols=list(columns), dtype=dict(dtype or {}),
+                             chunksize=chunksize, keep_default_na=True)
+        for chunk in reader:
+            n_read += len(chunk)
+            if keep is not None:
+                mask = keep(chunk)
+                n_dropped += int((~mask).sum())
+                chunk = chunk.loc[mask]
+            parts.append(chunk)
+    except ValueError as exc:
+        raise DataError(f"{path}: cannot read columns {list(columns)} ({exc}); "
+                        "is this the right file?") from exc
+    table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(columns))
+    return table, n_read, n_dropped
+
+
+def _empty(text: pd.Series) -> pd.Series:
+    return text.isna() | (text.astype(str).str.strip() == "")
+
+
+def _finish(notes: pd.DataFrame, *, sample_col: str, text_col: str, race_col: str,
+            patient_col: str, source: str, collapse: str, consistency: Consistency,
+            excluded: Counter[str], n_input: int, dataset: str) -> NoteCohort:
+    """Skip empty notes, label, and rename to the standard columns."""
+    from racelens.shared.labels import label_cohort
+
+    notes = notes.reset_index(drop=True)
+    empty = _empty(notes[text_col])
+    skipped = tuple(SkippedRow(str(s), "empty note") for s in notes.loc[empty, sample_col])
+    notes = notes.loc[~empty]
+    if notes.empty:
+        raise DataError(f"{dataset}: no usable notes ({n_input} rows read, "
+                        f"{len(skipped)} empty, {sum(excluded.values())} excluded)")
+    lab = label_cohort(notes, race_col, patient_col, source=source, collapse=collapse,
+                       consistency=consistency)
+    excluded.update(lab.excluded)
+    t = lab.table
+    out = pd.DataFrame({"sample_id": t[sample_col].astype(str).to_numpy(),
+                        "patient_id": t[patient_col].to_numpy(),
+                        "race": t["race"].to_numpy(), "race_raw": t["race_raw"].to_numpy(),
+                        "text": t[text_col].astype(str).to_numpy()})
+    raw = [c for c in t.columns
+           if c not in (text_col, "race", "race_raw") and c not in out.columns]
+    out = pd.concat([out, t[raw].reset_index(drop=True)], axis=1)
+    if out["sample_id"].duplicated().any():
+        raise DataError(f"{dataset}: sample ids are not unique; name a unique id column")
+    cohort = NoteCohort(out, dict(excluded.most_common()), skipped, n_input, dataset,
+                        str(getattr(lab.collapse, "name", collapse)))
+    assert len(out) + sum(cohort.excluded.values()) + len(skipped) == n_input
+    return cohort
+
+
+def _drop_inconsistent(notes: pd.DataFrame, adm: pd.DataFrame, subject: str, race: str,
+                       source: str, excluded: Counter[str]) -> pd.DataFrame:
+    """Gichoya's rule over all of a patient's admissions, not only those with notes."""
+    from racelens.shared.labels import INCONSISTENT_KEY, harmonize, inconsistent_patients
+
+    h = adm[[subject]].copy()
+    h["race"] = harmonize(adm[race], source)["race"].to_numpy()
+    bad = set(inconsistent_patients(h, subject, "race"))
+    drop = notes[subject].isin(bad)
+    if drop.any():
+        excluded[INCONSISTENT_KEY] += int(drop.sum())
+    return notes.loc[~drop]
+
+
+def _join(notes: pd.DataFrame, adm: pd.DataFrame, subject: str, hadm: str, race: str,
+          join: str, excluded: Counter[str]) -> pd.DataFrame:
+    if join == "hadm":
+        a = adm.drop_duplicates(hadm)[[hadm, race]]
+        out = notes.merge(a, on=hadm, how="left", validate="many_to_one")
+    else:
+        # a patient's race: the first admission whose race is recorded
+        a = adm.dropna(subset=[race]).sort_values([subject, hadm]).drop_duplicates(subject)
+        out = notes.merge(a[[subject, race]], on=subject, how="left", validate="many_to_one")
+    missing = out[race].isna()
+    if missing.any():
+        excluded[NO_ADMISSION] += int(missing.sum())
+    return out.loc[~missing]
+
+
+def mimic_iv_notes(
+    note_csv: str | os.PathLike[str],
+    admissions_csv: str | os.PathLike[str],
+    *,
+    collapse: str = "abw",
+    consistency: Consistency = "drop",
+    join: Literal["hadm", "subject"] = "hadm",
+    chunksize: int = 50_000,
+) -> NoteCohort:
+    """MIMIC-IV-Note ``discharge.csv.gz`` or ``radiology.csv.gz`` joined to ``admissions``.
+
+    Parameters
+    ----------
+    note_csv
+        ``note_id, subject_id, hadm_id, note_type, note_seq, charttime, storetime, text``.
+    admissions_csv
+        MIMIC-IV ``hosp/admissions.csv.gz`` (``subject_id, hadm_id, race``; ``ethnicity``
+        before v2.0).
+    collapse
+        Race collapse (``abw``: Asian, Black, White).
+    consistency
+        ``drop`` patients whose race differs across their admissions (Gichoya), ``mode``, or
+        ``none``.
+    join
+        ``hadm``: a note takes its admission's race (radiology notes without ``hadm_id`` are
+        excluded); ``subject``: a note takes its patient's first recorded race.
+    """
+    if join not in ("hadm", "subject"):
+        raise ConfigError(f"join must be 'hadm' or 'subject', got {join!r}")
+    header = pd.read_csv(admissions_csv, nrows=0).columns
+    race = "race" if "race" in header else "ethnicity" if "ethnicity" in header else None
+    if race is None:
+        raise DataError(f"{admissions_csv}: no 'race' (or 'ethnicity') column; "
+                        "is this MIMIC-IV hosp/admissions.csv.gz?")
+    source = "mimic-iv" if race == "race" else "mimic-iv-v1"
+    ids = {"subject_id": "Int64", "hadm_id": "Int64"}
+    adm = read_table(admissions_csv, columns=["subject_id", "hadm_id", race], dtype=ids)
+    header = pd.read_csv(note_csv, nrows=0).columns
+    cols = [c for c in ("note_id", "subject_id", "hadm_id", "note_type", "note_seq",
+                        "charttime", "text") if c in header]
+    notes, n_input, _ = read_csv_chunked(note_csv, cols, chunksize=chunksize,
+                                         dtype={**ids, "note_id": str, "text": str})
+    excluded: Counter[str] = Counter()
+    if consistency == "drop":
+        notes = _drop_inconsistent(notes, adm, "subject_id", race, source, excluded)
+    notes = _join(notes, adm, "subject_id", "hadm_id", race, join, excluded)
+    notes = notes.rename(columns={race: "race_source"})
+    return _finish(notes, sample_col="note_id", text_col="text", race_col="race_source",
+                   patient_col="subject_id", source=source, collapse=collapse,
+                   consistency="none" if consistency == "drop" else consistency,
+                   excluded=excluded, n_input=n_input,
+                   dataset=f"mimic-iv-note:{os.path.basename(note_csv)}")
+
+
+def mimic_iii_notes(
+    noteevents_csv: str | os.PathLike[str],
+    admissions_csv: str | os.PathLike[str],
+    *,
+    categories: Sequence[str] | None = ("Discharge summary",),
+    one_per_admission: bool = False,
+    drop_iserror: bool = True,
+    collapse: str = "abw",
+    consistency: Consistency = "drop",
+    chunksize: int = 50_000,
+) -> NoteCohort:
+    """MIMIC-III ``NOTEEVENTS.csv.gz`` joined to ``ADMISSIONS.csv.gz`` (``ETHNICITY``).
+
+    Parameters
+    ----------
+    categories
+        ``CATEGORY`` values to keep (``None``: all); other rows are counted under
+        ``"category not selected"``.
+    one_per_admission
+        Keep one note per admission: the ``Report`` (not an addendum) with the lowest
+        ``ROW_ID``; the others are counted under ``"extra note of the admission"``.
+    drop_iserror
+        Exclude notes flagged ``ISERROR`` (counted under ``"ISERROR"``).
+    """
+    cats = None if categories is None else {c.strip().lower() for c in categories}
+    keep = None if cats is None else (
+        lambda ch: ch["CATEGORY"].astype(str).str.strip().str.lower().isin(cats).to_numpy())
+    ids = {"SUBJECT_ID": "Int64", "HADM_ID": "Int64", "ROW_ID": "Int64"}
+    cols = ["ROW_ID", "SUBJECT_ID", "HADM_ID", "CHARTDATE", "CATEGORY", "DESCRIPTION",
+            "ISERROR", "TEXT"]
+    notes, n_input, n_cat = read_csv_chunked(noteevents_csv, cols, chunksize=chunksize,
+                                             dtype={**ids, "TEXT": str, "ISERROR": str},
+                                             keep=keep)
+    excluded: Counter[str] = Counter()
+    if n_cat:
+        excluded["category not selected"] += n_cat
+    if drop_iserror:
+        err = notes["ISERROR"].fillna("").astype(str).str.strip().isin(["1", "1.0"])
+        if err.any():
+            excluded["ISERROR"] += int(err.sum())
+        notes = notes.loc[~err]
+    adm = read_table(admissions_csv, columns=["SUBJECT_ID", "HADM_ID", "ETHNICITY"], dtype=ids)
+    if consistency == "drop":
+        notes = _drop_inconsistent(notes, adm, "SUBJECT_ID", "ETHNICITY", "mimic-iii", excluded)
+    notes = _join(notes, adm, "SUBJECT_ID", "HADM_ID", "ETHNICITY", "hadm", excluded)
+    if one_per_admission:
+        order = notes.assign(_addendum=notes["DESCRIPTION"].astype(str).str.strip() != "Report")
+        order = order.sort_values(["HADM_ID", "_addendum", "ROW_ID"])
+        first = order.drop_duplicates("HADM_ID").index
+        extra = len(notes) - len(first)
+        if extra:
+            excluded["extra note of the admission"] += extra
+        notes = notes.loc[notes.index.isin(first)]
+    return _finish(notes, sample_col="ROW_ID", text_col="TEXT", race_col="ETHNICITY",
+                   patient_col="SUBJECT_ID", source="mimic-iii", collapse=collapse,
+                   consistency="none" if consistency == "drop" else consistency,
+                   excluded=excluded, n_input=n_input, dataset="mimic-iii:NOTEEVENTS")
+
+
+def from_table(
+    table: pd.DataFrame | str | os.PathLike[str],
+    *,
+    text_col: str = "text",
+    race_col: str = "race",
+    patient_col: str = "patient_id",
+    sample_col: str | None = None,
+    race_source: str = "auto",
+    collapse: str = "abw",
+    consistency: Consistency = "drop",
+) -> NoteCohort:
+    """A note cohort from any table (or CSV/parquet/JSON-lines file) with text, race and patient.
+
+    ``sample_col`` names a unique note id; without it notes are numbered by row.
+    """
+    dataset = "table"
+    if not isinstance(table, pd.DataFrame):
+        dataset = os.path.basename(str(table))
+        table = read_table(table)
+    missing = [c for c in (text_col, race_col, patient_col, sample_col) if c and c not in table]
+    if missing:
+        raise DataError(f"missing column(s) {missing}; the table has {list(table.columns)[:20]}; "
+                        "name the right ones with --text-col/--label-col/--patient-col")
+    df = table.reset_index(drop=True).copy()
+    if sample_col is None:
+        sample_col = "_row"
+        df[sample_col] = df.index.astype(str)
+    if race_col == "race" or race_col == "race_raw":  # free the standard names
+        df = df.rename(columns={race_col: "_race_source"})
+        race_col = "_race_source"
+    out = _finish(df, sample_col=sample_col, text_col=text_col, race_col=race_col,
+                  patient_col=patient_col, source=race_source, collapse=collapse,
+                  consistency=consistency, excluded=Counter(), n_input=len(df), dataset=dataset)
+    drop = [c for c in ("_row", "_race_source") if c in out.table]
+    return NoteCohort(out.table.drop(columns=drop), out.excluded, out.skipped, out.n_input_rows,
+                      out.dataset, out.collapse)
