@@ -15,7 +15,6 @@ __all__ = [
     "ImageLoadError",
     "SchemaError",
     "MissingExtraError",
-    "NotYetAvailableError",
     "RacelensWarning",
     "UnmatchedLabelWarning",
 ]
@@ -70,10 +69,6 @@ class MissingExtraError(RacelensError, ImportError):
             f"this feature needs the optional package {package!r}; "
             f"install it with: pip install 'racelens[{extra}]'"
         )
-
-
-class NotYetAvailableError(RacelensError):
-    """A command group whose implementation has not landed yet."""
 
 
 class RacelensWarning(UserWarning):

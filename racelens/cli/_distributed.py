@@ -22,12 +22,12 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-import sys
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import typer
 
+from racelens.cli._util import note
 from racelens.shared.train.launch import launch_context
 
 __all__ = ["distributed_command", "rank_zero_command", "rank_zero_commands"]
@@ -75,7 +75,7 @@ def rank_zero_command(fn: F, name: str) -> F:
         if ctx.world_size <= 1:
             return fn(*args, **kwargs)
         if not ctx.is_main:
-            print(f"rank {ctx.rank}: {name} runs on rank 0 only", file=sys.stderr, flush=True)
+            note(f"rank {ctx.rank}: {name} runs on rank 0 only")
             return None
         with _one_process_env():
             return fn(*args, **kwargs)

@@ -10,6 +10,8 @@ from typing import Annotated
 
 import typer
 
+from racelens.cli._util import say
+
 __all__ = ["export"]
 
 
@@ -32,6 +34,6 @@ def export(
     from racelens.shared.export import export_run
 
     s = export_run(runs, out, overwrite=overwrite)
-    typer.echo(f"exported {s.n_copied:,} files to {s.out}: {_counts(dict(s.copied))}")
-    typer.echo(f"replaced in the results: {_counts(dict(s.scrubbed))}")
-    typer.echo(f"left in the run directories: {s.n_left:,} files: {_counts(dict(s.left))}")
+    say(f"exported {s.n_copied:,} files to {s.out}: {_counts(dict(s.copied))}")
+    say(f"replaced in the results: {_counts(dict(s.scrubbed))}")
+    say(f"left in the run directories: {s.n_left:,} files: {_counts(dict(s.left))}")

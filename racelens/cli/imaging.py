@@ -13,6 +13,19 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from racelens.cli._distributed import distributed_command
+from racelens.cli._util import (
+    DeviceOpt,
+    NBootOpt,
+    OptionalCollapseOpt,
+    ProgressOpt,
+    RunDirOpt,
+    SeedOpt,
+    say,
+)
+from racelens.cli._util import (
+    console as cli_console,
+)
+from racelens.cli.imaging_manifest import manifest_app
 
 if TYPE_CHECKING:
     from racelens.shared.results import AuditResult
@@ -22,12 +35,7 @@ __all__ = ["app", "audit", "baseline", "cache", "probe", "print_result"]
 app = typer.Typer(help="Chest radiographs: manifests, audits, baselines, probes.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 
-try:  # written separately; the other commands work without it
-    from racelens.cli.imaging_manifest import manifest_app
-
-    app.add_typer(manifest_app, name="manifest")
-except ImportError:  # pragma: no cover - only before that module lands
-    pass
+app.add_typer(manifest_app, name="manifest")
 
 
 def _fmt(x: float | None) -> str:
@@ -36,13 +44,10 @@ def _fmt(x: float | None) -> str:
 
 def print_result(result: AuditResult, out: Path) -> None:
     """Print the data summary and one row of aggregates per condition (no identifiers)."""
-    from rich.console import Console
     from rich.table import Column, Table
 
     d = result.data
-    console = Console()
-    if not console.is_terminal:  # pipes and logs: keep condition labels whole
-        console = Console(width=160)
+    console = cli_console()
     console.print(f"{result.modality}: {d.n_samples} samples, {d.n_patients} patients, "
                   f"groups {dict(d.groups)}, excluded {sum(d.excluded.values())}, "
                   f"skipped {len(d.skipped)}")
@@ -63,7 +68,7 @@ def print_result(result: AuditResult, out: Path) -> None:
 @distributed_command  # joins torchrun's process group; the other commands run on rank 0 only
 def audit(
     manifest: Annotated[Path, typer.Option(help="manifest.parquet from `racelens imaging manifest`.")],
-    out: Annotated[Path, typer.Option(help="Run directory to write.")],
+    out: RunDirOpt,
     arch: Annotated[str, typer.Option(help="small_cnn, densenet121, resnet34, resnet50, "
                                            "efficientnet_b0 or hf:DIR.")] = "small_cnn",
     size: Annotated[int, typer.Option(help="Model image size (cached once).")] = 224,
@@ -71,12 +76,12 @@ def audit(
     batch_size: Annotated[int, typer.Option(help="Global batch: under torchrun each of N "
                                                  "processes takes batch/N.")] = 32,
     lr: Annotated[float, typer.Option()] = 1e-3,
-    seed: Annotated[int, typer.Option()] = 0,
+    seed: SeedOpt = 0,
     condition: Annotated[list[str] | None, typer.Option(
         "--condition", "-c", help="NAME:param=v1,v2 (repeatable), e.g. lowpass:radius=1,10,50.")] = None,
     mode: Annotated[str, typer.Option(help="test: perturb test images only; retrain: a model "
                                            "per condition.")] = "test",
-    collapse: Annotated[str | None, typer.Option(help="Re-collapse race groups (e.g. abw).")] = None,
+    collapse: OptionalCollapseOpt = None,
     task: Annotated[str | None, typer.Option(help="Predict this 0/1 disease column instead of "
                                                   "race; adds subgroup error rates.")] = None,
     strict: Annotated[bool, typer.Option(help="Stop at the first unreadable image.")] = False,
@@ -85,11 +90,11 @@ def audit(
     loader_workers: Annotated[int, typer.Option(help="DataLoader worker processes reading the "
                                                      "cache during training/evaluation.")] = 0,
     cache_dir: Annotated[Path | None, typer.Option(help="Image cache folder (default RUN/cache).")] = None,
-    device: Annotated[str, typer.Option(help="auto, cpu or cuda[:N].")] = "auto",
+    device: DeviceOpt = "auto",
     weights: Annotated[Path | None, typer.Option(help="Local backbone weights file.")] = None,
-    n_boot: Annotated[int, typer.Option(help="Bootstrap resamples for intervals.")] = 1000,
+    n_boot: NBootOpt = 1000,
     patience: Annotated[int, typer.Option(help="Early-stopping patience (epochs).")] = 3,
-    progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+    progress: ProgressOpt = True,
 ) -> None:
     """Train on the train split; score `original` and every condition on the test split.
 
@@ -120,7 +125,7 @@ def cache(
     size: Annotated[int, typer.Option(help="Image size; must match the audit's --size.")] = 224,
     workers: Annotated[int, typer.Option(help="Processes decoding images.")] = 1,
     strict: Annotated[bool, typer.Option(help="Stop at the first unreadable image.")] = False,
-    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    progress: ProgressOpt = True,
 ) -> None:
     """Decode and resize a manifest's images once into the cache an audit reads.
 
@@ -134,19 +139,19 @@ def cache(
     built = cache_manifest(manifest, size=size, cache_dir=cache_dir, workers=workers,
                            strict=strict, progress=progress)
     reasons = Counter(reason for _, reason in built.skipped)
-    print(f"cache: {len(built) - len(built.skipped)} images at {built.size} px, "
+    say(f"cache: {len(built) - len(built.skipped)} images at {built.size} px, "
           f"{len(built.skipped)} skipped" + (f" {dict(reasons)}" if reasons else ""))
-    print(f"wrote {built.directory}")
+    say(f"wrote {built.directory}")
 
 
 @app.command()
 def baseline(
     manifest: Annotated[Path, typer.Option(help="manifest.parquet with covariate columns.")],
     features: Annotated[str, typer.Option(help="Comma-separated covariates, e.g. age,sex,bmi.")],
-    out: Annotated[Path, typer.Option(help="Run directory to write.")],
-    seed: Annotated[int, typer.Option()] = 0,
-    n_boot: Annotated[int, typer.Option(help="Bootstrap resamples for intervals.")] = 1000,
-    collapse: Annotated[str | None, typer.Option(help="Re-collapse race groups (e.g. abw).")] = None,
+    out: RunDirOpt,
+    seed: SeedOpt = 0,
+    n_boot: NBootOpt = 1000,
+    collapse: OptionalCollapseOpt = None,
 ) -> None:
     """Covariate (confounder) baseline: predict race from covariates alone."""
     from racelens.imaging.audit.baselines import CovariateBaselineConfig, run_covariate_baseline
@@ -161,10 +166,10 @@ def baseline(
 def probe(
     run: Annotated[Path, typer.Option(help="Run directory of `racelens imaging audit`.")],
     manifest: Annotated[Path, typer.Option(help="The manifest the run used.")],
-    out: Annotated[Path, typer.Option(help="Run directory to write.")],
+    out: RunDirOpt,
     batch_size: Annotated[int, typer.Option()] = 64,
-    device: Annotated[str, typer.Option(help="auto, cpu or cuda[:N].")] = "auto",
-    n_boot: Annotated[int, typer.Option(help="Bootstrap resamples for intervals.")] = 1000,
+    device: DeviceOpt = "auto",
+    n_boot: NBootOpt = 1000,
 ) -> None:
     """Linear race probe on the frozen features of the run's trained model."""
     from racelens.imaging.audit.probe import FeatureProbeConfig, run_feature_probe

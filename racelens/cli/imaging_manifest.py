@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
+from racelens.cli._util import CollapseOpt, say
 from racelens.errors import ConfigError
 
 __all__ = ["manifest_app", "format_summary"]
@@ -28,7 +29,6 @@ _CONSISTENCY = ("drop", "mode", "none")
 
 OutOpt = Annotated[Path, typer.Option("--out", "-o", help="The manifest to write (.parquet); "
                                       "the sidecar .json goes beside it.")]
-CollapseOpt = Annotated[str, typer.Option(help="Race collapse: abw, abhw, omb or bw.")]
 ConsistencyOpt = Annotated[str, typer.Option(
     help="Patients whose race differs across records: drop, mode or none.")]
 NoCheckOpt = Annotated[bool, typer.Option(
@@ -66,7 +66,7 @@ def _write(cohort: Any, out: Path) -> dict[str, Any]:
 
     write_manifest(cohort, out)
     summary = cohort.summary()
-    typer.echo(format_summary(summary, out))
+    say(format_summary(summary, out))
     return summary
 
 

@@ -16,6 +16,7 @@ import typer
 
 from racelens import __version__
 from racelens.cli._distributed import rank_zero_command, rank_zero_commands
+from racelens.cli._util import note, say
 from racelens.errors import RacelensError
 
 __all__ = ["app", "main"]
@@ -45,7 +46,7 @@ _GROUPS: dict[str, tuple[str, str, str]] = {
 
 def _version_callback(value: bool) -> None:
     if value:
-        typer.echo(f"racelens {__version__}")
+        say(f"racelens {__version__}")
         raise typer.Exit()
 
 
@@ -59,26 +60,9 @@ def _root(
                         format="%(levelname)s %(name)s: %(message)s")
 
 
-def _not_landed(group: str) -> typer.Typer:
-    sub = typer.Typer(help=f"({group}: not available in this build yet)")
-
-    @sub.callback(invoke_without_command=True)
-    def _missing() -> None:
-        typer.echo(f"racelens {group}: not implemented yet in racelens {__version__}", err=True)
-        raise typer.Exit(code=2)
-
-    return sub
-
-
 def _register() -> None:
     for group, (module, attr, help_text) in _GROUPS.items():
-        try:
-            obj = getattr(importlib.import_module(module), attr)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:  # a real import error inside the module: do not hide it
-                raise
-            app.add_typer(_not_landed(group), name=group, help=f"{help_text} (not available yet)")
-            continue
+        obj = getattr(importlib.import_module(module), attr)
         # under torchrun every command but the distributed imaging audit runs on rank 0 only
         if isinstance(obj, typer.Typer):
             app.add_typer(rank_zero_commands(obj, f"racelens {group}"), name=group, help=help_text)
@@ -101,23 +85,23 @@ def main(argv: list[str] | None = None) -> None:
     except RacelensError as exc:
         if debug:
             raise
-        typer.echo(f"error: {exc}", err=True)
+        note(f"error: {exc}")
         sys.exit(2)
     except KeyboardInterrupt:
-        typer.echo("interrupted: no half-written output was left in place (outputs are written "
-                   "atomically)", err=True)
+        note("interrupted: no half-written output was left in place (outputs are written "
+                   "atomically)")
         sys.exit(130)
     except OSError as exc:
         # an output folder that cannot be created, a full disk, a permission problem
         if debug:
             raise
         where = f"{exc.filename}: " if exc.filename else ""
-        typer.echo(f"error: {where}{exc.strerror or exc}", err=True)
+        note(f"error: {where}{exc.strerror or exc}")
         sys.exit(2)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except typer.Abort:
-        typer.echo("aborted", err=True)
+        note("aborted")
         sys.exit(1)
     except Exception as exc:
         # Usage errors come from the click that typer bundles (typer._click in recent

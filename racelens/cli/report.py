@@ -10,6 +10,8 @@ from typing import Annotated
 
 import typer
 
+from racelens.cli._util import say
+
 __all__ = ["report"]
 
 
@@ -29,7 +31,7 @@ def report(
     from racelens.shared.report.build import write_report
 
     written = write_report(paths, out)
-    typer.echo(f"report: {written['html']}")
-    typer.echo(f"        {written['json']}")
-    typer.echo(f"        {written['md']}")
+    say(f"report: {written['html']}")
+    say(f"        {written['json']}")
+    say(f"        {written['md']}")
     return written

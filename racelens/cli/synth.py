@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+from racelens.cli._util import SeedOpt, say
 from racelens.demo.synth import write_synthetic_cohort
 
 __all__ = ["synth"]
@@ -19,7 +20,7 @@ __all__ = ["synth"]
 def synth(
     out: Annotated[Path, typer.Option("--out", help="Output folder.")],
     n_patients: Annotated[int, typer.Option("--n-patients", min=1, help="Number of patients.")] = 200,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of everything.")] = 0,
+    seed: SeedOpt = 0,
     image_signal: Annotated[str, typer.Option(
         "--image-signal", help="Planted image signal: band=low|mid|high,strength=S,"
         "location=global|lungs|center (strength=0: none).")] = "band=high,strength=0.5",
@@ -34,5 +35,5 @@ def synth(
     paths = write_synthetic_cohort(out, n_patients, seed=seed, image_signal=image_signal,
                                    note_proxies=note_proxies, image_size=image_size,
                                    image_format=image_format, source=source)  # type: ignore[arg-type]
-    typer.echo(f"wrote {len(paths.image_files)} images of {paths.n_patients} patients, "
+    say(f"wrote {len(paths.image_files)} images of {paths.n_patients} patients, "
                f"{paths.n_notes} notes and {paths.n_spans} gold spans to {paths.out}")

@@ -11,6 +11,9 @@ from typing import Annotated
 
 import typer
 
+from racelens.cli._util import CollapseOpt, NBootOpt, RaceSourceOpt, SeedOpt, say
+from racelens.cli.text_cohort import cohort_app
+from racelens.cli.text_redact import redact_command
 from racelens.errors import DataError
 
 __all__ = ["app", "check", "audit", "read_gold_spans"]
@@ -18,17 +21,7 @@ __all__ = ["app", "check", "audit", "read_gold_spans"]
 app = typer.Typer(help="Clinical notes: redaction, redaction checks, leakage audits.",
                   no_args_is_help=True)
 
-try:  # the redaction command lives in its own module; the group works without it
-    from racelens.cli.text_redact import redact_command
-except ImportError:  # pragma: no cover - only before that module lands
-    redact_command = None
-else:
-    app.command("redact", help="Redact race and ethnicity terms from a note table.")(
-        redact_command)
-
-
-from racelens.cli.text_cohort import cohort_app  # noqa: E402
-
+app.command("redact", help="Redact race and ethnicity terms from a note table.")(redact_command)
 app.add_typer(cohort_app, name="cohort")
 
 
@@ -72,10 +65,10 @@ def check(
     original_col: Annotated[str | None, typer.Option(help="Column holding the original text.")] = None,
     gold_spans: Annotated[Path | None, typer.Option(help="Gold spans (JSON lines, original offsets).")] = None,
     level: Annotated[str, typer.Option(help="Terms the residual scan looks for: explicit|extended.")] = "explicit",
-    collapse: Annotated[str, typer.Option(help="Race collapse for the labels.")] = "abw",
-    race_source: Annotated[str, typer.Option(help="Vocabulary of the race column.")] = "auto",
-    seed: Annotated[int, typer.Option(help="Seed of the split, bootstrap and leakage sample.")] = 0,
-    n_boot: Annotated[int, typer.Option(help="Bootstrap resamples.")] = 1000,
+    collapse: CollapseOpt = "abw",
+    race_source: RaceSourceOpt = "auto",
+    seed: SeedOpt = 0,
+    n_boot: NBootOpt = 1000,
     min_patients: Annotated[int, typer.Option(
         help="Report a proxy only if it occurs in notes of at least this many training "
              "patients (keeps names/MRNs out of the report).")] = 10,
@@ -101,8 +94,8 @@ def check(
         min_patients=min_patients, max_leakage_notes=max_leakage_notes, chunk_rows=chunk_rows)
     atomic_write_text(out / "check.json", report.to_json() + "\n")
     write_files_note(out)
-    typer.echo(report.summary())
-    typer.echo(f"wrote {out / 'check.json'}")
+    say(report.summary())
+    say(f"wrote {out / 'check.json'}")
 
 
 @app.command()
@@ -124,10 +117,10 @@ def audit(
     min_patients: Annotated[int, typer.Option(
         help="Strip/list a proxy only if it occurs in notes of at least this many training "
              "patients.")] = 10,
-    collapse: Annotated[str, typer.Option(help="Race collapse: abw, bw, abhw, omb.")] = "abw",
-    race_source: Annotated[str, typer.Option(help="Vocabulary of the race column.")] = "auto",
-    seed: Annotated[int, typer.Option(help="Seed of the split, models and bootstrap.")] = 0,
-    n_boot: Annotated[int, typer.Option(help="Bootstrap resamples.")] = 1000,
+    collapse: CollapseOpt = "abw",
+    race_source: RaceSourceOpt = "auto",
+    seed: SeedOpt = 0,
+    n_boot: NBootOpt = 1000,
 ) -> None:
     """AUC of race from notes at each redaction level (and after stripping proxies)."""
     from racelens.text.audit import TextAuditConfig, run_text_audit
@@ -142,11 +135,11 @@ def audit(
                           race_source=race_source, seed=seed, n_boot=n_boot)
     res = run_text_audit(cfg)
     d = res.data
-    typer.echo(f"{d.n_samples:,} notes, {d.n_patients:,} patients; "
+    say(f"{d.n_samples:,} notes, {d.n_patients:,} patients; "
                f"excluded {sum(d.excluded.values()):,}, skipped {len(d.skipped):,}")
     for c in res.conditions:
         m = c.auc.macro
-        typer.echo(f"{c.condition.label:<40} macro AUC {m.estimate:.3f} "
+        say(f"{c.condition.label:<40} macro AUC {m.estimate:.3f} "
                    f"[{m.ci_low:.3f}, {m.ci_high:.3f}]  p={c.p_value_vs_chance:.2g}  "
                    f"n_test={c.n_test}")
-    typer.echo(f"wrote {out / 'result.json'}")
+    say(f"wrote {out / 'result.json'}")

@@ -14,6 +14,8 @@ from typing import Annotated, Any
 
 import typer
 
+from racelens.cli._util import CollapseOpt, say
+
 __all__ = ["cohort_app", "write_note_cohort"]
 
 cohort_app = typer.Typer(help="Join notes to race (MIMIC-IV-Note, MIMIC-III) into one note table.",
@@ -37,15 +39,15 @@ def write_note_cohort(cohort: Any, out: Path) -> dict[str, Any]:
 
 
 def _print(meta: dict[str, Any], out: Path) -> None:
-    typer.echo(f"input rows {meta['n_input_rows']}: notes {meta['n_samples']} "
+    say(f"input rows {meta['n_input_rows']}: notes {meta['n_samples']} "
                f"({meta['n_patients']} patients), excluded {sum(meta['excluded'].values())}, "
                f"skipped {sum(meta['skipped_by_reason'].values())}")
-    typer.echo("groups: " + ", ".join(f"{g} {n}" for g, n in meta["groups"].items()))
+    say("groups: " + ", ".join(f"{g} {n}" for g, n in meta["groups"].items()))
     for reason, n in meta["excluded"].items():
-        typer.echo(f"  excluded {reason}: {n}")
+        say(f"  excluded {reason}: {n}")
     for reason, n in meta["skipped_by_reason"].items():
-        typer.echo(f"  skipped {reason}: {n}")
-    typer.echo(f"wrote {out}")
+        say(f"  skipped {reason}: {n}")
+    say(f"wrote {out}")
 
 
 @cohort_app.command("mimic-iv")
@@ -53,7 +55,7 @@ def mimic_iv(
     notes: Annotated[Path, typer.Option(help="note/discharge.csv.gz or note/radiology.csv.gz")],
     admissions: Annotated[Path, typer.Option(help="MIMIC-IV hosp/admissions.csv.gz")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Note table to write (.parquet).")],
-    collapse: Annotated[str, typer.Option(help="Race collapse: abw, abhw, omb or bw.")] = "abw",
+    collapse: CollapseOpt = "abw",
     consistency: Annotated[str, typer.Option(help="drop (Gichoya), mode or none.")] = "drop",
     join: Annotated[str, typer.Option(help="Join race by hadm (admission) or subject.")] = "hadm",
 ) -> None:
@@ -73,7 +75,7 @@ def mimic_iii(
     category: Annotated[list[str] | None, typer.Option(
         help="Note CATEGORY kept (repeatable); default: Discharge summary.")] = None,
     one_per_admission: Annotated[bool, typer.Option(help="Keep one note per admission.")] = False,
-    collapse: Annotated[str, typer.Option(help="Race collapse: abw, abhw, omb or bw.")] = "abw",
+    collapse: CollapseOpt = "abw",
     consistency: Annotated[str, typer.Option(help="drop (Gichoya), mode or none.")] = "drop",
 ) -> None:
     """MIMIC-III NOTEEVENTS joined to ADMISSIONS (ETHNICITY, 41 values)."""

@@ -10,6 +10,8 @@ from typing import Annotated, Literal
 
 import typer
 
+from racelens.cli._util import say
+
 __all__ = ["redact_command"]
 
 
@@ -75,10 +77,10 @@ def redact_command(
         stats = redact_file(input, out, text_col=text_col, keep_original=keep_original,
                             spans_out=spans, id_col=id_col, chunk_rows=chunk_rows,
                             progress=progress, redactor=redactor, resume=resume)
-    typer.echo(f"rows: {stats.rows}  notes with mentions: {stats.notes_with_mentions}  "
+    say(f"rows: {stats.rows}  notes with mentions: {stats.notes_with_mentions}  "
                f"spans: {stats.spans}  skipped (empty/missing): {stats.skipped}")
     if stats.by_category:
-        typer.echo("by category: " + ", ".join(f"{k}={v}" for k, v in stats.by_category.items()))
+        say("by category: " + ", ".join(f"{k}={v}" for k, v in stats.by_category.items()))
     if stats.decode_replaced:
-        typer.echo(f"notes with undecodable bytes (replaced): {stats.decode_replaced}")
-    typer.echo(f"wrote {out}" + (f" and {spans}" if spans is not None else ""))
+        say(f"notes with undecodable bytes (replaced): {stats.decode_replaced}")
+    say(f"wrote {out}" + (f" and {spans}" if spans is not None else ""))

@@ -67,22 +67,6 @@ def test_debug_flag_shows_the_traceback(monkeypatch: pytest.MonkeyPatch) -> None
         cli_main.main([])
 
 
-def test_group_not_landed_says_so_and_exits_non_zero(capsys: pytest.CaptureFixture[str]) -> None:
-    sub = cli_main._not_landed("widgets")
-    app = typer.Typer()
-    app.add_typer(sub, name="widgets")
-
-    @app.callback()
-    def _root() -> None:
-        pass
-
-    from typer.testing import CliRunner
-
-    result = CliRunner().invoke(app, ["widgets"])
-    assert result.exit_code == 2
-    assert "widgets: not implemented yet" in result.output
-
-
 def test_os_error_is_one_line_exit_2(monkeypatch: pytest.MonkeyPatch,
                                      capsys: pytest.CaptureFixture[str], tmp_path) -> None:
     boom = typer.Typer()

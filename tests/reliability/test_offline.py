@@ -9,7 +9,6 @@ The demo runs in a fresh interpreter with the same blocker installed by a ``site
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import socket
 import textwrap
@@ -110,8 +109,6 @@ def test_audits_and_report_run_offline(attempts: list[str], tmp_path: Path) -> N
 
 @pytest.mark.slow
 def test_demo_quick_runs_offline(tmp_path: Path) -> None:
-    if importlib.util.find_spec("racelens.cli.demo") is None:
-        pytest.skip("racelens demo has not landed in this build")
     site = tmp_path / "site"
     site.mkdir()
     (site / "sitecustomize.py").write_text(BLOCKER + textwrap.dedent('''
