@@ -1,8 +1,8 @@
 """``racelens text cohort``: join a note export to race and write one note table.
 
 MIMIC-IV-Note and MIMIC-III keep race in the admissions table, not beside the note; these
-commands do the join (with the cohort rules of :mod:`racelens.text.sources`) and write a parquet
-table with the standard columns that ``racelens text redact/check/audit`` read. A JSON sidecar
+commands do the join (with the cohort rules of :mod:`racelens.text.sources`) and write a table
+(``.parquet``, ``.csv``, ``.csv.gz`` or ``.jsonl``, by suffix) with the standard columns that ``racelens text redact/check/audit`` read. A JSON sidecar
 beside it records what was excluded or skipped, by reason. Output is aggregates only.
 """
 
@@ -23,18 +23,15 @@ cohort_app = typer.Typer(help="Join notes to race (MIMIC-IV-Note, MIMIC-III) int
 
 
 def write_note_cohort(cohort: Any, out: Path) -> dict[str, Any]:
-    """Write ``cohort.table`` to ``out`` (parquet) and its accounting to ``out``.json; return it."""
-    from racelens.errors import DataError
-    from racelens.shared.tables import atomic_write_json, atomic_write_parquet
+    """Write ``cohort.table`` to ``out`` (format by suffix) and its accounting beside it."""
+    from racelens.shared.tables import atomic_write_json, table_stem, write_table
 
-    if out.suffix.lower() not in (".parquet", ".pq"):
-        raise DataError(f"{out}: the note table is a parquet file; name it e.g. notes.parquet")
     summary = cohort.summary()
-    atomic_write_parquet(out, cohort.table)
+    write_table(out, cohort.table)
     meta = {"schema": "racelens.notes/1", "n_input_rows": int(cohort.n_input_rows),
             **{k: v for k, v in summary.to_dict().items() if k != "skipped"},
             "skipped_by_reason": dict(Counter(s.reason for s in cohort.skipped))}
-    atomic_write_json(out.with_suffix(".json"), meta)
+    atomic_write_json(table_stem(out).with_suffix(".json"), meta)
     return meta
 
 
@@ -54,14 +51,17 @@ def _print(meta: dict[str, Any], out: Path) -> None:
 def mimic_iv(
     notes: Annotated[Path, typer.Option(help="note/discharge.csv.gz or note/radiology.csv.gz")],
     admissions: Annotated[Path, typer.Option(help="MIMIC-IV hosp/admissions.csv.gz")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Note table to write (.parquet).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Note table to write "
+                                      "(.parquet, .csv, .csv.gz or .jsonl).")],
     collapse: CollapseOpt = "abw",
     consistency: Annotated[str, typer.Option(help="drop (Gichoya), mode or none.")] = "drop",
     join: Annotated[str, typer.Option(help="Join race by hadm (admission) or subject.")] = "hadm",
 ) -> None:
     """MIMIC-IV-Note joined to MIMIC-IV admissions (race, or ethnicity before v2.0)."""
+    from racelens.shared.tables import check_write_suffix
     from racelens.text.sources import mimic_iv_notes
 
+    check_write_suffix(out)
     cohort = mimic_iv_notes(notes, admissions, collapse=collapse, consistency=consistency,  # type: ignore[arg-type]
                             join=join)  # type: ignore[arg-type]
     _print(write_note_cohort(cohort, out), out)
@@ -71,7 +71,8 @@ def mimic_iv(
 def mimic_iii(
     notes: Annotated[Path, typer.Option(help="NOTEEVENTS.csv.gz")],
     admissions: Annotated[Path, typer.Option(help="ADMISSIONS.csv.gz (ETHNICITY)")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Note table to write (.parquet).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Note table to write "
+                                      "(.parquet, .csv, .csv.gz or .jsonl).")],
     category: Annotated[list[str] | None, typer.Option(
         help="Note CATEGORY kept (repeatable); default: Discharge summary.")] = None,
     one_per_admission: Annotated[bool, typer.Option(help="Keep one note per admission.")] = False,
@@ -79,8 +80,10 @@ def mimic_iii(
     consistency: Annotated[str, typer.Option(help="drop (Gichoya), mode or none.")] = "drop",
 ) -> None:
     """MIMIC-III NOTEEVENTS joined to ADMISSIONS (ETHNICITY, 41 values)."""
+    from racelens.shared.tables import check_write_suffix
     from racelens.text.sources import mimic_iii_notes
 
+    check_write_suffix(out)
     cohort = mimic_iii_notes(notes, admissions, categories=tuple(category or ("Discharge summary",)),
                              one_per_admission=one_per_admission, collapse=collapse,
                              consistency=consistency)  # type: ignore[arg-type]

@@ -17,8 +17,9 @@ __all__ = ["redact_command"]
 
 def redact_command(
     input: Annotated[Path, typer.Option("--input", "-i", help="Notes: .csv, .csv.gz, .parquet or .jsonl.")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Parquet file to write (a parquet "
-                                      "directory with --engine spark).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Table to write, in the format its "
+                                      "suffix names: .parquet, .csv, .csv.gz or .jsonl (a "
+                                      "parquet directory with --engine spark).")],
     text_col: Annotated[str, typer.Option("--text-col", help="Column holding the note text.")] = "text",
     level: Annotated[Literal["explicit", "extended"], typer.Option(
         "--level", help="explicit: race/ethnicity terms; extended: also national origin, "

@@ -28,10 +28,9 @@ import pandas as pd
 
 from racelens.errors import ConfigError, DataError
 from racelens.shared.results import DataSummary, SkippedRow
-from racelens.shared.tables import fingerprint_table, read_table
+from racelens.shared.tables import fingerprint_table, read_table, read_table_chunked
 
-__all__ = ["NoteCohort", "mimic_iv_notes", "mimic_iii_notes", "from_table", "STANDARD_COLUMNS",
-           "read_csv_chunked"]
+__all__ = ["NoteCohort", "mimic_iv_notes", "mimic_iii_notes", "from_table", "STANDARD_COLUMNS"]
 
 STANDARD_COLUMNS = ("sample_id", "patient_id", "race", "race_raw", "text")
 NO_ADMISSION = "no matching admission"
@@ -75,34 +74,6 @@ class NoteCohort:
             if c in df:
                 df[c] = df[c].astype(str)
         return datasets.Dataset.from_pandas(df, preserve_index=False)
-
-
-def read_csv_chunked(path: str | os.PathLike[str], columns: Sequence[str], *,
-                     chunksize: int = 50_000, dtype: Mapping[str, Any] | None = None,
-                     keep: Any = None) -> tuple[pd.DataFrame, int, int]:
-    """Read ``columns`` of a (gzipped) CSV in chunks, keeping rows where ``keep(chunk)`` is true.
-
-    Returns the kept rows, the number of rows read and the number filtered out.
-    """
-    if not os.path.exists(path):
-        raise DataError(f"{path}: file not found")
-    parts: list[pd.DataFrame] = []
-    n_read = n_dropped = 0
-    try:
-        reader = pd.read_csv(path, usecols=list(columns), dtype=dict(dtype or {}),
-                             chunksize=chunksize, keep_default_na=True)
-        for chunk in reader:
-            n_read += len(chunk)
-            if keep is not None:
-                mask = keep(chunk)
-                n_dropped += int((~mask).sum())
-                chunk = chunk.loc[mask]
-            parts.append(chunk)
-    except ValueError as exc:
-        raise DataError(f"{path}: cannot read columns {list(columns)} ({exc}); "
-                        "is this the right file?") from exc
-    table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(columns))
-    return table, n_read, n_dropped
 
 
 def _empty(text: pd.Series) -> pd.Series:
@@ -210,8 +181,7 @@ def mimic_iv_notes(
     header = pd.read_csv(note_csv, nrows=0).columns
     cols = [c for c in ("note_id", "subject_id", "hadm_id", "note_type", "note_seq",
                         "charttime", "text") if c in header]
-    notes, n_input, _ = read_csv_chunked(note_csv, cols, chunksize=chunksize,
-                                         dtype={**ids, "note_id": str, "text": str})
+    notes, n_input, _ = read_table_chunked(note_csv, cols, chunk_rows=chunksize, dtype=ids)
     excluded: Counter[str] = Counter()
     if consistency == "drop":
         notes = _drop_inconsistent(notes, adm, "subject_id", race, source, excluded)
@@ -254,9 +224,8 @@ def mimic_iii_notes(
     ids = {"SUBJECT_ID": "Int64", "HADM_ID": "Int64", "ROW_ID": "Int64"}
     cols = ["ROW_ID", "SUBJECT_ID", "HADM_ID", "CHARTDATE", "CATEGORY", "DESCRIPTION",
             "ISERROR", "TEXT"]
-    notes, n_input, n_cat = read_csv_chunked(noteevents_csv, cols, chunksize=chunksize,
-                                             dtype={**ids, "TEXT": str, "ISERROR": str},
-                                             keep=keep)
+    notes, n_input, n_cat = read_table_chunked(noteevents_csv, cols, chunk_rows=chunksize,
+                                               dtype=ids, keep=keep)
     excluded: Counter[str] = Counter()
     if n_cat:
         excluded["category not selected"] += n_cat

@@ -43,10 +43,26 @@ def test_mimic_iv_cohort_command_accounts_for_every_note(tmp_path, capsys):
     assert meta["skipped_by_reason"] == {"empty note": 1}
 
 
-def test_cohort_command_refuses_a_non_parquet_output(tmp_path, capsys):
+def test_cohort_command_refuses_an_output_of_unknown_format(tmp_path, capsys):
     n, a = _mimic_iv(tmp_path)
     with pytest.raises(SystemExit) as info:
         main(["text", "cohort", "mimic-iv", "--notes", str(n), "--admissions", str(a),
-              "--out", str(tmp_path / "notes.csv")])
+              "--out", str(tmp_path / "notes.txt")])
     assert info.value.code == 2
-    assert "notes.csv: the note table is a parquet file" in capsys.readouterr().err
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "notes.txt: cannot tell the table format from the name" in err[0]
+    assert not (tmp_path / "notes.txt").exists()
+
+
+@pytest.mark.parametrize("name", ["notes.csv", "notes.csv.gz", "notes.jsonl"])
+def test_cohort_command_writes_the_format_its_suffix_names(tmp_path, capsys, name):
+    from racelens.shared.tables import read_table
+
+    n, a = _mimic_iv(tmp_path)
+    out = tmp_path / name
+    main(["text", "cohort", "mimic-iv", "--notes", str(n), "--admissions", str(a),
+          "--out", str(out)])
+    assert out.read_bytes()[:4] != b"PAR1"
+    assert sorted(read_table(out)["sample_id"]) == ["1-DS-1", "2-DS-1"]
+    meta = json.loads((tmp_path / "notes.json").read_text())
+    assert meta["n_input_rows"] == 5 and meta["n_samples"] == 2

@@ -29,6 +29,30 @@ def test_cli_redacts_and_prints_aggregates_only(tmp_path, capsys) -> None:
     assert [json.loads(x)["term"] for x in spans.read_text().splitlines()] == ["white", "Spanish", "Haiti"]
 
 
+@pytest.mark.parametrize("name", ["r.csv", "r.csv.gz", "r.jsonl", "r.parquet"])
+def test_cli_output_follows_its_suffix(tmp_path, capsys, name) -> None:
+    from racelens.shared.tables import read_table
+
+    src = tmp_path / "notes.jsonl"
+    pd.DataFrame({"text": ["67 yo white female", "WBC 12", "black stools"]}).to_json(
+        src, orient="records", lines=True)
+    out = tmp_path / name
+    main(["text", "redact", "-i", str(src), "-o", str(out), "--chunk-rows", "2", "--no-progress"])
+    assert (out.read_bytes()[:4] == b"PAR1") == name.endswith(".parquet")
+    assert list(read_table(out)["text"]) == ["67 yo [RACE] female", "WBC 12", "black stools"]
+
+
+def test_cli_refuses_an_output_of_unknown_format(tmp_path, capsys) -> None:
+    src = tmp_path / "notes.csv"
+    pd.DataFrame({"text": ["x"]}).to_csv(src, index=False)
+    with pytest.raises(SystemExit) as exc:
+        main(["text", "redact", "-i", str(src), "-o", str(tmp_path / "r.txt"), "--no-progress"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "r.txt: cannot tell the table format from the name" in err[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.csv"]
+
+
 def test_cli_missing_column_is_one_line_error(tmp_path, capsys) -> None:
     src = tmp_path / "notes.csv"
     pd.DataFrame({"body": ["x"]}).to_csv(src, index=False)

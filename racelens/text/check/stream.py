@@ -1,7 +1,7 @@
 """Check the redaction of a note table of any size in bounded memory.
 
 :func:`check_file` reads the table chunk by chunk
-(:func:`racelens.text.redact.stream.iter_table_chunks`) and keeps only counters for the residual
+(:func:`racelens.shared.tables.iter_table_chunks`) and keeps only counters for the residual
 scan, the mention rates and the span scores. The leakage probe needs the notes themselves, so it
 is fitted on a bounded sample of *whole patients*: patients are ordered by a seeded hash of their
 id and taken in that order while their notes fit in ``max_leakage_notes``. The sample depends on
@@ -106,18 +106,13 @@ class _LabelMap:
 
 
 def _chunks(path: Path, columns: list[str], chunk_rows: int) -> Iterator[pd.DataFrame]:
-    from racelens.shared.tables import read_table
+    from racelens.shared.tables import iter_table_chunks, read_table
 
     if not path.name.lower().endswith(_STREAMED):  # TSV, Excel, JSON: read whole
         yield read_table(path, columns=columns)
         return
-    from racelens.text.redact.stream import iter_table_chunks
-
-    for table in iter_table_chunks(path, chunk_rows):
-        missing = [c for c in columns if c not in table.column_names]
-        if missing:
-            raise DataError(f"{path}: missing column(s) {missing}; found {table.column_names}")
-        yield table.select(columns).to_pandas()
+    for table in iter_table_chunks(path, chunk_rows, columns=columns):
+        yield table.to_pandas()
 
 
 def _check_utf8(path: Path) -> None:

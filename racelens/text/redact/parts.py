@@ -3,7 +3,7 @@
 :func:`racelens.text.redact.stream.redact_file` writes each chunk as ``part-NNNNNN.parquet``
 (with ``.json`` counts and ``.spans.jsonl`` span lines) in ``.<output name>.parts/`` next to the
 output; every file is renamed into place when complete, the parquet file last, so a part whose
-parquet file exists is finished. ``manifest.json`` records the input file (path, size, mtime) and
+parquet file exists is finished (parts are parquet whatever the output's format). ``manifest.json`` records the input file (path, size, mtime) and
 the options; a resume with anything different is refused. At the end the parts are concatenated
 one at a time (memory bounded by one chunk) into temporary files renamed onto the outputs, and the
 folder is removed.
@@ -23,8 +23,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from racelens.errors import ConfigError, DataError
-from racelens.shared.tables import atomic_path, atomic_write_text
+from racelens.errors import ConfigError
+from racelens.shared.tables import atomic_path, atomic_write_text, table_writer
 from racelens.text.redact.redactor import RaceRedactor
 
 __all__ = ["Parts", "manifest_for"]
@@ -104,21 +104,15 @@ class Parts:
             pq.write_table(table, tmp)
 
     def finish(self, n_parts: int, output: Path, spans_out: Any, text_col: str) -> None:
-        """Concatenate the parts (one in memory at a time) into the outputs; remove the folder."""
+        """Concatenate the parts (one in memory at a time) into the outputs; remove the folder.
+
+        The output is written in the format of its suffix; with no rows at all it is still a
+        valid table (of ``text_col``).
+        """
         with ExitStack() as stack:  # on leaving: spans renamed, then the output (LIFO)
-            tmp_out = stack.enter_context(atomic_path(output))
-            writer: pq.ParquetWriter | None = None
+            writer = stack.enter_context(table_writer(output, empty_columns=[text_col]))
             for i in range(n_parts):
-                table = pq.read_table(self._path(i, ".parquet"))
-                if writer is None:
-                    writer = stack.enter_context(pq.ParquetWriter(tmp_out, table.schema))
-                elif not table.schema.equals(writer.schema):
-                    table = _cast(table, writer.schema, i)
-                writer.write_table(table)
-            if writer is not None:
-                writer.close()
-            else:  # no rows at all: still a valid parquet file
-                pq.write_table(pa.table({text_col: pa.array([], pa.string())}), tmp_out)
+                writer.write(pq.read_table(self._path(i, ".parquet")))
             if spans_out is not None:
                 tmp_spans = stack.enter_context(atomic_path(spans_out))
                 with open(tmp_spans, "wb") as out_fh:
@@ -131,10 +125,3 @@ class Parts:
         """Remove the folder (the input or options are bad: a resume would fail the same way)."""
         shutil.rmtree(self.dir, ignore_errors=True)
 
-
-def _cast(table: pa.Table, schema: pa.Schema, index: int) -> pa.Table:
-    try:
-        return table.cast(schema)
-    except (pa.ArrowException, ValueError) as exc:
-        raise DataError(f"chunk {index} has other column types than the first ({exc}); convert "
-                        "the input to parquet first") from exc

@@ -1,10 +1,11 @@
-"""Redact a note table of any size in chunks: CSV, parquet or JSON lines in, parquet out.
+"""Redact a note table of any size in chunks: CSV, parquet or JSON lines in and out.
 
-Memory is bounded by ``chunk_rows``: CSV is read with pandas' chunked reader (quoted fields may
-hold newlines and quotes), parquet with ``iter_batches`` and JSON lines ``chunk_rows`` lines at a
-time. Each chunk is written as its own parquet part (with its span lines and counts) in a
+Memory is bounded by ``chunk_rows``: the input is read with
+:func:`racelens.shared.tables.iter_table_chunks`, and the output is written in the format its
+suffix names (``.csv``, ``.csv.gz``, ``.jsonl``, ``.parquet``). Each chunk is written as its own parquet part (with its span lines and counts) in a
 hidden ``.<output name>.parts/`` folder next to the output, each renamed into place when complete;
-when the whole input is done the parts are concatenated, part by part, into the output and the
+when the whole input is done the parts are concatenated, part by part, into the output (in its
+format) and the
 span audit file (temporary files renamed into place), and the folder is removed. An interrupted
 run leaves only that hidden folder; ``resume=True`` skips the parts already there (after checking
 that the input file and the options are those recorded in the folder's ``manifest.json``).
@@ -22,18 +23,16 @@ import logging
 import math
 import os
 from collections import Counter
-from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from racelens.errors import ConfigError, DataError, RacelensError
-from racelens.shared.tables import atomic_path
+from racelens.shared.tables import atomic_path, check_write_suffix, iter_table_chunks, table_kind
 from racelens.text.redact.lexicon import Level
 from racelens.text.redact.parts import Parts, manifest_for
 from racelens.text.redact.redactor import RaceRedactor
@@ -61,84 +60,6 @@ class RedactStats:
                 "spans": self.spans, "by_category": dict(self.by_category),
                 "skipped": self.skipped, "decode_replaced": self.decode_replaced,
                 "chunks": self.chunks}
-
-
-def table_kind(path: Path) -> str:
-    """The reader for ``path`` by suffix: ``csv``, ``parquet`` or ``jsonl`` (DataError otherwise)."""
-    name = path.name.lower()
-    for suffix, kind in ((".csv", "csv"), (".csv.gz", "csv"), (".parquet", "parquet"),
-                         (".pq", "parquet"), (".jsonl", "jsonl"), (".jsonl.gz", "jsonl"),
-                         (".ndjson", "jsonl")):
-        if name.endswith(suffix):
-            return kind
-    raise DataError(f"{path}: unknown note table format; use .csv, .csv.gz, .parquet, .jsonl")
-
-
-def iter_table_chunks(path: str | os.PathLike[str], chunk_rows: int = 10_000) -> Iterator[pa.Table]:
-    """Yield a CSV, parquet or JSON-lines file as Arrow tables of at most ``chunk_rows`` rows.
-
-    CSV columns are read as strings (CSV carries no types, and types guessed per chunk would
-    disagree between chunks); parquet keeps its schema; JSON lines take the first chunk's types.
-    Memory is one chunk (and, for parquet, the row group being decoded), whatever the file's size.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: file not found")
-    kind = table_kind(path)
-    try:
-        if kind == "parquet":
-            # pre_buffer=False: a pre-buffering reader keeps every row group's bytes it has read
-            # in its cache until it is closed (apache/arrow#39808), so memory grew with the file.
-            with pq.ParquetFile(path, pre_buffer=False) as pf:
-                for batch in pf.iter_batches(batch_size=chunk_rows):
-                    yield pa.Table.from_batches([batch])
-        elif kind == "csv":
-            with pd.read_csv(path, chunksize=chunk_rows, dtype=str, encoding="utf-8",
-                             encoding_errors="replace") as reader:
-                for df in reader:
-                    yield pa.Table.from_pandas(df, preserve_index=False)
-        else:
-            yield from _jsonl_chunks(path, chunk_rows)
-    except (DataError, ConfigError):
-        raise
-    except (pa.ArrowException, pd.errors.ParserError, ValueError, OSError) as exc:
-        raise DataError(f"{path}: cannot read note table ({type(exc).__name__}: {exc})") from exc
-
-
-def _jsonl_chunks(path: Path, chunk_rows: int) -> Iterator[pa.Table]:
-    import gzip
-
-    opener = gzip.open if path.name.lower().endswith(".gz") else open
-    schema: pa.Schema | None = None
-    with opener(path, "rt", encoding="utf-8", errors="replace") as fh:
-        rows: list[dict[str, Any]] = []
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from exc
-            if len(rows) == chunk_rows:
-                schema, table = _jsonl_table(rows, schema, path)
-                yield table
-                rows = []
-        if rows or schema is None:
-            yield _jsonl_table(rows, schema, path)[1]
-
-
-def _jsonl_table(rows: list[dict[str, Any]], schema: pa.Schema | None,
-                 path: Path) -> tuple[pa.Schema, pa.Table]:
-    if schema is None:
-        table = pa.Table.from_pylist(rows)
-        # An all-null column in the first chunk becomes a string column.
-        schema = pa.schema([f.with_type(pa.string()) if pa.types.is_null(f.type) else f
-                            for f in table.schema])
-    try:
-        return schema, pa.Table.from_pylist(rows, schema=schema)
-    except (pa.ArrowException, TypeError) as exc:
-        raise DataError(f"{path}: JSON lines change type between rows ({exc}); "
-                        "convert the file to parquet or CSV first") from exc
 
 
 def _redact_column(values: list[Any], redactor: RaceRedactor, row0: int, ids: list[Any] | None,
@@ -172,15 +93,16 @@ def redact_file(input: str | os.PathLike[str], output: str | os.PathLike[str], *
                 keep_original: str | None = None, spans_out: str | os.PathLike[str] | None = None,
                 id_col: str | None = None, chunk_rows: int = 10_000, progress: bool = True,
                 redactor: RaceRedactor | None = None, resume: bool = False) -> RedactStats:
-    """Redact the ``text_col`` of a note table into a parquet file, chunk by chunk.
+    """Redact the ``text_col`` of a note table into a table file, chunk by chunk.
 
     Parameters
     ----------
     input
         ``.csv`` / ``.csv.gz`` / ``.parquet`` / ``.jsonl`` file.
     output
-        Parquet file to write (atomically). The redacted text replaces ``text_col``; every
-        other column is kept.
+        Table file to write (atomically), in the format its suffix names (``.csv``,
+        ``.csv.gz``, ``.jsonl``, ``.parquet``; any other is a :class:`ConfigError`). The redacted
+        text replaces ``text_col``; every other column is kept.
     text_col
         The note text column. Missing or empty notes pass through unchanged (``skipped``).
     level
@@ -212,7 +134,7 @@ def redact_file(input: str | os.PathLike[str], output: str | os.PathLike[str], *
     if chunk_rows < 1:
         raise ConfigError(f"chunk_rows must be >= 1, got {chunk_rows}")
     redactor = redactor if redactor is not None else RaceRedactor(level=level)
-    output = Path(output)
+    output = check_write_suffix(output)
     if not Path(input).is_file():
         raise DataError(f"{input}: file not found")
     table_kind(Path(input))
