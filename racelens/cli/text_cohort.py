@@ -2,8 +2,8 @@
 
 MIMIC-IV-Note and MIMIC-III keep race in the admissions table, not beside the note; these
 commands do the join (with the cohort rules of :mod:`racelens.text.sources`) and write a table
-(``.parquet``, ``.csv``, ``.csv.gz`` or ``.jsonl``, by suffix) with the standard columns that ``racelens text redact/check/audit`` read. A JSON sidecar
-beside it records what was excluded or skipped, by reason. Output is aggregates only.
+(``.parquet``, ``.csv``, ``.csv.gz`` or ``.jsonl``, by suffix) with the standard columns that
+``racelens text redact/check/audit`` read. A JSON sidecar beside it records what was excluded or skipped, by reason. Output is aggregates only.
 """
 
 from __future__ import annotations
