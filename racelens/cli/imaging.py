@@ -84,6 +84,9 @@ def audit(
     collapse: OptionalCollapseOpt = None,
     task: Annotated[str | None, typer.Option(help="Predict this 0/1 disease column instead of "
                                                   "race; adds subgroup error rates.")] = None,
+    threshold: Annotated[str, typer.Option(
+        help="With --task: operating point chosen on validation: youden, max_f1 or fpr=F "
+             "(e.g. fpr=0.2, Glocker et al.'s global threshold).")] = "youden",
     strict: Annotated[bool, typer.Option(help="Stop at the first unreadable image.")] = False,
     resume: Annotated[bool, typer.Option(help="Continue training from the run's checkpoints.")] = False,
     workers: Annotated[int, typer.Option(help="Processes decoding images into the cache.")] = 1,
@@ -109,7 +112,7 @@ def audit(
     config = ImagingAuditConfig(
         manifest=manifest, out=out, arch=arch, size=size, epochs=epochs, batch_size=batch_size,
         lr=lr, seed=seed, conditions=tuple(conditions), mode=mode,  # type: ignore[arg-type]
-        collapse=collapse, task=task, workers=workers, strict=strict, resume=resume,
+        collapse=collapse, task=task, threshold=threshold, workers=workers, strict=strict, resume=resume,
         n_boot=n_boot, cache_dir=cache_dir, device=device, weights=weights, patience=patience,
         num_workers=loader_workers, progress=progress)
     result = run_imaging_audit(config)

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from racelens.errors import ImageLoadError
+from racelens.errors import ConfigError, ImageLoadError
 from racelens.imaging.audit.run import ImagingAuditConfig, run_imaging_audit
 from racelens.imaging.sources.cohort import from_table, write_manifest
 from racelens.imaging.synthetic import ImageSignal, synthetic_images, write_png
@@ -174,3 +174,11 @@ def test_prepare_data_recollapse_and_task_account_for_every_row(signal_manifest)
     assert task.summary.n_input_rows == n_rows
     # the split is by patient: no patient in two splits
     assert (task.table.assign(split=task.split).groupby("patient_id")["split"].nunique() == 1).all()
+
+
+def test_bad_threshold_rule_fails_before_training(tmp_path):
+    from racelens.imaging.audit.run import ImagingAuditConfig
+
+    with pytest.raises(ConfigError, match="threshold rule 'fpr=2'"):
+        ImagingAuditConfig(manifest=tmp_path / "m.parquet", out=tmp_path / "run", task="No Finding",
+                           threshold="fpr=2")

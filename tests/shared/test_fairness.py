@@ -179,3 +179,28 @@ def test_errors_have_clear_messages() -> None:
         F.choose_threshold(Y, S, rule="median")
     with pytest.raises(TypeError):
         F.SubgroupMetrics(("tpr",), 0.5, {}, {}, {}, {}, {}, 1, 0.95)  # keyword-only
+
+
+@pytest.mark.parametrize(("spec", "expected"), [
+    ("youden", ("youden", 0.2)), ("max_f1", ("max_f1", 0.2)), ("FPR=0.1", ("fixed_fpr", 0.1)),
+    (" fpr=0 ", ("fixed_fpr", 0.0)), ("fpr=1", ("fixed_fpr", 1.0)),
+])
+def test_parse_threshold_rule(spec, expected):
+    assert F.parse_threshold_rule(spec) == expected
+
+
+@pytest.mark.parametrize("spec", ["fpr=1.5", "fpr=x", "tpr=0.8", "", "fixed_fpr"])
+def test_parse_threshold_rule_refuses(spec):
+    with pytest.raises(ConfigError, match="use youden, max_f1 or fpr=F"):
+        F.parse_threshold_rule(spec)
+
+
+def test_threshold_rule_fpr_is_the_operating_point_chosen_on_validation():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 400)
+    s = y * 0.8 + rng.normal(0, 0.5, 400)
+    rule, target = F.parse_threshold_rule("fpr=0.2")
+    t = F.choose_threshold(y, s, rule=rule, target_fpr=target)
+    fpr = ((s >= t) & (y == 0)).sum() / (y == 0).sum()
+    assert fpr <= 0.2
+    assert F.choose_threshold(y, s, rule="fixed_fpr", target_fpr=0.2) == t

@@ -76,6 +76,10 @@ class ImagingAuditConfig:
         Re-collapse the manifest's race groups (e.g. ``abw``); ``None`` keeps them.
     task
         A binary disease column to predict instead of race (a disease model).
+    threshold
+        With ``task``: the operating point of the subgroup error rates, chosen on validation
+        (``youden``, ``max_f1`` or ``fpr=F``, e.g. ``fpr=0.2`` for Glocker et al.'s global
+        threshold); see :func:`racelens.shared.metrics.fairness.parse_threshold_rule`.
     workers
         Processes decoding images into the cache.
     strict
@@ -102,6 +106,7 @@ class ImagingAuditConfig:
     mode: Literal["test", "retrain"] = "test"
     collapse: str | None = None
     task: str | None = None
+    threshold: str = "youden"
     workers: int = 1
     strict: bool = False
     resume: bool = False
@@ -121,6 +126,9 @@ class ImagingAuditConfig:
             raise ConfigError(f"size must be >= 16 pixels, got {self.size}")
         if self.n_boot < 0:
             raise ConfigError(f"n_boot must be >= 0, got {self.n_boot}")
+        from racelens.shared.metrics.fairness import parse_threshold_rule
+
+        parse_threshold_rule(self.threshold)  # a bad rule fails before training, not after
 
     def to_dict(self) -> dict[str, Any]:
         """The ``config`` block of ``result.json`` (paths as strings, conditions as labels)."""
@@ -178,10 +186,17 @@ def _train(data: PreparedData, config: ImagingAuditConfig, cond: Condition,
 
 def _fairness_extras(data: PreparedData, config: ImagingAuditConfig, val_probs: np.ndarray,
                      test_probs: np.ndarray) -> dict[str, Any]:
-    """Subgroup TPR/FPR/underdiagnosis at an operating point chosen on validation (Youden)."""
-    from racelens.shared.metrics.fairness import METRICS, choose_threshold, subgroup_metrics
+    """Subgroup TPR/FPR/underdiagnosis at an operating point chosen on validation (``threshold``)."""
+    from racelens.shared.metrics.fairness import (
+        METRICS,
+        choose_threshold,
+        parse_threshold_rule,
+        subgroup_metrics,
+    )
 
-    threshold = choose_threshold(data.labels[data.mask("val")], val_probs[:, 1], rule="youden")
+    rule, target_fpr = parse_threshold_rule(config.threshold)
+    threshold = choose_threshold(data.labels[data.mask("val")], val_probs[:, 1], rule=rule,
+                                 target_fpr=target_fpr)
     test = data.mask("test")
     # underdiagnosis (Seyyed-Kalantari et al.) is the FPR of a "No Finding" model
     no_finding = str(config.task).strip().lower() == "no finding"

@@ -41,6 +41,7 @@ __all__ = [
     "Gap",
     "SubgroupMetrics",
     "choose_threshold",
+    "parse_threshold_rule",
     "expected_calibration_error",
     "subgroup_metrics",
     "underdiagnosis_rate",
@@ -93,6 +94,27 @@ def choose_threshold(y_true: Any, y_score: Any, *, rule: ThresholdRule = "youden
             raise ConfigError(f"target_fpr must be in [0, 1], got {target_fpr}")
         return float(thresholds[int(np.flatnonzero(fpr <= target_fpr)[-1])])
     raise ConfigError(f"rule must be 'max_f1', 'youden' or 'fixed_fpr', got {rule!r}")
+
+def parse_threshold_rule(spec: str) -> tuple[ThresholdRule, float]:
+    """``"youden"``, ``"max_f1"`` or ``"fpr=0.2"`` -> ``(rule, target_fpr)`` for :func:`choose_threshold`.
+
+    >>> parse_threshold_rule("fpr=0.2")
+    ('fixed_fpr', 0.2)
+    """
+    text = spec.strip().lower()
+    if text in ("youden", "max_f1"):
+        return text, 0.2  # type: ignore[return-value]
+    key, sep, value = text.partition("=")
+    if sep and key.strip() == "fpr":
+        try:
+            target = float(value)
+        except ValueError:
+            target = -1.0
+        if 0 <= target <= 1:
+            return "fixed_fpr", target
+    raise ConfigError(f"threshold rule {spec!r}: use youden, max_f1 or fpr=F (F in [0, 1], the "
+                      "operating point of the lowest threshold with validation FPR <= F)")
+
 
 
 def _ece_bins(y_prob: np.ndarray, n_bins: int) -> np.ndarray:
