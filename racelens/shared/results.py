@@ -32,6 +32,7 @@ __all__ = [
     "Estimate",
     "AUCBlock",
     "Condition",
+    "Strength",
     "ConditionResult",
     "SkippedRow",
     "DataSummary",
@@ -169,14 +170,70 @@ def parse_conditions(spec: str) -> list[Condition]:
 
 
 @dataclass(frozen=True)
+class Strength:
+    """Where a condition sits on its family's strength axis, supplied by whoever built it.
+
+    An image perturbation knows its axis (a small low-pass radius is a strong change, a small
+    high-pass radius a weak one); a redaction level knows its rank. The shared layer only draws
+    it: ``family`` is the panel, ``rank`` sorts conditions from mild to strong, ``label`` is the
+    tick, ``parameter``/``value`` say what was varied. ``title`` names the family's panel.
+
+    Example
+    -------
+    >>> Strength("lowpass", "radius", 10, (-10.0,), "10").tick
+    '10'
+    """
+
+    family: str
+    parameter: str | None
+    value: Any
+    rank: tuple[Any, ...]
+    label: str
+    title: str = ""
+
+    @property
+    def key(self) -> tuple[Any, ...]:
+        """The sort key (``rank``), mild to strong."""
+        return self.rank
+
+    @property
+    def tick(self) -> str:
+        """The axis label (``label``)."""
+        return self.label
+
+    def to_dict(self) -> dict[str, Any]:
+        rank = [r if not isinstance(r, float) or math.isfinite(r) else str(r) for r in self.rank]
+        d = {"family": self.family, "parameter": self.parameter, "value": self.value,
+             "rank": rank, "label": self.label}
+        if self.title:
+            d["title"] = self.title
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Strength:
+        try:
+            rank = tuple(float(r) if r in ("inf", "-inf") else r for r in d["rank"])
+            return cls(str(d["family"]), d.get("parameter"), d.get("value"), rank,
+                       str(d["label"]), str(d.get("title", "")))
+        except (KeyError, TypeError) as exc:
+            raise SchemaError(f"a strength needs 'family', 'rank' and 'label'; got {d!r}") from exc
+
+
+@dataclass(frozen=True)
 class ConditionResult:
-    """Race predictability under one condition."""
+    """Race predictability under one condition.
+
+    ``strength`` places the condition on its family's axis (``None``: not on one, like the
+    original images, or a result written before conditions carried it; the report then asks
+    the strength registry, :mod:`racelens.shared.report.registry`).
+    """
 
     condition: Condition
     auc: AUCBlock
     p_value_vs_chance: float | None
     n_test: int
     extras: Mapping[str, Any] = field(default_factory=dict)
+    strength: Strength | None = None
 
     @property
     def name(self) -> str:
@@ -190,6 +247,8 @@ class ConditionResult:
         d: dict[str, Any] = {**self.condition.to_dict(), "auc": self.auc.to_dict(),
                              "p_value_vs_chance": _num(self.p_value_vs_chance),
                              "n_test": int(self.n_test)}
+        if self.strength is not None:
+            d["strength"] = self.strength.to_dict()
         if self.extras:
             d["extras"] = dict(self.extras)
         return d
@@ -197,8 +256,10 @@ class ConditionResult:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> ConditionResult:
         try:
+            strength = d.get("strength")
             return cls(Condition(d["name"], dict(d.get("params", {}))), AUCBlock.from_dict(d["auc"]),
-                       d.get("p_value_vs_chance"), int(d["n_test"]), dict(d.get("extras", {})))
+                       d.get("p_value_vs_chance"), int(d["n_test"]), dict(d.get("extras", {})),
+                       Strength.from_dict(strength) if isinstance(strength, Mapping) else None)
         except KeyError as exc:
             raise SchemaError(f"a condition needs key {exc.args[0]!r}") from exc
 
@@ -381,6 +442,7 @@ def evaluate_condition(
     level: float = 0.95,
     seed: int = 0,
     extras: Mapping[str, Any] | None = None,
+    strength: Strength | None = None,
 ) -> ConditionResult:
     """Score one condition: macro and per-group AUC with intervals, and a p-value against chance.
 
@@ -398,6 +460,9 @@ def evaluate_condition(
         Patient per sample; the bootstrap resamples patients, not samples.
     ci
         ``bootstrap`` (patient-level, stratified) or ``delong``.
+    strength
+        The condition's place on its family's strength axis, supplied by whoever built the
+        condition (a perturbation, a redaction level); stored in ``result.json``.
     """
     from racelens.shared.metrics import auc_with_ci, p_value_vs_chance
 
@@ -408,4 +473,4 @@ def evaluate_condition(
     # Clustered by patient: several samples of one patient are not independent evidence.
     p = p_value_vs_chance(y_true, y_score, classes, patient_ids=patient_ids)
     return ConditionResult(condition, AUCBlock.from_dict(block), float(p), int(len(y_true)),
-                           dict(extras or {}))
+                           dict(extras or {}), strength)

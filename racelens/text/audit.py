@@ -37,6 +37,7 @@ import pandas as pd
 
 from racelens.errors import ConfigError, LabelError
 from racelens.shared.results import AuditResult, Condition, ConditionResult, evaluate_condition
+from racelens.text.axis import place as place_on_axis
 
 __all__ = ["TextAuditConfig", "run_text_audit", "strip_ngrams", "LEVELS", "REPLACEMENTS"]
 
@@ -162,7 +163,8 @@ def _score(cond: Condition, texts: list[str], y: np.ndarray, pids: np.ndarray, s
         if c in col:
             scores[:, k] = proba[:, col[c]]
     res = evaluate_condition(cond, y[te], scores, classes, patient_ids=pids[te],
-                             n_boot=cfg.n_boot, seed=cfg.seed, extras=extras)
+                             n_boot=cfg.n_boot, seed=cfg.seed, extras=extras,
+                             strength=place_on_axis(cond))
     log.info("%s: macro AUC %.3f", cond.label, res.auc.macro.estimate)
     return res, scores
 

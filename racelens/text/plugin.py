@@ -1,9 +1,61 @@
 """What the text layer registers with the shared layer (report sections, attachments, strength axes).
 
 Loaded by :func:`racelens.shared.plugins.load_plugins` through the ``racelens.plugins`` entry point,
-so ``racelens.shared`` never imports this package nor names its concepts.
+so ``racelens.shared`` never imports this package nor names its concepts:
+
+- the redaction check (``racelens.redaction_check/1``): a report section, the attachment in a
+  text result's ``extras`` (``check`` / ``redaction_check``, one per level or per condition)
+  and the ``check.json`` document ``racelens export`` copies;
+- the proxy strip (``extras["strip_proxies"]``): a report section;
+- the ``redaction`` strength axis of every text condition.
 """
 
 from __future__ import annotations
 
+from racelens.shared.report.registry import (
+    AttachmentType,
+    DocumentType,
+    ReportSection,
+    StrengthAxis,
+    register_attachment,
+    register_document,
+    register_section,
+    register_strength,
+)
+from racelens.text import axis
+from racelens.text.check.view import (
+    CHECK_SCHEMA,
+    PROXY_STRIP_SCHEMA,
+    collect_checks,
+    collect_proxies_removed,
+    render_checks,
+    render_proxies_removed,
+)
+
 __all__: list[str] = []
+
+register_attachment(AttachmentType(key="redaction_check", schema=CHECK_SCHEMA, aliases=("check",),
+                                   collect=collect_checks))
+register_attachment(AttachmentType(key="strip_proxies", schema=PROXY_STRIP_SCHEMA,
+                                   collect=collect_proxies_removed))
+register_section(ReportSection(
+    key="redaction_checks", title="Redaction check", schemas=(CHECK_SCHEMA,),
+    render=render_checks, order=20,
+    lead="What an independent scan still finds after redaction, how unevenly the original notes "
+    "mention race, how well race is predicted from the redacted text, and the n-grams that "
+    "carry it (proxies). Only single lexicon terms and short n-grams are shown, never note text."))
+register_section(ReportSection(
+    key="proxies_removed", title="Proxies stripped", schemas=(PROXY_STRIP_SCHEMA,),
+    render=render_proxies_removed, order=21,
+    lead="The proxy n-grams removed from the redacted notes, in the order removed, before the "
+    "strip_proxies conditions were measured."))
+register_document(DocumentType(
+    schema=CHECK_SCHEMA, kind="redaction check", filename="check.json",
+    files_note="- `check.json` - the redaction check: counts, rates, lexicon terms, proxy "
+    "n-grams; span misses\n  and false hits are listed by row number and offsets."))
+for _name in ("original", "redact", "strip_proxies", "*"):
+    register_strength(StrengthAxis(condition=_name, place=axis.place, modality="text",
+                                   family_titles={axis.FAMILY: axis.TITLE}, order=1000))
+for _name in ("redact", "strip_proxies"):  # a text condition in a result of another modality
+    register_strength(StrengthAxis(condition=_name, place=axis.place,
+                                   family_titles={axis.FAMILY: axis.TITLE}, order=1000))

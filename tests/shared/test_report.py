@@ -29,7 +29,6 @@ from racelens.shared.report.build import (
     write_report,
 )
 from racelens.shared.report.format import (
-    check_view,
     fairness_tables,
     fmt_ci,
     fmt_p,
@@ -39,6 +38,7 @@ from racelens.shared.report.format import (
 )
 from racelens.shared.results import AuditResult, DataSummary, SkippedRow
 from racelens.text.check.report import MentionStats, RedactionReport, mention_stats
+from racelens.text.check.view import check_view
 
 
 @pytest.fixture(scope="module")

@@ -232,7 +232,8 @@ def _evaluate(data: PreparedData, model: Any, cond: Condition, config: ImagingAu
         extras.update(_fairness_extras(data, config, val_probs, probs))  # type: ignore[arg-type]
     result = evaluate_condition(cond, y_true, probs, data.classes,
                                 patient_ids=data.table.loc[test, "patient_id"].to_numpy(),
-                                n_boot=config.n_boot, seed=config.seed, extras=extras)
+                                n_boot=config.n_boot, seed=config.seed, extras=extras,
+                                strength=pert.strength_point)
     preds = pd.DataFrame({"sample_id": data.table.loc[test, "sample_id"].astype(str).to_numpy(),
                           "condition": cond.label, "split": "test", "y_true": y_true.astype(str)})
     for j, c in enumerate(data.classes):

@@ -14,7 +14,8 @@ import torch
 import torch.nn.functional as F
 
 from racelens.errors import ConfigError, DataError
-from racelens.shared.results import Condition
+from racelens.imaging.perturb.axes import place as _place
+from racelens.shared.results import Condition, Strength
 
 __all__ = ["derive_seed", "Perturbation", "Identity", "Compose"]
 
@@ -29,7 +30,9 @@ class Perturbation:
     """Base class: parameters in ``__init__``, the transform in :meth:`apply`.
 
     Subclasses set ``name`` (the condition name) and ``strength_param`` (the parameter reported
-    on the x axis of AUC-against-strength plots).
+    on the x axis of AUC-against-strength plots). The perturbation owns its strength axis
+    (direction and panel title in :mod:`racelens.imaging.perturb.axes`); :meth:`place` puts a
+    condition of it on that axis, and each condition's result carries it.
     """
 
     name: ClassVar[str] = ""
@@ -62,6 +65,16 @@ class Perturbation:
     def strength(self) -> float:
         """A number for the report's x axis (e.g. the radius); 0 for parameterless ones."""
         return float(self.params[self.strength_param]) if self.strength_param else 0.0
+
+    @classmethod
+    def place(cls, condition: Condition) -> Strength | None:
+        """Where ``condition`` (one of this perturbation's) sits on its axis, mild to strong."""
+        return _place(condition)
+
+    @property
+    def strength_point(self) -> Strength | None:
+        """This perturbation's place on its axis (``None`` for the original images)."""
+        return self.place(self.condition)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.params.items())})"
@@ -105,6 +118,10 @@ class Identity(Perturbation):
     """The ``original`` condition: images unchanged."""
 
     name = "original"
+
+    @classmethod
+    def place(cls, condition: Condition) -> Strength | None:
+        return None  # the starting point of every image panel, on none of them
 
     def apply(self, images, generators):
         return images

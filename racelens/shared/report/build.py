@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import datetime as _dt
 import io
+import json
 import logging
 import math
 from collections.abc import Iterable, Mapping, Sequence
@@ -29,8 +30,6 @@ from typing import Any
 
 from racelens.errors import DataError, SchemaError
 from racelens.shared.report.format import (
-    check_view,
-    fairness_tables,
     fmt_ci,
     fmt_num,
     fmt_p,
@@ -38,8 +37,10 @@ from racelens.shared.report.format import (
     safe_config,
     scrub,
 )
+from racelens.shared.report.registry import Origin
+from racelens.shared.report.sections import attachments_of, find_documents, render_sections
 from racelens.shared.report.strength import task_of
-from racelens.shared.results import AuditResult, Condition, ConditionResult
+from racelens.shared.results import AuditResult, ConditionResult
 from racelens.shared.run_files import write_files_note
 from racelens.shared.tables import atomic_write_json, atomic_write_text
 
@@ -51,7 +52,6 @@ log = logging.getLogger(__name__)
 REPORT_SCHEMA = "racelens.report/1"
 ReportPayload = dict[str, Any]
 _MODALITY_ORDER = {"imaging": 0, "covariates": 1, "text": 2}
-_CHECK_KEYS = ("check", "redaction_check")
 
 
 def find_results(paths: Iterable[str | Path]) -> list[Path]:
@@ -74,6 +74,28 @@ def find_results(paths: Iterable[str | Path]) -> list[Path]:
     if not out:
         raise DataError("no result.json given; name at least one result file or run folder")
     return out
+
+
+def _inputs(paths: Iterable[str | Path]) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """The ``result.json`` files and the registered documents under ``paths``.
+
+    A folder may hold documents only (``explain.json``); one that holds neither is an error.
+    """
+    paths = [Path(p) for p in paths]
+    if not paths:
+        raise DataError("no result.json given; name at least one result file or run folder")
+    documents = find_documents(paths)
+    files: list[Path] = []
+    for p in paths:
+        try:
+            found = find_results([p])
+        except DataError:
+            here = p.resolve()
+            if not any(f.parent == here or f.parent.is_relative_to(here) for f, _ in documents):
+                raise
+            found = []
+        files.extend(f for f in found if f.resolve() not in {o.resolve() for o in files})
+    return files, documents
 
 
 def _svg_uri(fig: Any) -> str:
@@ -115,49 +137,6 @@ def _cohort(rid: str, r: AuditResult, dataset: str) -> dict[str, Any]:
             "n_skipped": len(ids)}
 
 
-def _is_check(d: Any) -> bool:
-    return isinstance(d, Mapping) and bool({"residual", "leakage", "leakage_auc", "proxies"} & set(d))
-
-
-def _redact_label(level: Any) -> str:
-    """A result-level check is named like the condition it checks: ``redact(level=...)``."""
-    return Condition("redact", {"level": level}).label if level else "redaction check"
-
-
-def _checks(rid: str, r: AuditResult, dataset: str) -> list[dict[str, Any]]:
-    """Redaction checks in a condition's extras or the result's (one, a list, or one per level)."""
-    found: list[tuple[str, Any]] = []
-    for c in r.conditions:
-        found.extend((c.condition.label, c.extras[k]) for k in _CHECK_KEYS if k in c.extras)
-    for k in (*_CHECK_KEYS, "checks"):
-        v = r.extras.get(k)
-        if _is_check(v):
-            found.append((_redact_label(v.get("level")), v))
-        elif isinstance(v, Mapping):
-            found.extend((_redact_label(level), chk) for level, chk in v.items())
-        elif isinstance(v, Sequence) and not isinstance(v, str):
-            found.extend((_redact_label(chk.get("level")), chk) for chk in v
-                         if isinstance(chk, Mapping))
-    return [{"result": rid, "dataset": dataset, "condition": label, **check_view(chk)}
-            for label, chk in found if _is_check(chk)]
-
-
-def _proxies_removed(rid: str, r: AuditResult, dataset: str) -> list[dict[str, Any]]:
-    sp = r.extras.get("strip_proxies")
-    removed = sp.get("removed") if isinstance(sp, Mapping) else None
-    if not isinstance(removed, Sequence) or isinstance(removed, str) or not removed:
-        return []
-    return [{"result": rid, "dataset": dataset, "ngrams": [str(x) for x in removed]}]
-
-
-def _fairness(rid: str, r: AuditResult, dataset: str) -> list[dict[str, Any]]:
-    found = [("", r.extras["fairness"])] if "fairness" in r.extras else []
-    found += [(c.condition.label, c.extras["fairness"]) for c in r.conditions
-              if "fairness" in c.extras]
-    return [{"result": rid, "dataset": dataset, "condition": label,
-             "tables": fairness_tables(obj)} for label, obj in found]
-
-
 def _figures(results: Sequence[AuditResult], labels: Sequence[str],
              roc: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     from racelens.shared.report.plots import plot_auc_panels, plot_roc_per_group
@@ -194,8 +173,9 @@ def build_report(paths: Iterable[str | Path], *, figures: bool = True) -> Report
     -------
     ReportPayload
         A JSON-able dict: ``results``, ``headline``, ``strength``, ``roc``, ``cohorts``,
-        ``redaction_checks``, ``proxies_removed``, ``fairness``, ``provenance`` (and
-        ``figures``).
+        ``provenance``, ``sections`` (the registered sections drawn, see
+        :mod:`racelens.shared.report.registry`), each registered section's ``data`` under its
+        key (``fairness``, and what the modalities register) and ``figures``.
 
     Raises
     ------
@@ -205,7 +185,7 @@ def build_report(paths: Iterable[str | Path], *, figures: bool = True) -> Report
     from racelens import __version__
     from racelens.shared.report.strength import series_label, strength_point
 
-    files = find_results(paths)
+    files, documents = _inputs(paths)
     loaded: list[tuple[Path, AuditResult]] = []
     for f in files:
         try:
@@ -220,9 +200,9 @@ def build_report(paths: Iterable[str | Path], *, figures: bool = True) -> Report
         "schema": REPORT_SCHEMA, "racelens_version": __version__,
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "groups": _group_order(results), "results": [], "headline": [], "strength": [],
-        "roc": [], "cohorts": [], "redaction_checks": [], "proxies_removed": [], "fairness": [],
-        "provenance": []}
+        "roc": [], "cohorts": [], "provenance": [], "sections": []}
     labels: list[str] = []
+    docs: list[tuple[str, Origin, Mapping[str, Any]]] = []
     for i, (f, r) in enumerate(loaded):
         rid = f"R{i + 1}"
         dataset = r.data.dataset or f.resolve().parent.name
@@ -249,14 +229,23 @@ def build_report(paths: Iterable[str | Path], *, figures: bool = True) -> Report
                                for g, v in roc.items() if isinstance(v, Mapping)},
                     "auc": {g: e.estimate for g, e in c.auc.per_group.items()}})
         payload["cohorts"].append(_cohort(rid, r, dataset))
-        payload["redaction_checks"].extend(_checks(rid, r, dataset))
-        payload["proxies_removed"].extend(_proxies_removed(rid, r, dataset))
-        payload["fairness"].extend(_fairness(rid, r, dataset))
+        docs.extend((schema, Origin(rid, label, dataset, cond), doc)
+                    for schema, cond, doc in attachments_of(r))
         payload["provenance"].append({
             "result": rid, "label": label, "modality": r.modality, "dataset": dataset,
             "source": f.resolve().parent.name, "racelens_version": r.racelens_version,
             "created": r.created, "seed": r.seed, "fingerprint": r.data.fingerprint,
             "versions": dict(r.versions), "config": safe_config(r.config)})
+    folders = {f.resolve().parent: res for (f, _), res in zip(loaded, payload["results"],
+                                                               strict=True)}
+    for f, schema in documents:
+        owner = folders.get(f.parent)
+        doc = json.loads(f.read_text(encoding="utf-8"))
+        docs.append((schema, Origin(owner["id"] if owner else None,
+                                    owner["label"] if owner else f.parent.name,
+                                    owner["dataset"] if owner else f.parent.name, path=f), doc))
+    payload["sections"], data = render_sections(docs)
+    payload.update(data)
     if figures:
         race = [i for i, r in enumerate(results) if task_of(r) is None]  # one axis: race AUC
         payload["figures"] = _figures([results[i] for i in race], [labels[i] for i in race],
@@ -307,6 +296,8 @@ def write_report(paths: Iterable[str | Path], out_html: str | Path = "report.htm
             else out_html.with_suffix(".html")
     payload = build_report(paths)
     data = {k: v for k, v in payload.items() if k != "figures"}
+    data["sections"] = [{**sec, "figures": [], "cards": [{**c, "figures": []} for c in sec["cards"]]}
+                        for sec in payload["sections"]]
     written = {"html": atomic_write_text(out_html, render_html(payload)),
                "json": atomic_write_json(out_html.with_suffix(".json"), data),
                "md": atomic_write_text(out_html.with_suffix(".md"), render_markdown(payload))}

@@ -13,14 +13,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 __all__ = ["fmt_num", "fmt_ci", "fmt_p", "fmt_cell", "scrub", "is_id_key", "is_pathlike",
-           "safe_config", "check_view",
+           "safe_config", "is_estimate", "to_float",
            "tables_from", "fairness_tables", "markdown_report"]
 
 DASH = "–"
 _ID_KEYS = re.compile(r"(^|_)(sample|patient|subject|study|note|hadm|dicom|mrn)_?ids?$", re.I)
 _PATHLIKE = re.compile(r"\S*[/\\]\S*")
-TOP_TERMS = 15
-TOP_PROXIES = 10
 
 
 def fmt_num(x: Any, digits: int = 3) -> str:
@@ -58,14 +56,15 @@ def fmt_p(p: Any) -> str:
     return "<0.001" if p < 0.001 else f"{p:.2g}"
 
 
-def _is_estimate(v: Any) -> bool:
+def is_estimate(v: Any) -> bool:
+    """Whether ``v`` is an ``{"estimate", "ci_low", "ci_high"}`` dict."""
     return isinstance(v, Mapping) and "estimate" in v and set(v) <= {"estimate", "ci_low",
                                                                      "ci_high", "level"}
 
 
 def fmt_cell(v: Any) -> str:
     """Any scalar, estimate dict or list of scalars as table text."""
-    if _is_estimate(v):
+    if is_estimate(v):
         return fmt_ci(v)
     if isinstance(v, Mapping):
         return ", ".join(f"{k}: {fmt_cell(x)}" for k, x in v.items())
@@ -121,117 +120,13 @@ def _safe_scalar(v: Any) -> str:
     return fmt_cell(v)
 
 
-def _num(x: Any) -> float | None:
+def to_float(x: Any) -> float | None:
+    """``x`` as a float, ``None`` when it is not a number or NaN."""
     try:
         v = float(x)
     except (TypeError, ValueError):
         return None
     return None if math.isnan(v) else v
-
-
-def _estimate(v: Any) -> dict[str, Any] | None:
-    if _is_estimate(v):
-        return dict(v)
-    if isinstance(v, Mapping) and isinstance(v.get("auc"), Mapping):
-        return _estimate(v["auc"].get("macro"))
-    n = _num(v)
-    return None if n is None else {"estimate": n, "ci_low": None, "ci_high": None}
-
-
-def _mentions(m: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    if not isinstance(m, Mapping):
-        return None
-    by_group: dict[str, dict[str, Any]] = {}
-    for g, v in (m.get("per_group") or m.get("by_group") or {}).items():
-        if isinstance(v, Mapping):
-            by_group[str(g)] = {"count": v.get("n_mentions", v.get("count")),
-                                "rate_per_1000": v.get("per_1000_notes", v.get("rate_per_1000")),
-                                "share": v.get("share_notes_with_mentions", v.get("share"))}
-        else:
-            by_group[str(g)] = {"count": v, "rate_per_1000": None, "share": None}
-    terms = m.get("terms") or {}
-    top = sorted(((str(t), int(n)) for t, n in terms.items()), key=lambda tn: (-tn[1], tn[0]))
-    return {"count": m.get("n_mentions", m.get("count")),
-            "rate_per_1000": m.get("per_1000_notes", m.get("rate_per_1000")),
-            "n_notes": m.get("n_notes"), "n_notes_with_mentions": m.get("n_notes_with_mentions"),
-            "by_group": by_group, "terms": [list(t) for t in top[:TOP_TERMS]],
-            "n_terms": len(top)}
-
-
-def _proxies(raw: Any) -> dict[str, list[dict[str, Any]]]:
-    items: list[tuple[str, Mapping[str, Any]]] = []
-    if isinstance(raw, Mapping):
-        items = [(str(g), p) for g, ps in raw.items() for p in (ps or []) if isinstance(p, Mapping)]
-    elif isinstance(raw, Sequence) and not isinstance(raw, str):
-        items = [(str(p.get("group", "")), p) for p in raw if isinstance(p, Mapping)]
-    out: dict[str, list[dict[str, Any]]] = {}
-    for g, p in items:
-        lst = out.setdefault(g, [])
-        if len(lst) < TOP_PROXIES:
-            lst.append({"ngram": str(p.get("ngram", "")), "weight": _num(p.get("weight")),
-                        "df_by_group": dict(p.get("df_by_group") or p.get("doc_freq") or {})})
-    return out
-
-
-def check_view(chk: Mapping[str, Any]) -> dict[str, Any]:
-    """Normalise a redaction-check dict (``racelens.redaction_check/1`` or a compact form).
-
-    Keeps aggregates, the top lexicon terms and the top proxy n-grams; span offsets and
-    misses are reduced to counts.
-    """
-    original = _mentions(chk.get("original"))
-    rates = chk.get("mention_rates")
-    if isinstance(rates, Mapping):
-        original = original or {"by_group": {}, "count": None, "rate_per_1000": None,
-                                "n_notes": None, "n_notes_with_mentions": None, "terms": [],
-                                "n_terms": 0}
-        for g, v in rates.items():
-            original["by_group"].setdefault(str(g), {"count": None, "rate_per_1000": None,
-                                                     "share": None})["share"] = _num(v)
-    spans = chk.get("spans")
-    if isinstance(spans, Mapping):
-        spans = {k: spans.get(k) for k in ("precision", "recall", "f2", "n_gold", "n_predicted")}
-        miss, fh = chk["spans"].get("misses"), chk["spans"].get("false_hits")
-        spans["n_misses"] = len(miss) if isinstance(miss, Sequence) else miss
-        spans["n_false_hits"] = len(fh) if isinstance(fh, Sequence) else fh
-    leak = chk.get("leakage", chk.get("leakage_auc"))
-    leakage = None
-    if leak is not None:
-        per_group = leak.get("auc", {}).get("per_group", {}) if isinstance(leak, Mapping) else {}
-        leakage = {"macro": _estimate(leak), "per_group": dict(per_group),
-                   "p_value_vs_chance": leak.get("p_value_vs_chance")
-                   if isinstance(leak, Mapping) else None,
-                   "n_test": leak.get("n_test") if isinstance(leak, Mapping) else None}
-    residual = _mentions(chk.get("residual"))
-    return {"level": chk.get("level"), "n_notes": chk.get("n_notes"),
-            "residual": residual, "original": original, "spans": spans,
-            "leakage": leakage, "proxies": _proxies(chk.get("proxies")),
-            "by_group": _group_table(residual, original, leakage),
-            "notes": [scrub(str(n)) for n in chk.get("notes", []) or []]}
-
-
-def _group_table(residual: Mapping[str, Any] | None, original: Mapping[str, Any] | None,
-                 leakage: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Per group: residual mentions, how often the original notes mention race, leakage AUC.
-
-    Columns that no group has a value for are left out.
-    """
-    res = (residual or {}).get("by_group", {})
-    org = (original or {}).get("by_group", {})
-    leak = (leakage or {}).get("per_group", {})
-    cols = [("residual mentions", lambda g: fmt_num(res.get(g, {}).get("count"))),
-            ("residual per 1,000 notes", lambda g: fmt_num(res.get(g, {}).get("rate_per_1000"), 1)),
-            ("original: notes mentioning race",
-             lambda g: DASH if _num(org.get(g, {}).get("share")) is None
-             else f"{100 * float(org[g]['share']):.1f}%"),
-            ("original: mentions per 1,000 notes",
-             lambda g: fmt_num(org.get(g, {}).get("rate_per_1000"), 1)),
-            ("leakage AUC", lambda g: fmt_ci(leak.get(g)))]
-    groups = list(dict.fromkeys([*res, *org, *leak]))
-    cells = {name: [f(g) for g in groups] for name, f in cols}
-    keep = [name for name, _ in cols if any(c != DASH for c in cells[name])]
-    return {"title": "", "columns": ["group", *keep],
-            "rows": [[g, *(cells[name][i] for name in keep)] for i, g in enumerate(groups)]}
 
 
 def tables_from(obj: Any, title: str) -> list[dict[str, Any]]:
@@ -241,7 +136,7 @@ def tables_from(obj: Any, title: str) -> list[dict[str, Any]]:
     scalars becomes a two-column table; deeper nesting recurses with ``a › b`` titles.
     """
     def scalar(v: Any) -> bool:
-        return _is_estimate(v) or not isinstance(v, Mapping | list | tuple) or (
+        return is_estimate(v) or not isinstance(v, Mapping | list | tuple) or (
             isinstance(v, list | tuple) and all(not isinstance(x, Mapping) for x in v))
 
     if isinstance(obj, Mapping) and obj and all(scalar(v) for v in obj.values()):
@@ -326,6 +221,35 @@ def _counts(d: Mapping[str, Any]) -> str:
     return ", ".join(f"{k} {fmt_num(v)}" for k, v in d.items()) or DASH
 
 
+def _md_tables(tables: Sequence[Mapping[str, Any]], level: str = "###",
+               prefix: str = "") -> list[str]:
+    out: list[str] = []
+    for t in tables:
+        title = " › ".join(x for x in (prefix, t.get("title", "")) if x)
+        out += ([f"{level} {title}", ""] if title else []) + _md_table(t["columns"], t["rows"])
+    return out
+
+
+def section_markdown(sec: Mapping[str, Any]) -> list[str]:
+    """A registered report section (``payload["sections"][i]``) as Markdown, without figures."""
+    lines = [f"## {sec['title']}", ""]
+    lines += _md_tables(sec.get("tables", []))
+    for c in sec.get("cards", []):
+        if not (c.get("facts") or c.get("chips") or c.get("notes")):
+            lines += _md_tables(c.get("tables", []), prefix=c["title"])  # tables only: titled
+            continue
+        lines += [f"### {c['title']}", ""] if c.get("title") else []
+        lines += [f"- {k}: {v}" for k, v in c.get("facts", [])]
+        lines += [""] if c.get("facts") else []
+        if c.get("chips"):
+            lines += [(f"{c['chips_title']}: " if c.get("chips_title") else "")
+                      + ", ".join(c["chips"]), ""]
+        lines += _md_tables(c.get("tables", []), level="####")
+        lines += [f"Note: {n}" for n in c.get("notes", [])] + ([""] if c.get("notes") else [])
+    lines += [str(n) for n in sec.get("notes", [])] + ([""] if sec.get("notes") else [])
+    return lines
+
+
 def markdown_report(p: Mapping[str, Any]) -> str:
     """The report payload as Markdown: the same sections as the HTML, without figures."""
     labels = {r["id"]: r["label"] for r in p["results"]}
@@ -346,31 +270,8 @@ def markdown_report(p: Mapping[str, Any]) -> str:
                        [[labels[c["result"]], fmt_num(c["n_samples"]), fmt_num(c["n_patients"]),
                          _counts(c["groups"]), _counts(c["excluded"]),
                          _counts(c["skipped_by_reason"])] for c in p["cohorts"]])
-    if p["redaction_checks"] or p.get("proxies_removed"):
-        lines += ["## Redaction check", ""]
-    for chk in p["redaction_checks"]:
-        lines += [f"### {labels[chk['result']]}: {chk['condition']}", ""]
-        res = chk["residual"]
-        if res:
-            lines += [f"Residual mentions: {fmt_num(res['count'])} "
-                      f"({fmt_num(res['rate_per_1000'], 1)} per 1,000 notes). Terms: "
-                      + (", ".join(f"{t} ({n})" for t, n in res["terms"]) or DASH), ""]
-        lines += _md_table(chk["by_group"]["columns"], chk["by_group"]["rows"])
-        if chk["leakage"]:
-            lines += [f"Leakage (race from redacted text): macro AUC {fmt_ci(chk['leakage']['macro'])}",
-                      ""]
-        for g, ps in chk["proxies"].items():
-            if ps:
-                lines += [f"Top proxies {g}: " + ", ".join(x["ngram"] for x in ps), ""]
-    for pr in p.get("proxies_removed", []):
-        lines += [f"Proxies stripped ({labels[pr['result']]}, in order): " + ", ".join(pr["ngrams"]),
-                  ""]
-    if p["fairness"]:
-        lines += ["## Fairness", ""]
-    for f in p["fairness"]:
-        for t in f["tables"]:
-            title = " › ".join(x for x in (labels[f["result"]], f["condition"], t["title"]) if x)
-            lines += [f"### {title}", "", *_md_table(t["columns"], t["rows"])]
+    for sec in p.get("sections", []):
+        lines += section_markdown(sec)
     lines += ["## Provenance", ""]
     for pr in p["provenance"]:
         lines += [f"### {pr['label']}", "",

@@ -24,10 +24,10 @@ from typing import TYPE_CHECKING, Any
 from matplotlib.figure import Figure
 
 from racelens.shared.report.strength import (
-    FAMILY_TITLES,
-    _number,
     families,
     family_ticks,
+    family_title,
+    number,
     series_label,
     strength_point,
     task_of,
@@ -63,9 +63,9 @@ def _estimate(e: Estimate | Mapping[str, Any] | float | None) -> tuple[float, fl
         vals = (e.get("estimate"), e.get("ci_low"), e.get("ci_high"))
     else:
         vals = (e, None, None)
-    est = _number(vals[0])
+    est = number(vals[0])
     est = math.nan if est is None else est
-    lo, hi = (_number(v) for v in vals[1:])
+    lo, hi = (number(v) for v in vals[1:])
     return est, (est if lo is None else lo), (est if hi is None else hi)
 
 
@@ -232,7 +232,7 @@ def plot_auc_vs_strength(results: Sequence[AuditResult], ax: Axes | None = None,
             labelled.add(i)
         n_cats = len(order) + (1 if has_original else 0)
         if len(fams) > 1:
-            ax.text(offset + (n_cats - 1) / 2, 0.985, FAMILY_TITLES.get(fam, fam),
+            ax.text(offset + (n_cats - 1) / 2, 0.985, family_title(results, fam),
                     transform=ax.get_xaxis_transform(), ha="center", va="top", fontsize=8,
                     color="0.25")
         offset += n_cats + 0.6
@@ -251,7 +251,7 @@ def plot_auc_vs_strength(results: Sequence[AuditResult], ax: Axes | None = None,
     else:
         ax.set_xticks([])
     if family is not None:
-        ax.set_title(FAMILY_TITLES.get(family, family), fontsize=10)
+        ax.set_title(family_title(results, family), fontsize=10)
     if legend and ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=7, frameon=False, loc="lower left")
     return ax

@@ -1,79 +1,72 @@
-"""Where a condition sits on its family's strength axis, mild to strong.
+"""Where a condition sits on its family's strength axis, mild to strong: the report only draws it.
 
-Every condition is placed in a *family* (``lowpass``, ``highpass``, ``resolution``, ... for
-images; ``redaction`` for notes, covering ``original``, ``redact`` and ``strip_proxies``) and given
-a sort key and a tick label, so figures and tables order conditions from the mildest to the
-strongest change with ``original`` first. A small radius is a strong low-pass filter but a weak
-high-pass one, hence the sign per family.
+The axis belongs to whoever built the condition: an image perturbation knows that a small
+low-pass radius is a strong change and a small high-pass radius a weak one; a redaction level
+knows its rank. Each condition of a result carries its
+:class:`~racelens.shared.results.Strength` (``family`` = the panel, ``rank`` = the sort key,
+``label`` = the tick). For files written before conditions carried one, the modality's
+registered axis places the condition (:func:`racelens.shared.report.registry.register_strength`);
+a condition no one registered is placed by its numeric parameters.
 
 Example
 -------
->>> from racelens.shared.results import AUCBlock, Condition, ConditionResult, Estimate
->>> c = ConditionResult(Condition("lowpass", {"radius": 10}), AUCBlock(Estimate(0.8), {}), None, 1)
->>> strength_point(c)
-StrengthPoint(family='lowpass', key=(-10.0,), tick='10')
+>>> from racelens.shared.results import AUCBlock, Condition, ConditionResult, Estimate, Strength
+>>> s = Strength("lowpass", "radius", 10, (-10.0,), "10")
+>>> c = ConditionResult(Condition("lowpass", {"radius": 10}), AUCBlock(Estimate(0.8), {}), None, 1,
+...                     strength=s)
+>>> strength_point(c).tick
+'10'
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from racelens.shared.results import AuditResult, ConditionResult
+from racelens.shared.report.registry import strength_axes, strength_axis
+from racelens.shared.results import AuditResult, Condition, ConditionResult, Strength
 
-__all__ = ["FAMILY_TITLES", "StrengthPoint", "strength_point", "families", "family_ticks",
-           "series_label", "sort_key", "task_of"]
+__all__ = ["FAMILY_TITLES", "StrengthPoint", "strength_point", "place_by_params", "families",
+           "family_ticks", "family_title", "series_label", "sort_key", "task_of", "fmt_value",
+           "number"]
 
-FAMILY_TITLES: dict[str, str] = {
-    "lowpass": "Low-pass filter (disc radius)",
-    "highpass": "High-pass filter (disc radius)",
-    "bandpass": "Band-pass filter",
-    "resolution": "Down-sampling (size, px)",
-    "notch": "Notch filter",
-    "gaussian_noise": "Gaussian noise (sigma)",
-    "gaussian_blur": "Gaussian blur (sigma)",
-    "patch": "Tile of a grid (index)",
-    "mask_patch": "Masked tile",
-    "random_crop": "Random crop (scale)",
-    "clip": "Bone-intensity clipping (threshold)",
-    "window": "Intensity window (width)",
-    "jpeg": "JPEG compression (quality)",
-    "equalize": "Histogram equalisation",
-    "redaction": "Notes: redaction level, then proxies removed (−k)",
-}
-
-# family -> (parameter that measures strength, +1 if a larger value is a stronger change)
-_STRENGTH: dict[str, tuple[str, int]] = {
-    "lowpass": ("radius", -1), "highpass": ("radius", +1), "resolution": ("size", -1),
-    "gaussian_noise": ("sigma", +1), "noise": ("sigma", +1), "gaussian_blur": ("sigma", +1),
-    "patch": ("index", +1), "random_crop": ("scale", -1), "clip": ("threshold", -1),
-    "window": ("width", -1), "jpeg": ("quality", -1),
-}
-_REDACT_LEVELS = {"none": 0, "explicit": 1, "extended": 2}
-_TEXT_FAMILIES = ("redact", "strip_proxies")
+#: The older name of a condition's place on its axis.
+StrengthPoint = Strength
 
 
-@dataclass(frozen=True)
-class StrengthPoint:
-    """Where one condition sits on its family's strength axis.
+class _FamilyTitles(Mapping[str, str]):
+    """Panel titles of the registered families (read from the registry on each access)."""
 
-    ``key`` sorts conditions from mild to strong; ``tick`` is the axis label.
-    """
+    def _titles(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for axis in strength_axes():
+            for fam, title in axis.family_titles.items():
+                out.setdefault(fam, title)
+        return out
 
-    family: str
-    key: tuple[Any, ...]
-    tick: str
+    def __getitem__(self, family: str) -> str:
+        return self._titles()[family]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._titles())
+
+    def __len__(self) -> int:
+        return len(self._titles())
 
 
-def _fmt(v: Any) -> str:
+FAMILY_TITLES: Mapping[str, str] = _FamilyTitles()
+
+
+def fmt_value(v: Any) -> str:
+    """A parameter value as a tick: ``10.0`` as ``10``."""
     if isinstance(v, float) and v.is_integer():
         return str(int(v))
     return str(v)
 
 
-def _number(v: Any) -> float | None:
+def number(v: Any) -> float | None:
+    """``v`` as a finite float, else ``None``."""
     try:
         out = float(v)
     except (TypeError, ValueError):
@@ -81,40 +74,33 @@ def _number(v: Any) -> float | None:
     return out if math.isfinite(out) else None
 
 
-def strength_point(cond: ConditionResult, modality: str = "imaging") -> StrengthPoint | None:
-    """Place a condition on its family's axis; ``None`` for ``original`` of an image result.
-
-    Text conditions (``original``, ``redact``, ``strip_proxies``) all fall in the ``redaction``
-    family, ordered none < explicit < extended < proxies stripped (by how many).
-    """
-    name, params = cond.name, dict(cond.params)
-    if modality == "text" or name in _TEXT_FAMILIES:
-        if name == "original":
-            return StrengthPoint("redaction", (0, 0, 0.0), "none")
-        level = str(params.get("level", "explicit"))
-        rank = _REDACT_LEVELS.get(level, len(_REDACT_LEVELS))
-        if name == "strip_proxies":
-            k = params.get("k", params.get("n", "all"))
-            k_num = _number(k)
-            tick = f"−{_fmt(k)}" + ("" if level == "extended" else f" ({level})")
-            return StrengthPoint("redaction", (2, rank, k_num if k_num is not None else math.inf),
-                                 tick)
-        if name == "redact":
-            return StrengthPoint("redaction", (1, rank, 0.0), level)
-        return StrengthPoint("redaction", (3, 0, 0.0), cond.condition.label)
-    if name == "original":
-        return None
-    if name in _STRENGTH and _STRENGTH[name][0] in params:
-        param, sign = _STRENGTH[name]
-        v = _number(params[param])
-        key = (sign * v,) if v is not None else (math.inf,)
-        return StrengthPoint(name, key, _fmt(params[param]))
-    numeric = [(k, _number(v)) for k, v in params.items() if _number(v) is not None]
+def place_by_params(condition: Condition, title: str = "") -> Strength:
+    """The fallback placement: the family is the condition's name, ranked by its numeric
+    parameters in order (``grid=3, index=4``), else by their text."""
+    params = dict(condition.params)
+    numeric = [(k, number(v)) for k, v in params.items() if number(v) is not None]
     if numeric:
-        return StrengthPoint(name, tuple(v for _, v in numeric),
-                             ", ".join(f"{k}={_fmt(params[k])}" for k, _ in numeric))
-    tick = ", ".join(f"{k}={_fmt(v)}" for k, v in params.items()) or name
-    return StrengthPoint(name, (tick,), tick)
+        label = ", ".join(f"{k}={fmt_value(params[k])}" for k, _ in numeric)
+        return Strength(condition.name, numeric[0][0] if len(numeric) == 1 else None,
+                        params[numeric[0][0]] if len(numeric) == 1 else None,
+                        tuple(v for _, v in numeric), label, title)
+    label = ", ".join(f"{k}={fmt_value(v)}" for k, v in params.items()) or condition.name
+    return Strength(condition.name, None, None, (label,), label, title)
+
+
+def strength_point(cond: ConditionResult, modality: str = "imaging") -> Strength | None:
+    """The condition's place on its axis: the one it carries, else the registered axis's.
+
+    ``None`` for a condition on no axis (the original images, a covariate baseline).
+    """
+    if cond.strength is not None:
+        return cond.strength
+    axis = strength_axis(cond.name, modality)
+    if axis is not None:
+        return axis.place(cond.condition)
+    if cond.name == "original":
+        return None
+    return place_by_params(cond.condition)
 
 
 def family_ticks(results: Sequence[AuditResult], family: str) -> list[str]:
@@ -129,16 +115,36 @@ def family_ticks(results: Sequence[AuditResult], family: str) -> list[str]:
     return sorted(keys, key=lambda t: sort_key(keys[t]))
 
 
+def _family_order() -> dict[str, int]:
+    order: dict[str, int] = {}
+    for axis in strength_axes():
+        for fam in axis.family_titles:
+            order.setdefault(fam, axis.order)
+    return order
+
+
 def families(results: Sequence[AuditResult]) -> list[str]:
-    """The families present in ``results``, image families first in a fixed order."""
+    """The families present in ``results``, in the order their axes were registered with."""
     seen: list[str] = []
     for r in results:
         for c in r.conditions:
             sp = strength_point(c, r.modality)
             if sp is not None and sp.family not in seen:
                 seen.append(sp.family)
-    order = list(FAMILY_TITLES)
-    return sorted(seen, key=lambda f: (order.index(f) if f in order else len(order) - 1, f))
+    order = _family_order()
+    last = max(order.values(), default=0)
+    return sorted(seen, key=lambda f: (order.get(f, last), f not in order, f))
+
+
+def family_title(results: Sequence[AuditResult], family: str) -> str:
+    """A family's panel title: registered, else carried by a condition, else the family name."""
+    if family in FAMILY_TITLES:
+        return FAMILY_TITLES[family]
+    for r in results:
+        for c in r.conditions:
+            if c.strength is not None and c.strength.family == family and c.strength.title:
+                return c.strength.title
+    return family
 
 
 def task_of(result: AuditResult) -> str | None:
