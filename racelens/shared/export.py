@@ -5,12 +5,15 @@ per-sample files (predictions, splits, manifests, caches, checkpoints, redacted 
 files). :func:`export_run` copies the aggregates only, keeping their relative layout, and checks
 each one on the way:
 
-- ``result.json`` must be ``racelens.audit/1`` and ``check.json`` ``racelens.redaction_check/1``
-  (anything else is refused). They are rewritten: each ``data.skipped[].sample_id`` becomes
+- ``result.json`` must be ``racelens.audit/1`` and a document a modality registered
+  (:func:`racelens.shared.report.registry.register_document`, e.g. the text layer's
+  ``check.json``) must carry its registered schema (anything else is refused). They are
+  rewritten: each ``data.skipped[].sample_id`` becomes
   ``(omitted)`` (the entries stay, so the counts still add up, with their reasons scrubbed of
   ids and paths), string values holding a ``/`` or ``\\`` become ``(path)`` (config paths),
-  fields named like identifiers (``patient_ids``) become ``(omitted)``, and the span misses and
-  false hits of a redaction check (row numbers and offsets) are reduced to their counts.
+  fields named like identifiers (``patient_ids``) become ``(omitted)``, lists of spans
+  (``misses``, ``false_hits``: row numbers and offsets) are reduced to their counts, and a
+  document type's own ``clean`` runs first.
 - ``report.html``/``.json``/``.md`` are copied byte for byte after a check: they must be racelens
   reports, and neither the text nor the embedded figures may contain a skipped row's id or a path
   named by the results being exported. The report writer never puts them there; a report that
@@ -46,13 +49,13 @@ from racelens.errors import ConfigError, DataError, SchemaError
 from racelens.shared.report.build import REPORT_SCHEMA
 from racelens.shared.report.format import is_id_key, is_pathlike, scrub
 from racelens.shared.results import SCHEMA_ID, AuditResult, Condition, SkippedRow
-from racelens.shared.run_files import EXPORTABLE, classify
+from racelens.shared.report.registry import document_type
+from racelens.shared.run_files import classify, exportable
 from racelens.shared.tables import atomic_write_bytes, atomic_write_json
 
-__all__ = ["ExportSummary", "export_run", "EXPORT_RECORD", "CHECK_SCHEMA"]
+__all__ = ["ExportSummary", "export_run", "EXPORT_RECORD"]
 
 EXPORT_RECORD = "EXPORT.json"
-CHECK_SCHEMA = "racelens.redaction_check/1"
 OMITTED = "(omitted)"
 _MIN_SEARCHED = 4  # shorter ids ("7") match digits anywhere; the report writer never writes ids
 _SPAN_LISTS = ("misses", "false_hits")
@@ -76,7 +79,8 @@ class ExportSummary:
     out
         The destination folder.
     copied
-        Files copied per kind (``result``, ``redaction check``, ``report``, ``plot``).
+        Files copied per kind (``result``, ``report``, ``plot`` and the registered documents'
+        kinds, e.g. ``redaction check``).
     left
         Files left behind per kind (``per-sample table``, ``image``, ``model weights``,
         ``cache``, ``metadata with sample ids``, ``symlink``, ...).
@@ -186,8 +190,13 @@ def _clean_result(raw: bytes, rel: Path, sc: _Scrubber) -> bytes:
     return _dump(clean)
 
 
-def _clean_check(raw: bytes, rel: Path, sc: _Scrubber) -> bytes:
-    return _dump(sc.tree(_json(raw, rel, CHECK_SCHEMA)))
+def _clean_document(raw: bytes, rel: Path, sc: _Scrubber) -> bytes:
+    """A registered document (by its file name), refused unless it has its registered schema."""
+    kind = document_type(filename=rel.name)
+    if kind is None:  # classify() named it a document kind: it is registered by name
+        raise _refuse(rel, "no document type is registered for this file")
+    d = _json(raw, rel, kind.schema)
+    return _dump(sc.tree(kind.clean(d) if kind.clean is not None else d))
 
 
 def _report_text(raw: bytes, rel: Path) -> bytes:
@@ -316,7 +325,7 @@ def export_run(src: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
     ConfigError
         For a destination inside a source (or the reverse) or a non-empty one.
     SchemaError
-        When a ``result.json``, ``check.json`` or report is not what racelens writes, or a
+        When a ``result.json``, a registered document or a report is not what racelens writes, or a
         report holds an identifier; nothing is written then.
     """
     sources = [Path(src)] if isinstance(src, str | os.PathLike) else [Path(s) for s in src]
@@ -324,6 +333,7 @@ def export_run(src: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
         raise DataError("no run directory given; name at least one")
     out = Path(out)
     targets = _targets(sources, out, overwrite)
+    kinds = exportable()
     sc = _Scrubber()
     copied: Counter[str] = Counter()
     left: Counter[str] = Counter()
@@ -332,7 +342,7 @@ def export_run(src: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
     for root, dest in targets:
         n_before = len(staged) + len(reports)
         for rel, kind in _walk(root):
-            if kind not in EXPORTABLE:
+            if kind not in kinds:
                 left[kind] += 1
                 continue
             raw = (root / rel).read_bytes()
@@ -344,14 +354,14 @@ def export_run(src: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
                 reports.append((dest / rel, shown, raw))
             elif kind == "result":
                 staged.append((dest / rel, _clean_result(raw, shown, sc)))
-            elif kind == "redaction check":
-                staged.append((dest / rel, _clean_check(raw, shown, sc)))
-            else:
+            elif kind == "plot":
                 staged.append((dest / rel, raw))
+            else:
+                staged.append((dest / rel, _clean_document(raw, shown, sc)))
             copied[kind] += 1
         if len(staged) + len(reports) == n_before:
-            raise DataError(f"{root.name}: nothing to export (no result.json, check.json, report "
-                            "or plot); name a run directory an audit wrote")
+            raise DataError(f"{root.name}: nothing to export (no result.json, registered "
+                            "document, report or plot); name a run directory an audit wrote")
     sensitive = sorted(s for s in sc.seen if len(s) >= _MIN_SEARCHED)
     staged += [(path, _check_report(raw, shown, sensitive)) for path, shown, raw in reports]
     for path, raw in staged:

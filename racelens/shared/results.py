@@ -43,8 +43,8 @@ __all__ = [
 ]
 
 SCHEMA_ID = "racelens.audit/1"
-Modality = Literal["imaging", "text", "covariates"]
-_MODALITIES = ("imaging", "text", "covariates")
+Modality = Literal["imaging", "text", "covariates", "human"]
+_MODALITIES = ("imaging", "text", "covariates", "human")  # human: a reader study scored like a model
 
 
 def _num(x: float | None) -> float | None:

@@ -1,9 +1,12 @@
 """Which files of a run directory are aggregates and which hold per-sample data.
 
 One table serves two readers: :func:`write_files_note` writes it as ``FILES.md`` into every run
-directory (called where ``result.json``, ``check.json`` and the report are written), and
+directory (called where ``result.json``, a modality's documents and the report are written), and
 :func:`classify` sorts a run directory's files for ``racelens export``
-(:mod:`racelens.shared.export`), which copies only the aggregate kinds.
+(:mod:`racelens.shared.export`), which copies only the aggregate kinds. The documents a modality
+writes (its summaries with a ``schema`` id) are registered by it
+(:func:`racelens.shared.report.registry.register_document`): their names, kinds and notes come
+from the registry.
 
 Example
 -------
@@ -19,15 +22,16 @@ from pathlib import Path
 
 from racelens.shared.tables import atomic_write_text
 
-__all__ = ["FILES_NOTE", "EXPORTABLE", "classify", "write_files_note"]
+__all__ = ["FILES_NOTE", "EXPORTABLE", "classify", "exportable", "write_files_note"]
 
 FILES_NOTE = "FILES.md"
 _MARK = "<!-- racelens: run directory files -->"
 
-#: Kinds ``racelens export`` copies (after checking each file); everything else stays.
-EXPORTABLE = ("result", "redaction check", "report", "plot")
+#: Kinds of the shared layer ``racelens export`` copies (after checking each file), besides the
+#: registered documents' kinds (:func:`exportable`); everything else stays.
+EXPORTABLE = ("result", "report", "plot")
 
-_BY_NAME = {"result.json": "result", "check.json": "redaction check", "report.html": "report",
+_BY_NAME = {"result.json": "result", "report.html": "report",
             "report.json": "report", "report.md": "report", FILES_NOTE: "run notes"}
 _BY_SUFFIX = {
     **dict.fromkeys((".png", ".svg"), "plot"),
@@ -39,7 +43,7 @@ _BY_SUFFIX = {
     ".json": "metadata with sample ids",
 }
 
-_NOTE = f"""{_MARK}
+_NOTE_TEMPLATE = f"""{_MARK}
 # Files in this run directory
 
 Written by racelens. The inputs of this run are protected health information; this note says
@@ -50,9 +54,7 @@ Aggregates (no note text, no images; identifiers only where noted):
 - `result.json` - AUCs with intervals, counts per group, the configuration. Its
   `data.skipped[].sample_id` names the rows that could not be read, and configuration values
   may be paths of your input files.
-- `check.json` - the redaction check: counts, rates, lexicon terms, proxy n-grams; span misses
-  and false hits are listed by row number and offsets.
-- `report.html`, `report.json`, `report.md` - the combined report (counts by reason only).
+{{documents}}- `report.html`, `report.json`, `report.md` - the combined report (counts by reason only).
 - `*.png` - plots (ROC per group, AUC against perturbation strength).
 
 Per-sample data (keep inside the protected environment):
@@ -70,10 +72,27 @@ and refuses a file it cannot verify.
 """
 
 
+def _documents() -> list[tuple[str, str, str]]:
+    """``(file name, kind, FILES.md line)`` of the registered documents."""
+    from racelens.shared.report.registry import document_types
+
+    return [(d.filename, d.kind, d.files_note) for d in document_types() if d.filename]
+
+
+def exportable() -> tuple[str, ...]:
+    """Every kind ``racelens export`` copies: the shared ones and the registered documents'."""
+    return (*EXPORTABLE, *dict.fromkeys(kind for _, kind, _ in _documents()))
+
+
+def _note() -> str:
+    lines = "".join(f"{line}\n" for _, _, line in _documents() if line)
+    return _NOTE_TEMPLATE.replace("{documents}", lines)
+
+
 def classify(rel: Path) -> str:
     """The kind of a file by its path inside a run directory (name and suffix only).
 
-    Exportable kinds are listed in :data:`EXPORTABLE`; others are ``per-sample table``,
+    Exportable kinds are listed by :func:`exportable`; others are ``per-sample table``,
     ``image``, ``model weights``, ``cache``, ``metadata with sample ids``, ``run notes``,
     ``hidden or temporary`` and ``other``.
     """
@@ -81,6 +100,9 @@ def classify(rel: Path) -> str:
         return "hidden or temporary"
     if rel.name in _BY_NAME:
         return _BY_NAME[rel.name]
+    for name, kind, _ in _documents():
+        if rel.name == name:
+            return kind
     if "cache" in rel.parts[:-1]:
         return "cache"
     return _BY_SUFFIX.get(rel.suffix.lower(), "other")
@@ -92,6 +114,7 @@ def write_files_note(directory: str | Path) -> Path | None:
     A ``FILES.md`` that racelens did not write is left alone; then ``None`` is returned.
     """
     path = Path(directory) / FILES_NOTE
+    note = _note()
     if path.exists():
         try:
             current = path.read_text(encoding="utf-8")
@@ -99,6 +122,6 @@ def write_files_note(directory: str | Path) -> Path | None:
             return None
         if not current.startswith(_MARK):
             return None
-        if current == _NOTE:
+        if current == note:
             return path
-    return atomic_write_text(path, _NOTE)
+    return atomic_write_text(path, note)

@@ -173,7 +173,7 @@ def plot_auc_vs_strength(results: Sequence[AuditResult], ax: Axes | None = None,
     ax
         Axes to draw on; a new figure is made when omitted.
     family
-        Draw one family only (``"lowpass"``, ``"redaction"``, ...).
+        Draw one family only (e.g. ``"lowpass"``).
     labels
         Legend name per result (default :func:`series_label`).
     legend
@@ -198,7 +198,11 @@ def plot_auc_vs_strength(results: Sequence[AuditResult], ax: Axes | None = None,
         order = family_ticks(results, fam)  # union across results, mild -> strong
         if not order:
             continue
-        has_original = fam != "redaction"
+        # a family whose axis places the original condition itself (notes: level "none")
+        # starts there; others start at an unplaced "original" point
+        has_original = not any(c.name == "original" and (sp := strength_point(c, r.modality))
+                               is not None and sp.family == fam
+                               for r in results for c in r.conditions)
         pos = {t: offset + i + (1 if has_original else 0) for i, t in enumerate(order)}
         if has_original:
             ticks.append((offset, "original"))
