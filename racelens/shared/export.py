@@ -48,8 +48,8 @@ from typing import Any
 from racelens.errors import ConfigError, DataError, SchemaError
 from racelens.shared.report.build import REPORT_SCHEMA
 from racelens.shared.report.format import is_id_key, is_pathlike, scrub
-from racelens.shared.results import SCHEMA_ID, AuditResult, Condition, SkippedRow
 from racelens.shared.report.registry import document_type
+from racelens.shared.results import SCHEMA_ID, AuditResult, Condition, SkippedRow
 from racelens.shared.run_files import classify, exportable
 from racelens.shared.tables import atomic_write_bytes, atomic_write_json
 
