@@ -148,3 +148,31 @@ def test_safe_phrases_never_touched(replacement: str, prefix: str, phrase: str,
     for level in ("explicit", "extended"):
         for s in REDACTORS[level, replacement].redact(text).spans:
             assert s.end <= start or s.start >= start + len(phrase)
+
+
+# The demographic slot grammar (racelens.text.redact.slot): an age-sex token beside a race word,
+# in either order, with any of the separators, inside random note words.
+_SLOT_TOKENS = ["72F", "54M", "3yoF", "45 y/o F", "45yo M", "45-year-old F", "72 F", "72f", "M/72",
+                "F 45", "F/45"]
+_SLOT_SEPS = [" ", ", ", " / ", ",", "\n", " - "]
+_SLOT_RACE = ["black", "Black", "WHITE", "white", "AA"]
+
+
+@pytest.mark.parametrize("replacement", REPLACEMENTS)
+@SETTINGS
+@given(token=st.sampled_from(_SLOT_TOKENS), sep=st.sampled_from(_SLOT_SEPS),
+       race=st.sampled_from(_SLOT_RACE), token_first=st.booleans(),
+       before=note_text, after=st.sampled_from([" w/ GERD", " with CP", ", presents", "", "\n"]))
+def test_slot_grammar_redacts_the_word_beside_a_token(replacement: str, token: str, sep: str,
+                                                      race: str, token_first: bool, before: str,
+                                                      after: str) -> None:
+    slot = f"{token}{sep}{race}" if token_first else f"{race}{sep}{token}"
+    text = f"{before}\n{slot}{after}"
+    r = REDACTORS["explicit", replacement]
+    once = r.redact(text)
+    at = len(before) + 1 + (len(token) + len(sep) if token_first else 0)
+    # the word is covered (a chain or a joined deletion may widen the span around it)
+    assert any(s.start <= at and at + len(race) <= s.end for s in once.spans)
+    assert r.redact(once.text).text == once.text
+    if scan_residual is not None:
+        assert scan_residual(once.text, level="explicit") == []

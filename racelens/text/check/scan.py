@@ -62,6 +62,14 @@ _AGE = r"\d{1,3}\s*(?:-?\s*(?:y/?o|yo|y\.o\.|yrs?|years?)(?:[\s-]*old)?)"
 _SEX = r"(?:m|f|male|female|man|woman|gentleman|lady)"
 _COMPACT = r"(?:aam|aaf|w/m|w/f|b/m|b/f|wm|wf|bf)"  # "bm" is bowel movement: never scanned
 
+# "72F", "54M", "3yoF", "45 y/o F", "72 F": the age and the sex letter of a shorthand slot (its own
+# rule here, not the redactor's)
+_AGESEX = (r"(?:\d{2,3}|\d{1,3}\s*(?:-?\s*(?:y/?o|yo|y\.o\.|yrs?|years?)(?:[\s-]*old)?))"
+           r"(?:[^\S\n]*(?-i:[MF])|[mf])(?!\w)")
+_SLOTSEP = r"(?:[^\S\n]|[,/])*\n?(?:[^\S\n]|[,/])*"
+_NOT_MEDICAL = (r"(?![\s-]*(?:stools?|tarry|outs?|box|eschars?|blood|cells?|counts?|matter|"
+                r"meetings?|sponsors?|groups?)\b)")
+
 _SLOT_PATTERNS: tuple[tuple[str, str], ...] = (
     # "black woman", "white male patient"
     (rf"\b(?P<t>{_COLOUR})(?=[\s-]+{_PERSON}\b)", "race"),
@@ -76,6 +84,15 @@ _SLOT_PATTERNS: tuple[tuple[str, str], ...] = (
     # "61 yo W F", "61 y/o B M": a lone upper-case letter between an age and a sex letter
     (rf"\b{_AGE}\s+(?P<t>(?-i:[WBA]))(?=\s+(?-i:[MF])\b)", "race"),
     (rf"\b{_AGE}\s+(?P<t>(?-i:H))(?=\s+(?-i:[MF])\b)", "ethnicity"),
+    # the age-sex token of clinical shorthand beside the word: "72F black", "44F Black w/ asthma",
+    # "45 y/o F, white", "M/72 black", "black 72F", "AA 54M" (a spaced sex letter is upper case;
+    # a period ends the slot: "72F. White count"; medical colour words are not people)
+    (rf"(?<![\w.]){_AGESEX}{_SLOTSEP}(?P<t>{_COLOUR}|aa)\b{_NOT_MEDICAL}", "race"),
+    (rf"(?<![\w/])(?-i:[MF])(?:[^\S\n]+|[^\S\n]*/[^\S\n]*)\d{{2,3}}(?![\w/]|[.,]\d){_SLOTSEP}"
+     rf"(?P<t>{_COLOUR}|aa)\b{_NOT_MEDICAL}", "race"),
+    (rf"\b(?P<t>{_COLOUR}|aa){_NOT_MEDICAL}{_SLOTSEP}(?<![\w.]){_AGESEX}", "race"),
+    (rf"\b(?P<t>{_COLOUR}|aa){_NOT_MEDICAL}{_SLOTSEP}(?<![\w/])(?-i:[MF])"
+     rf"(?:[^\S\n]+|[^\S\n]*/[^\S\n]*)\d{{2,3}}(?![\w/]|[.,]\d)", "race"),
     # demographic lines: "Race: White", "Ethnicity - Hispanic or Latino", the value on the same
     # line or the next ("Race:\n\nWhite count 12" is a lab after an empty field)
     (rf"\b(?:race|ethnicity)[^\S\n]*[:=-][^\S\n]*(?:\n[^\S\n]*)?"

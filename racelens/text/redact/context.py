@@ -1,0 +1,131 @@
+"""Context rules: when a term that needs context (``black``/``white``, ``AA``, ``WM``) is a mention.
+
+Two kinds of terms need context (see the lexicon's ``context`` field):
+
+- ``slot`` short forms (``AA``, ``WM``, ``B/F``) count only in the demographic slot: after an age
+  (``54 yo AA M``), after a bare age (``54 WM``), before a sex (``AA M``, ``AA female``), or next to
+  an age-sex token of the slot grammar (``72F AA``, ``AA 54M``; :mod:`~racelens.text.redact.slot`);
+- ``person`` words (``black``, ``white``) count in a person context, decided chain by chain
+  (``black and white patients``): in a list with another mention (``group_list``), after an age
+  (``age_context``), after "identifies as" or "race:" (``identity_context``), next to an age-sex
+  token (``demographic_slot``), or before a person noun or sex (``person_context``).
+
+Every decision names its rule, so each kept span says why it was kept.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from racelens.text.redact.lexicon import term_key, trie_regex
+from racelens.text.redact.slot import AGE, WS, SlotGrammar
+
+__all__ = ["Hit", "ContextRules"]
+
+_FLAGS = re.IGNORECASE | re.MULTILINE
+
+
+@dataclass(slots=True)
+class Hit:
+    """A candidate mention while a text is analysed: offsets, what found it, and why it counts.
+
+    ``kind`` is the recognizer's job (``repl``, ``term``, ``line``, ``language``, ``birthplace``);
+    ``rule`` the reason it is kept; ``pending`` marks a person-context term not yet decided.
+    """
+
+    start: int
+    end: int
+    kind: str
+    category: str = ""
+    rule: str = ""
+    pending: bool = False
+
+
+class ContextRules:
+    """The context checks compiled from a lexicon's ``context`` words.
+
+    Parameters
+    ----------
+    context
+        The lexicon's ``context`` mapping (person nouns, sex letters, connectors, adjectives,
+        identity phrases, short forms read before a sex).
+    """
+
+    def __init__(self, context: Mapping[str, Sequence[str]]) -> None:
+        nouns = trie_regex(w for w in context.get("person_nouns", ()) if len(w) > 1)
+        letters = "".join(re.escape(c) for c in context.get("sex_letters", ("M", "F")))
+        adjectives = trie_regex(context.get("person_adjectives", ()))
+        self._after = re.compile(
+            rf"[\s,\-]*(?:(?:{adjectives}|{AGE})[\s,\-]+)?(?:{nouns}|(?-i:[{letters}]))(?!\w)", _FLAGS)
+        connectors = trie_regex(context.get("connectors", ("and", "or")))
+        self._gap = re.compile(rf"[\s,/&()+\-]*(?:(?:{connectors})\.?(?!\w)[\s,/&()+\-]*)?", _FLAGS)
+        identity = trie_regex(context.get("identity_phrases", ()))
+        self._identity_before = re.compile(
+            rf"(?:(?<!\w){identity}|(?<!\w)(?:race|ethnicity)(?:{WS}+(?:is|was))?{WS}*:?)"
+            rf"(?:{WS}|[,\-])*\Z", _FLAGS)
+        self._age_before = re.compile(rf"(?<!\d){AGE}(?:{WS}|[,\-])*(?:\n(?:{WS}|[,\-])*)?\Z", _FLAGS)
+        self._bare_age_before = re.compile(rf"(?<![\d.])\d{{2,3}}{WS}*\Z")
+        self._sex_after = re.compile(
+            rf"{WS}+(?:(?-i:[{letters}])|male|female|man|woman|gentleman|lady|pt|patient)(?!\w)", _FLAGS)
+        self._sex_after_keys = {term_key(t) for t in context.get("sex_after_terms", ())}
+        self.grammar = SlotGrammar()
+
+    def age_before(self, text: str, start: int) -> bool:
+        """An age with a unit ends right before ``start`` ("54 yo AA", "54-year-old\\nwhite")."""
+        return self._age_before.search(text, max(0, start - 40), start) is not None
+
+    def slot_rule(self, text: str, start: int, end: int) -> str | None:
+        """``"demographic_slot"`` when the short form ``text[start:end]`` is in the slot, else None."""
+        key = term_key(text[start:end])
+        if self.age_before(text, start):
+            return "demographic_slot"
+        if (key not in self._sex_after_keys and key != "bm"
+                and self._bare_age_before.search(text, max(0, start - 8), start)):
+            return "demographic_slot"  # "54 WM": a compact form after a bare age
+        if key in self._sex_after_keys and self._sex_after.match(text, end):
+            return "demographic_slot"
+        if self.grammar.token_before(text, start) or self.grammar.token_after(text, end):
+            return "demographic_slot"  # "72F AA", "AA 54M"
+        return None
+
+    def _chain_rule(self, text: str, chain: Sequence[Hit]) -> str | None:
+        if any(not h.pending for h in chain):
+            return "group_list"
+        start, end = chain[0].start, chain[-1].end
+        if self.age_before(text, start):
+            return "age_context"
+        if self._identity_before.search(text, max(0, start - 60), start):
+            return "identity_context"
+        if self._after.match(text, end):
+            return "person_context"
+        if self.grammar.token_before(text, start) or self.grammar.token_after(text, end):
+            return "demographic_slot"  # "72F black", "M/72, white", "black 72F", "white, 3yoF"
+        return None
+
+    def resolve(self, text: str, hits: list[Hit]) -> list[Hit]:
+        """Decide person-context hits chain by chain; drop the replacement tokens.
+
+        A chain is a run of hits separated only by connectors and punctuation ("Black and
+        white patients", "white/Hispanic"); its pending hits are kept with one rule or dropped.
+        """
+        if not any(h.pending for h in hits):
+            return [h for h in hits if h.kind != "repl"]
+        kept: list[Hit] = []
+        i = 0
+        while i < len(hits):
+            j = i + 1
+            while j < len(hits) and self._gap.fullmatch(text, hits[j - 1].end, hits[j].start):
+                j += 1
+            chain = hits[i:j]
+            rule = self._chain_rule(text, chain) if any(h.pending for h in chain) else None
+            for h in chain:
+                if h.pending:
+                    if rule is None:
+                        continue
+                    h.rule, h.pending = rule, False
+                if h.kind != "repl":
+                    kept.append(h)
+            i = j
+        return kept

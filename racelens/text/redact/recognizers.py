@@ -1,0 +1,295 @@
+"""Recognizers: small objects with one job each, composed by :class:`RecognizerRegistry`.
+
+As in presidio's ``PatternRecognizer`` and ``RecognizerRegistry``, each recognizer owns a pattern
+and turns a match into a candidate :class:`~racelens.text.redact.context.Hit` that names its rule.
+The registry joins the patterns, in order, into one alternation that scans the text once (Philter's
+ordered filters: the replacement token, then the safe phrases, the glued demographic slot, the
+demographic lines, the phrase rules and last the term trie) and hands each match to the recognizer
+whose group matched.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+
+from racelens.text.redact.context import ContextRules, Hit
+from racelens.text.redact.lexicon import Lexicon, Term, literal_regex, term_key, trie_regex
+from racelens.text.redact.slot import AGE, GAP, WS
+
+__all__ = ["TermIndex", "Recognizer", "RecognizerRegistry", "build_registry"]
+
+_FLAGS = re.IGNORECASE | re.MULTILINE
+# the safe phrase of a title before a surname ("Dr. White"), as the lexicon names it
+_TITLED_SURNAME = "titled_surname"
+
+
+class TermIndex:
+    """The terms of one level, looked up by the normalised matched text (:func:`term_key`)."""
+
+    def __init__(self, terms: Sequence[Term]) -> None:
+        self.terms = tuple(terms)
+        self._by_key: dict[str, Term] = {}
+        for t in terms:
+            for form in t.forms():
+                self._by_key.setdefault(term_key(form), t)
+        self._res = [(re.compile(literal_regex(f) + r"\Z", _FLAGS), t) for t in terms for f in t.forms()]
+        self.regex = trie_regex(f for t in terms for f in t.forms())
+        self.search_re = re.compile(r"(?<!\w)(?:" + self.regex + r")(?!\w)", _FLAGS)
+
+    def lookup(self, matched: str) -> Term | None:
+        term = self._by_key.get(term_key(matched))
+        if term is None:  # case folding that casefold() and re disagree on: slow, rare path
+            term = next((t for rx, t in self._res if rx.match(matched)), None)
+        return term
+
+    def forms(self, context: str) -> list[str]:
+        return [f for t in self.terms if t.context == context for f in t.forms()]
+
+
+class Recognizer:
+    """One job: a pattern (a group of the registry's alternation) and what its match means."""
+
+    name: str = ""
+
+    def pattern(self, lowered: bool) -> str:
+        """The regex of this recognizer's group; ``lowered``: for the lower-cased ASCII scan."""
+        raise NotImplementedError
+
+    def hit(self, m: re.Match[str], text: str) -> Hit | None:
+        """The candidate for match ``m`` of this recognizer's group in ``text``, or None."""
+        raise NotImplementedError
+
+
+class Replacement(Recognizer):
+    """The replacement token itself: a redacted text is never redacted again."""
+
+    name = "repl"
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+    def pattern(self, lowered: bool) -> str:
+        return re.escape(self.token.lower() if lowered else self.token)
+
+    def hit(self, m: re.Match[str], text: str) -> Hit | None:
+        return Hit(m.start(), m.end(), "repl", rule="replacement")
+
+    def add_glued(self, text: str, hits: list[Hit]) -> None:
+        """The token glued to a word ("American[RACE] black") is a token too: a redaction glues
+        it so, and a second pass must read the text as the first did. Found apart from the
+        alternation, whose leading word-start check keeps it fast."""
+        rep, added = self.token, False
+        at = text.find(rep)
+        while at >= 0:
+            end = at + len(rep)
+            if at and (text[at - 1].isalnum() or text[at - 1] == "_") and not any(
+                    h.start < end and at < h.end for h in hits):
+                hits.append(Hit(at, end, "repl", rule="replacement"))
+                added = True
+            at = text.find(rep, end)
+        if added:
+            hits.sort(key=lambda h: h.start)
+
+
+class Safe(Recognizer):
+    """Protected phrases (``white blood cell``, ``black stools``, ``Dr. White``): no mention."""
+
+    name = "safe"
+
+    def __init__(self, lexicon: Lexicon, index: TermIndex) -> None:
+        self.patterns = tuple(s.pattern for s in lexicon.safe)
+        titled = next((sp.pattern for sp in lexicon.safe if sp.name == _TITLED_SURNAME), None)
+        self._titled = re.compile(titled, _FLAGS) if titled is not None else None
+        self._index = index
+
+    def pattern(self, lowered: bool) -> str:
+        return "|".join(f"(?:{p})" for p in self.patterns)
+
+    def hit(self, m: re.Match[str], text: str) -> Hit | None:
+        """A surname is written with a capital ("Dr. White"); "Per Mr. white woman" is a title
+        before a race mention. The lower-case word is judged like any person-context term (race
+        only next to a person noun), not protected."""
+        start, end = m.span()
+        if self._titled is None or self._titled.fullmatch(text, start, end) is None:
+            return None
+        word = re.search(r"[^\W\d_]+\Z", text[start:end])  # the surname ends the phrase
+        if word is None or not word.group()[0].islower():
+            return None
+        term = self._index.lookup(word.group())
+        if term is None or term.context != "person":
+            return None
+        return Hit(start + word.start(), end, "term", term.category, "term", pending=True)
+
+
+class _Value(Recognizer):
+    """A recognizer whose mention is one named part (``<name>_v``) of its match."""
+
+    def __init__(self, name: str, regex: str, kind: str, category: str, rule: str) -> None:
+        self.name, self._regex, self.kind, self.category, self.rule = name, regex, kind, category, rule
+        self.value = f"{name}_v"
+
+    def pattern(self, lowered: bool) -> str:
+        return self._regex
+
+    def hit(self, m: re.Match[str], text: str) -> Hit | None:
+        start, end = m.span(self.value)
+        return Hit(start, end, self.kind, self.category, self.rule)
+
+
+class GluedSlot(_Value):
+    """A short form glued to an age ("54yoAAM", "54 yo AA") or to a bare age ("54WM")."""
+
+    def __init__(self, name: str, regex: str, index: TermIndex) -> None:
+        super().__init__(name, regex, "term", "", "demographic_slot")
+        self._index = index
+
+    def hit(self, m: re.Match[str], text: str) -> Hit | None:
+        term = self._index.lookup(m.group(self.value))
+        if term is None:
+            return None
+        start, end = m.span(self.value)
+        return Hit(start, end, "term", term.category, "demographic_slot")
+
+
+class SpacedSlotLetter(_Value):
+    """The letter of a compact "W/F" form, spaced, between an age and a sex letter ("61 yo W F")."""
+
+    def __init__(self, index: TermIndex) -> None:
+        self.letters = {f[0].lower(): index.lookup(f) for f in index.forms("slot")
+                        if re.fullmatch(r"[A-Za-z]/[MF]", f)}
+        letters = "[" + "".join(sorted(self.letters)) + "]" if self.letters else "(?!)"
+        super().__init__("spaced", AGE + GAP + rf"(?P<spaced_v>{letters})(?=\s){GAP}(?=[mf](?!\w))",
+                         "term", "", "demographic_slot")
+
+    def hit(self, m: re.Match[str], text: str) -> Hit | None:
+        start, end = m.span(self.value)
+        if not (text[start].isupper() and text[m.end()].isupper()):  # "W F", not "a f/u"
+            return None
+        term = self.letters[text[start].lower()]
+        assert term is not None
+        return Hit(start, end, "term", term.category, "demographic_slot")
+
+
+class DemographicLine(_Value):
+    """A labelled field: "Race: White", "Ethnicity - Hispanic", the value on the next line."""
+
+    def __init__(self, labels: Iterable[str], index: TermIndex) -> None:
+        term_re = index.regex
+        # the value may sit on the next line ("Race:\n White"), if that line is a short value
+        # without a label of its own (not "Race:\nHPI: 54 yo ...") that names a term: a
+        # deletion leaves "Race: \nWBC 12", which must not make "WBC 12" a race value
+        regex = (trie_regex(labels) + rf"(?:{GAP}[:=]|{WS}+-)"
+                 rf"(?:{WS}*\n(?=[^\n;|.,:]{{1,60}}(?:$|[\n;|.,]))"
+                 rf"(?=[^\n;|.,:]{{0,60}}?(?<!\w)(?:{term_re})(?!\w)))?{WS}*"
+                 r"(?P<line_v>[^\W_](?:[^\n;|.,\[\]]*?[\w)])?)"
+                 # the value ends before the next one-word label on the same line ("Race: White
+                 # Sex: F" keeps "Sex: F"), else it is the longest run that ends in a word
+                 # character before the end of the line, a separator, a colon or a bracket.
+                 # Whatever follows it ("Race: Other [RACE]", "Race: White \x1b") cannot decide
+                 # whether it is a value, so a redaction, which changes what follows a term,
+                 # cannot make a line match on a second pass.
+                 rf"(?={WS}+[^\W\d_][\w/-]{{0,30}}{WS}*:|[^\n;|.,:\[\]\w)]*(?:$|[\n;|.,:\[\]]))")
+        super().__init__("line", regex, "line", "unspecified", "demographic_line")
+        self._index = index
+
+    def hit(self, m: re.Match[str], text: str) -> Hit | None:
+        start, end = m.span(self.value)
+        inner = self._index.search_re.search(text, start, end)
+        category = "unspecified"
+        if inner is not None:
+            found = self._index.lookup(inner.group())
+            category = found.category if found is not None else category
+        return Hit(start, end, "line", category, "demographic_line")
+
+
+class TermRecognizer(Recognizer):
+    """A lexicon term; short forms and person words only where the context rules say so."""
+
+    name = "term"
+
+    def __init__(self, index: TermIndex, rules: ContextRules) -> None:
+        self._index, self._rules = index, rules
+
+    def pattern(self, lowered: bool) -> str:
+        return self._index.regex + r"(?!\w)"
+
+    def hit(self, m: re.Match[str], text: str) -> Hit | None:
+        term = self._index.lookup(m.group())
+        if term is None:
+            return None
+        start, end = m.span()
+        if term.context == "slot":
+            rule = self._rules.slot_rule(text, start, end)
+            return None if rule is None else Hit(start, end, "term", term.category, rule)
+        return Hit(start, end, "term", term.category, "term", pending=term.context == "person")
+
+
+class RecognizerRegistry:
+    """Recognizers in order, joined into one alternation; each match dispatched to its owner.
+
+    The alternation is compiled twice: case-insensitively for any text and, when no safe pattern
+    holds an upper-case letter, case-sensitively for lower-cased ASCII text (same offsets, several
+    times faster).
+    """
+
+    def __init__(self, recognizers: Sequence[Recognizer], *, lowerable: bool) -> None:
+        self.recognizers = tuple(recognizers)
+        self._by_name = {r.name: r for r in recognizers}
+        self.replacement = next((r for r in recognizers if isinstance(r, Replacement)), None)
+
+        def joined(lowered: bool) -> str:
+            body = "|".join(f"(?P<{r.name}>{r.pattern(lowered)})" for r in recognizers)
+            return f"(?<!\\w)(?:{body})"
+
+        self._master = re.compile(joined(False), _FLAGS)
+        self._master_cs = re.compile(joined(True), re.MULTILINE) if lowerable else None
+
+    def candidates(self, text: str) -> list[Hit]:
+        """Every candidate hit in ``text``, in order (person-context ones still pending)."""
+        if self._master_cs is not None and text.isascii():
+            matches = self._master_cs.finditer(text.lower())
+        else:
+            matches = self._master.finditer(text)
+        by_name = self._by_name
+        hits = [h for m in matches if (h := by_name[m.lastgroup or ""].hit(m, text)) is not None]
+        if self.replacement is not None and self.replacement.token in text:
+            self.replacement.add_glued(text, hits)
+        return hits
+
+
+def build_registry(lexicon: Lexicon, level: str, replacement: str,
+                   rules: ContextRules) -> tuple[RecognizerRegistry, TermIndex]:
+    """The recognizers of ``level`` over ``lexicon``, in the order they are tried."""
+    index = TermIndex(lexicon.terms_for(level))  # type: ignore[arg-type]
+    slot_terms = trie_regex(index.forms("slot"))
+    # "54yoAAM": a short form glued to the age is still in the demographic slot; bare "54AA" and
+    # "54BM" are not ("AA" needs the unit, "BM" is a bowel movement)
+    bare_ok = trie_regex(f for f in index.forms("slot") if term_key(f) not in ("aa", "bm"))
+    recognizers: list[Recognizer] = [Replacement(replacement)] if replacement else []
+    recognizers += [
+        Safe(lexicon, index),
+        GluedSlot("glued", AGE + r"(?P<glued_v>" + slot_terms + r")(?!\w)", index),
+        GluedSlot("bare", r"\d{2,3}(?P<bare_v>" + bare_ok + r")(?!\w)", index),
+        SpacedSlotLetter(index),
+        DemographicLine(lexicon.lines_for(level), index),  # type: ignore[arg-type]
+    ]
+    if level == "extended":
+        langs = trie_regex(lexicon.languages)
+        before = trie_regex(lexicon.language_cues_before)
+        after = trie_regex(lexicon.language_cues_after)
+        # "speaks Spanish", "speaking: Spanish"; not "speakingSomali" (no word boundary), which
+        # redacted to "speaking[RACE]" would turn the word before it into a match and break
+        # idempotence (found by the hypothesis property test)
+        recognizers += [
+            _Value("lang_b", before + rf"(?:{WS}*:{WS}*|{WS}+)(?P<lang_b_v>{langs})(?!\w)",
+                   "language", "language", "language"),
+            _Value("lang_a", rf"(?P<lang_a_v>{langs})(?=(?:{WS}|-)*{after}(?!\w))",
+                   "language", "language", "language"),
+            _Value("birth", trie_regex(lexicon.country_cues) + rf"{WS}+(?:the{WS}+)?(?P<birth_v>"
+                   + trie_regex(lexicon.countries) + r")(?!\w)", "birthplace", "birthplace",
+                   "birthplace"),
+        ]
+    recognizers.append(TermRecognizer(index, rules))
+    lowerable = all(re.search(r"(?<!\\)[A-Z]", sp.pattern) is None for sp in lexicon.safe)
+    return RecognizerRegistry(recognizers, lowerable=lowerable), index

@@ -1,0 +1,78 @@
+"""The demographic slot as a small grammar: age token x sex token x race term x order x separators.
+
+Clinical shorthand writes who the patient is in one slot at the head of a note, glued and ordered
+in many ways: ``72F black``, ``44F Black w/ asthma``, ``3yoF AA``, ``45 y/o F, white``, ``M/72
+black``, ``F 45 white``, ``black 72F``, ``AA 54M``. The grammar names the parts once:
+
+- **age** ``AGE``: a number with a unit (``45 yo``, ``45y/o``, ``45-year-old``, ``45 years old``);
+- **age-sex token** ``AGE_SEX``: an age (with a unit, or two or three bare digits) and a sex letter,
+  glued or spaced (``72F``, ``54M``, ``3yoF``, ``45 y/o F``, ``72 F``); a lower-case letter only
+  glued (``72f``, ``3yof``), since a spaced lower-case ``f`` is a word of its own;
+- **sex-age token** ``SEX_AGE``: an upper-case sex letter, then a space or a slash, then two or
+  three digits (``M/72``, ``F 45``, ``F/45``), never a decimal (``F 45.2``);
+- after a term also an **age** alone, written as a person's age (``black 45yo``, ``white,
+  45-year-old``), not as a time (``black 2 years ago``);
+- **separators** ``SEP``: spaces (one line break at most), commas, slashes and hyphens; never a
+  period or a semicolon, which end the slot (``72F. White count 12`` is a lab).
+
+A race term is in the slot when a token stands right before it (token, separators, term) or right
+after it (term, separators, token). Whether ``black``/``white`` and the short forms (``AA``, ``WM``)
+count also depends on the safe phrases, which are tried first: ``45M black stools`` stays.
+
+The grammar only reads text a redaction leaves unchanged (the tokens around a term, not the term),
+so a second pass decides as the first did.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["WS", "GAP", "AGE", "AGE_SEX", "SEX_AGE", "AGE_AFTER", "SEP", "SlotGrammar"]
+
+#: whitespace inside a demographic line or slot: any but a line break (NBSP, thin space, CR)
+WS = r"[^\S\n]"
+#: any whitespace with at most one line break ("Race:\nWhite" from a form exported one field per line)
+GAP = rf"{WS}*(?:\n{WS}*)?"
+_UNIT = rf"(?:y/o|y\.o\.?|yo|yrs?\.?|years?|y)(?:(?:{WS}|-)*old)?"
+#: an age with a unit: "45 yo", "45y/o", "45-year-old", "45 years old"
+AGE = rf"\d{{1,3}}{GAP}-?{GAP}{_UNIT}"
+#: age and sex letter: "72F", "45 y/o F", "3yoF", "72f" (lower case only glued)
+AGE_SEX = rf"(?<![\w.])(?:{AGE}|\d{{2,3}})(?:{WS}*-?{WS}*(?-i:[MF])|[mf])(?!\w)"
+#: sex letter and age: "M/72", "F 45", "F/45"
+SEX_AGE = rf"(?<![\w/])(?-i:[MF])(?:{WS}+|{WS}*/{WS}*)\d{{2,3}}(?![\w/]|[.,]\d)"
+#: an age that names a person after a race term: "black 45yo", "white, 45-year-old" (not "black
+#: 2 years ago", which is a time)
+AGE_AFTER = rf"\d{{1,3}}{GAP}-?{GAP}(?:y/o|y\.o\.?|yo)(?!\w)|\d{{1,3}}(?:{WS}|-)*years?(?:{WS}|-)*old(?!\w)"
+#: between a token and a race term
+SEP = rf"(?:{WS}|[,/\-])*(?:\n(?:{WS}|[,/\-])*)?"
+_FLAGS = re.IGNORECASE | re.MULTILINE
+
+
+class SlotGrammar:
+    """Compiled checks of the slot grammar around a candidate term at ``text[start:end]``.
+
+    Examples
+    --------
+    >>> g = SlotGrammar()
+    >>> text = "72F black w/ GERD"
+    >>> g.token_before(text, 4), g.token_after(text, 9)
+    (True, False)
+    >>> g.token_after("AA 54M", 2)
+    True
+    """
+
+    #: how far back a token before a term may start (a long "45 years old F, " fits)
+    WINDOW = 40
+
+    def __init__(self) -> None:
+        token = rf"(?:{AGE_SEX}|{SEX_AGE})"
+        self._before = re.compile(rf"{token}{SEP}\Z", _FLAGS)
+        self._after = re.compile(rf"{SEP}(?:{AGE_SEX}|{SEX_AGE}|{AGE_AFTER})", _FLAGS)
+
+    def token_before(self, text: str, start: int) -> bool:
+        """An age-sex or sex-age token ends right before ``start`` (separators between)."""
+        return self._before.search(text, max(0, start - self.WINDOW), start) is not None
+
+    def token_after(self, text: str, end: int) -> bool:
+        """An age-sex, sex-age or age token starts right after ``end`` (separators between)."""
+        return self._after.match(text, end) is not None
