@@ -25,8 +25,8 @@ import pydicom
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_cache import make_files  # noqa: E402
 
-from racelens.imaging.io.dicom_display import affine_display, stored_pixels  # noqa: E402
 from racelens.imaging.io import load as rio  # noqa: E402
+from racelens.imaging.io.dicom_display import affine_display, stored_pixels  # noqa: E402
 from racelens.imaging.io.resize import resize_float, to_levels  # noqa: E402
 
 

@@ -37,6 +37,11 @@ app = typer.Typer(help="Chest radiographs: manifests, audits, baselines, probes.
 
 app.add_typer(manifest_app, name="manifest")
 
+VoiOpt = Annotated[str, typer.Option(
+    "--voi", help="Intensity: auto (the file's window, else the HU range for CT and the 0.5-99.5 "
+                  "percentiles otherwise), none, bits, percentile, minmax, lung, mediastinum, "
+                  "bone or CENTER/WIDTH.")]
+
 
 def _fmt(x: float | None) -> str:
     return "-" if x is None else f"{x:.3f}"
@@ -98,6 +103,7 @@ def audit(
     n_boot: NBootOpt = 1000,
     patience: Annotated[int, typer.Option(help="Early-stopping patience (epochs).")] = 3,
     progress: ProgressOpt = True,
+    voi: VoiOpt = "auto",
 ) -> None:
     """Train on the train split; score `original` and every condition on the test split.
 
@@ -114,7 +120,7 @@ def audit(
         lr=lr, seed=seed, conditions=tuple(conditions), mode=mode,  # type: ignore[arg-type]
         collapse=collapse, task=task, threshold=threshold, workers=workers, strict=strict, resume=resume,
         n_boot=n_boot, cache_dir=cache_dir, device=device, weights=weights, patience=patience,
-        num_workers=loader_workers, progress=progress)
+        num_workers=loader_workers, progress=progress, voi=voi)
     result = run_imaging_audit(config)
     if launch_context().is_main:
         print_result(result, out)
@@ -129,6 +135,7 @@ def cache(
     workers: Annotated[int, typer.Option(help="Processes decoding images.")] = 1,
     strict: Annotated[bool, typer.Option(help="Stop at the first unreadable image.")] = False,
     progress: ProgressOpt = True,
+    voi: VoiOpt = "auto",
 ) -> None:
     """Decode and resize a manifest's images once into the cache an audit reads.
 
@@ -140,7 +147,7 @@ def cache(
     from racelens.imaging.audit.data import cache_manifest
 
     built = cache_manifest(manifest, size=size, cache_dir=cache_dir, workers=workers,
-                           strict=strict, progress=progress)
+                           strict=strict, progress=progress, voi=voi)
     reasons = Counter(reason for _, reason in built.skipped)
     say(f"cache: {len(built) - len(built.skipped)} images at {built.size} px, "
           f"{len(built.skipped)} skipped" + (f" {dict(reasons)}" if reasons else ""))

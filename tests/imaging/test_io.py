@@ -72,11 +72,20 @@ def test_chest_window_matches_pydicom(chest: dict[str, np.ndarray]) -> None:
     np.testing.assert_allclose(chest["RG1_UNCR.dcm"], expected, atol=1e-5)
 
 
-def test_chest_voi_none_is_minmax_of_stored_values() -> None:
+def test_chest_voi_minmax_is_minmax_of_stored_values() -> None:
     ds = pydicom.dcmread(datafile("RG1_UNCR.dcm"))
     raw = ds.pixel_array.astype(np.float64)
     expected = 1.0 - (raw - raw.min()) / (raw.max() - raw.min())
-    np.testing.assert_allclose(load_image(datafile("RG1_UNCR.dcm"), voi="none"), expected, atol=1e-6)
+    np.testing.assert_allclose(load_image(datafile("RG1_UNCR.dcm"), voi="minmax"), expected,
+                               atol=1e-6)
+
+
+def test_chest_voi_bits_is_the_bits_stored_range() -> None:
+    ds = pydicom.dcmread(datafile("RG1_UNCR.dcm"))
+    assert ds.BitsStored == 15 and ds.PixelRepresentation == 0
+    expected = 1.0 - ds.pixel_array.astype(np.float64) / (2**15 - 1)  # MONOCHROME1
+    np.testing.assert_allclose(load_image(datafile("RG1_UNCR.dcm"), voi="bits"), expected,
+                               atol=1e-6)
 
 
 def test_read_dicom_header_of_chest() -> None:
@@ -138,9 +147,12 @@ def test_rescale_then_window_in_hounsfield_units(tmp_path: Path) -> None:
     hu = src.pixel_array.astype(np.float64) - 1024.0
     expected = np.clip((hu - 39.5) / 400.0 + 0.5, 0.0, 1.0)
     np.testing.assert_allclose(load_image(path), expected, atol=1e-6)
-    # voi="none": min-max of the rescaled values
-    np.testing.assert_allclose(load_image(path, voi="none"),
+    # voi="minmax": min-max of the rescaled values
+    np.testing.assert_allclose(load_image(path, voi="minmax"),
                                (hu - hu.min()) / (hu.max() - hu.min()), atol=1e-6)
+    # voi="none": CT's nominal HU range, -1024..3071
+    np.testing.assert_allclose(load_image(path, voi="none"),
+                               np.clip((hu + 1024.0) / 4095.0, 0.0, 1.0), atol=1e-6)
 
 
 @pytest.mark.parametrize("function", ["LINEAR", "LINEAR_EXACT", "SIGMOID"])
@@ -169,9 +181,9 @@ def test_modality_lut_sequence_applied() -> None:
 
 def test_monochrome1_is_inverted(tmp_path: Path) -> None:
     stored = np.array([[0, 100], [200, 4095]], dtype=np.uint16)
-    m2 = load_image(write_dicom(tmp_path / "m2.dcm", stored, bits_stored=12))
+    m2 = load_image(write_dicom(tmp_path / "m2.dcm", stored, bits_stored=12), voi="bits")
     m1 = load_image(write_dicom(tmp_path / "m1.dcm", stored, photometric="MONOCHROME1",
-                                bits_stored=12))
+                                bits_stored=12), voi="bits")
     np.testing.assert_allclose(m2, [[0.0, 100 / 4095], [200 / 4095, 1.0]], atol=1e-7)
     np.testing.assert_allclose(m1, 1.0 - m2, atol=1e-7)
 
@@ -182,7 +194,7 @@ def test_bits_above_bits_stored_are_ignored(tmp_path: Path) -> None:
     ds = pydicom.dcmread(path)
     ds.PixelData = (clean | np.uint16(0xA000)).tobytes()  # overlay junk in the unused high bits
     ds.save_as(path)
-    np.testing.assert_allclose(load_image(path), clean / 4095.0, atol=1e-7)
+    np.testing.assert_allclose(load_image(path, voi="bits"), clean / 4095.0, atol=1e-7)
 
 
 def test_signed_pixels_sign_extended_from_bits_stored(tmp_path: Path) -> None:
@@ -192,7 +204,8 @@ def test_signed_pixels_sign_extended_from_bits_stored(tmp_path: Path) -> None:
     raw = np.frombuffer(ds.PixelData, np.uint16)
     ds.PixelData = ((raw & np.uint16(0x0FFF)) | np.uint16(0x5000)).tobytes()  # junk, not the sign
     ds.save_as(path)
-    np.testing.assert_allclose(load_image(path), (stored + 2048.0) / 4095.0, atol=1e-7)
+    np.testing.assert_allclose(load_image(path, voi="bits"), (stored + 2048.0) / 4095.0,
+                               atol=1e-7)
 
 
 def test_constant_image_is_zero(tmp_path: Path) -> None:
@@ -259,7 +272,7 @@ def test_rgba_with_grey_channels_ignores_alpha(tmp_path: Path) -> None:
 @pytest.mark.parametrize("name, reason", [
     ("SC_rgb.dcm", "colour DICOM (PhotometricInterpretation RGB) not supported"),
     ("US1_J2KR.dcm", "colour DICOM (PhotometricInterpretation YBR_RCT) not supported"),
-    ("emri_small.dcm", "multi-frame DICOM (10 frames) not supported"),
+    ("emri_small.dcm", "multi-frame DICOM (10 frames): read it as a series (one frame at a time)"),
     ("rtplan.dcm", "DICOM object has no pixel data (Modality RTPLAN)"),
 ])
 def test_unsupported_dicom_rejected(name: str, reason: str) -> None:
@@ -322,7 +335,7 @@ def test_copied_file_keeps_working(tmp_path: Path) -> None:
 
 
 def test_bad_voi_option() -> None:
-    with pytest.raises(ConfigError, match="voi must be"):
+    with pytest.raises(ConfigError, match="intensity mode 'window' is not one of"):
         load_image(datafile("CT_small.dcm"), voi="window")  # type: ignore[arg-type]
 
 
@@ -434,9 +447,11 @@ def test_load_resized_high_bits_and_signed(tmp_path: Path) -> None:
     ds = pydicom.dcmread(path)
     ds.PixelData = (clean | np.uint16(0xA000)).tobytes()  # junk above BitsStored: not in place
     ds.save_as(path)
-    np.testing.assert_array_equal(_within_one_level(path, 2), np.rint(clean / 4095.0 * 65535))
+    np.testing.assert_array_equal(_within_one_level(path, 2, voi="bits"),
+                                  np.rint(clean / 4095.0 * 65535))
     signed = np.array([[-2048, 0], [1024, 2047]], dtype=np.int16)
-    fused = _within_one_level(write_dicom(tmp_path / "s.dcm", signed, bits_stored=12), 2)
+    fused = _within_one_level(write_dicom(tmp_path / "s.dcm", signed, bits_stored=12), 2,
+                              voi="bits")
     np.testing.assert_array_equal(fused, np.rint((signed + 2048.0) / 4095.0 * 65535))
     flat = _within_one_level(write_dicom(tmp_path / "c.dcm", np.full((3, 5), 7, np.uint16)), 4)
     assert not flat.any()

@@ -84,7 +84,7 @@ def _task_labels(table: pd.DataFrame, task: str, excluded: Counter[str]) -> tupl
 
 
 def cache_manifest(manifest: Path | Any, *, size: int = 224, cache_dir: Path, workers: int = 1,
-                   strict: bool = False, progress: bool = True) -> Any:
+                   strict: bool = False, progress: bool = True, voi: str = "auto") -> Any:
     """Build (or resume, or reuse) the image cache an audit of ``manifest`` reads.
 
     The cache is keyed by the manifest's fingerprint, the image size and the VOI mode, so
@@ -96,7 +96,7 @@ def cache_manifest(manifest: Path | Any, *, size: int = 224, cache_dir: Path, wo
     ----------
     manifest
         A manifest path written by ``racelens imaging manifest``, or an already loaded one.
-    size, cache_dir, workers, strict, progress
+    size, cache_dir, workers, strict, progress, voi
         As :func:`racelens.imaging.cache.build.build_cache`.
 
     Returns
@@ -111,7 +111,7 @@ def cache_manifest(manifest: Path | Any, *, size: int = 224, cache_dir: Path, wo
     table = cohort.table
     return build_cache(table["path"].tolist(), table["sample_id"].astype(str).tolist(), size=size,
                        cache_dir=cache_dir, fingerprint=cohort.fingerprint(), workers=workers,
-                       progress=progress, strict=strict)
+                       progress=progress, strict=strict, voi=voi)
 
 
 def prepare_data(
@@ -127,6 +127,7 @@ def prepare_data(
     progress: bool = True,
     images: bool = True,
     split_from: pd.DataFrame | None = None,
+    voi: str = "auto",
 ) -> PreparedData:
     """Load, relabel, cache and split a manifest for an audit.
 
@@ -134,7 +135,7 @@ def prepare_data(
     ----------
     manifest
         A manifest written by ``racelens imaging manifest``.
-    size, cache_dir, workers, strict, progress
+    size, cache_dir, workers, strict, progress, voi
         Passed to :func:`racelens.imaging.cache.build.build_cache`.
     seed
         Seed of the patient split (an existing ``split`` column is kept).
@@ -167,7 +168,7 @@ def prepare_data(
         if cache_dir is None:
             raise DataError("an image cache directory is needed; pass cache_dir")
         cache = cache_manifest(cohort, size=size, cache_dir=cache_dir, workers=workers,
-                               strict=strict, progress=progress)
+                               strict=strict, progress=progress, voi=voi)
         bad = dict(cache.skipped)
         skipped += [SkippedRow(s, r) for s, r in cache.skipped]
         ok = ~table["sample_id"].astype(str).isin(bad).to_numpy()

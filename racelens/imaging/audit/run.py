@@ -92,6 +92,10 @@ class ImagingAuditConfig:
         Where the image cache lives; default ``out/cache``.
     device
         ``auto``, ``cpu`` or ``cuda[:N]``.
+    voi
+        Intensity mode of the cached images (:mod:`racelens.imaging.io.intensity`: ``auto``,
+        ``none``, ``bits``, ``percentile``, ``minmax``, ``lung``, ``mediastinum``, ``bone``,
+        ``C/W``); recorded in ``result.json`` so a clipping threshold can be read back.
     """
 
     manifest: Path
@@ -117,9 +121,13 @@ class ImagingAuditConfig:
     patience: int = 3
     num_workers: int = 0
     progress: bool = True
+    voi: str = "auto"
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        from racelens.imaging.io.load import check_voi
+
+        object.__setattr__(self, "voi", check_voi(self.voi))
         if self.mode not in ("test", "retrain"):
             raise ConfigError(f"mode must be 'test' or 'retrain', got {self.mode!r}")
         if self.size < 16:
@@ -271,7 +279,8 @@ def _run(config: ImagingAuditConfig, ctx: DistContext) -> AuditResult | None:
     data = main_first(lambda: prepare_data(
         config.manifest, size=config.size, seed=config.seed,
         cache_dir=config.cache_dir or out / "cache", collapse=config.collapse, task=config.task,
-        workers=config.workers, strict=config.strict, progress=config.progress and ctx.is_main), ctx)
+        workers=config.workers, strict=config.strict, progress=config.progress and ctx.is_main,
+        voi=config.voi), ctx)
     if ctx.is_main:
         out.mkdir(parents=True, exist_ok=True)
         atomic_write_parquet(out / "splits.parquet", pd.DataFrame(

@@ -46,7 +46,7 @@ import pandas as pd
 
 from racelens.errors import ConfigError, DataError
 from racelens.imaging.cache.fill import OK, PENDING, fill_rows, save_progress
-from racelens.imaging.io.load import VoiMode, resize_image
+from racelens.imaging.io.load import VoiMode, check_voi, resize_image
 from racelens.shared.tables import atomic_write_bytes, atomic_write_json, atomic_write_parquet
 
 __all__ = ["ImageCache", "build_cache", "open_cache", "cache_path", "resize_image"]
@@ -54,6 +54,9 @@ __all__ = ["ImageCache", "build_cache", "open_cache", "cache_path", "resize_imag
 logger = logging.getLogger(__name__)
 
 SCHEMA = "racelens.imagecache/1"
+#: Bumped when the meaning of an intensity mode changes (2: no-VOI images are no longer min-max
+#: scaled), so a cache of the old rule is not silently reused.
+INTENSITY_RULES = 2
 
 
 @dataclass(frozen=True, eq=False)
@@ -178,7 +181,9 @@ def cache_path(cache_dir: str | os.PathLike[str], fingerprint: str, size: int,
     prefix = "".join(ch for ch in digest if ch.isalnum())[:16]
     if not prefix:
         raise ConfigError(f"fingerprint {fingerprint!r} has no letters or digits to name a cache")
-    suffix = "" if voi == "auto" else f"-voi{voi}"
+    from racelens.imaging.io.intensity import slug
+
+    suffix = "" if voi == "auto" else f"-voi{slug(voi)}"
     return Path(cache_dir) / f"{prefix}-{int(size)}{suffix}"
 
 
@@ -214,7 +219,8 @@ def build_cache(paths: Sequence[str | os.PathLike[str]], sample_ids: Sequence[An
     workers
         Processes decoding in parallel (1 decodes in this process).
     voi
-        Passed to :func:`~racelens.imaging.io.load.load_image`.
+        The intensity mode (:mod:`racelens.imaging.io.intensity`), passed to
+        :func:`~racelens.imaging.io.load.load_image`.
     progress
         Show a rich progress bar on stderr.
     strict
@@ -235,8 +241,10 @@ def build_cache(paths: Sequence[str | os.PathLike[str]], sample_ids: Sequence[An
     paths = [os.fspath(p) for p in paths]
     ids = [str(s) for s in sample_ids]
     _check_args(paths, ids, size, workers, voi)
+    voi = check_voi(voi)
     directory = cache_path(cache_dir, fingerprint, size, voi)
     meta = {"schema": SCHEMA, "fingerprint": fingerprint, "size": int(size), "voi": voi,
+            "intensity_rules": INTENSITY_RULES,
             "n": len(ids), "inputs": _inputs_hash(paths, ids)}
     stats = _file_stats(paths)
     if (directory / "complete.json").is_file():
@@ -275,8 +283,7 @@ def _check_args(paths: list[str], ids: list[str], size: int, workers: int, voi: 
         raise ConfigError(f"size must be an integer from 8 to 4096, not {size!r}")
     if not isinstance(workers, int | np.integer) or workers < 1:
         raise ConfigError(f"workers must be a positive integer, not {workers!r}")
-    if voi not in ("auto", "none"):
-        raise ConfigError(f"voi must be 'auto' or 'none', not {voi!r}")
+    check_voi(voi)
 
 
 def _inputs_hash(paths: list[str], ids: list[str]) -> str:
@@ -319,7 +326,7 @@ def _save_stats(directory: Path, stats: np.ndarray) -> None:
 
 
 def _check_same(directory: Path, found: dict[str, Any], wanted: dict[str, Any]) -> None:
-    keys = ("fingerprint", "size", "voi", "n", "inputs")
+    keys = ("fingerprint", "size", "voi", "intensity_rules", "n", "inputs")
     if any(found.get(k) != wanted[k] for k in keys):
         raise ConfigError(f"{directory} holds a cache built from other inputs; delete it, or pass "
                           "the fingerprint of the manifest it was built from")

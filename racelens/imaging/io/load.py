@@ -8,10 +8,22 @@ then the VOI LUT or window (``voi="auto"``), then MONOCHROME1 inversion.
 
 Decisions
 ---------
-- With a VOI LUT the output is divided by the LUT's nominal maximum (``2**bits - 1``); with a window
-  the DICOM formula (LINEAR, LINEAR_EXACT or SIGMOID) is written directly on [0, 1]; the first of
-  several windows is used. Without either (or with ``voi="none"``) the modality output is
-  min-max scaled per image; a constant image becomes all zeros.
+- ``voi`` is an intensity mode of :mod:`racelens.imaging.io.intensity`. With a VOI LUT the output
+  is divided by the LUT's nominal maximum (``2**bits - 1``); with a window the DICOM formula
+  (LINEAR, LINEAR_EXACT or SIGMOID) is written directly on [0, 1]; the first of several windows is
+  used. Without either (or with ``voi="none"``) the modality output is scaled by the file's
+  nominal range (HU −1024..3071 for CT, else the ``BitsStored`` range), the same mapping for every
+  file of a kind, so lossy ringing or one bright pixel does not move the rest of the image;
+  ``voi="minmax"`` keeps per-image min-max scaling (a constant image becomes all zeros).
+  HU presets (``lung``, ``mediastinum``, ``bone``) and ``C/W`` windows apply to CT modality values.
+- Multi-frame objects (enhanced CT/MR, tomosynthesis, old-style multi-frame MR) are read one frame
+  at a time (``frame=k``), with the frame's own rescale and window from the functional groups.
+- Compressed pixel data is decoded by the first plugin of
+  :data:`racelens.imaging.io.decoders.PLUGIN_ORDER` that accepts it (imagecodecs after
+  pylibjpeg, so JPEG lossy codestreams pylibjpeg-libjpeg rejects still load); ``info`` receives
+  the plugin's name.
+- Mammograms (Modality MG) of the right breast (``ImageLaterality`` or ``Laterality`` ``R``) are
+  flipped left-right, so every breast has its chest wall on the same side.
 - PNG: 8-bit (``L``) is divided by 255, 16-bit (``I;16``/``I``) by 65535. RGB, RGBA and palette
   images are accepted only when their colour channels agree to within 2 levels of 255 (a greyscale
   radiograph saved as colour; lossy JPEG may differ by a level): the channel mean is used and alpha
@@ -32,7 +44,7 @@ from typing import Any
 
 import numpy as np
 
-from racelens.errors import ConfigError, ImageLoadError
+from racelens.errors import ImageLoadError
 from racelens.imaging.io.dicom_display import (
     VoiMode,
     affine_display,
@@ -40,10 +52,11 @@ from racelens.imaging.io.dicom_display import (
     short_error,
     stored_pixels,
 )
+from racelens.imaging.io.intensity import parse_channels, parse_intensity
 from racelens.imaging.io.resize import resize_float, resize_image, to_levels
 
-__all__ = ["VoiMode", "load_image", "load_resized", "resize_image", "read_dicom_header",
-           "HEADER_KEYWORDS"]
+__all__ = ["VoiMode", "load_image", "load_resized", "load_channels", "resize_image",
+           "read_dicom_header", "HEADER_KEYWORDS", "check_voi"]
 
 #: DICOM keywords :func:`read_dicom_header` returns (``None`` when absent).
 HEADER_KEYWORDS: tuple[str, ...] = (
@@ -63,7 +76,15 @@ HEADER_KEYWORDS: tuple[str, ...] = (
     "Rows",
     "Columns",
     "NumberOfFrames",
+    "PresentationIntentType",
+    "ImageLaterality",
+    "Laterality",
+    "ImageType",
+    "InstanceNumber",
+    "SliceThickness",
 )
+#: Multi-valued geometry keywords :func:`read_dicom_header` returns as tuples of floats.
+GEOMETRY_KEYWORDS: tuple[str, ...] = ("ImagePositionPatient", "ImageOrientationPatient")
 
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 _JPEG_MAGIC = b"\xff\xd8\xff"
@@ -71,8 +92,14 @@ _DICOM_SUFFIXES = {".dcm", ".dicom", ".dic", ""}
 _COLOUR_TOLERANCE = 2  # levels of 255; lossy JPEG of a grey image may differ by one
 
 
-def load_image(path: str | os.PathLike[str], *, voi: VoiMode = "auto") -> np.ndarray:
-    """Load a single-frame greyscale radiograph as float32 in [0, 1], 1 = brightest displayed.
+def check_voi(voi: Any) -> str:
+    """The canonical spelling of an intensity mode; :class:`ConfigError` when invalid."""
+    return parse_intensity(voi).name
+
+
+def load_image(path: str | os.PathLike[str], *, voi: VoiMode = "auto", frame: int | None = None,
+               info: dict[str, Any] | None = None) -> np.ndarray:
+    """Load one greyscale image (a radiograph, a slice, a frame) as float32 in [0, 1].
 
     Parameters
     ----------
@@ -80,8 +107,15 @@ def load_image(path: str | os.PathLike[str], *, voi: VoiMode = "auto") -> np.nda
         A DICOM file (any transfer syntax pydicom and the pylibjpeg plugins decode: uncompressed,
         RLE, JPEG lossless, JPEG-LS, JPEG 2000), or a PNG (8- or 16-bit) or JPEG file.
     voi
-        ``"auto"`` applies a DICOM file's VOI LUT or window when present; ``"none"`` skips it and
-        min-max scales the modality values instead. PNG and JPEG ignore it.
+        An intensity mode (:mod:`racelens.imaging.io.intensity`): ``"auto"`` applies a DICOM
+        file's VOI LUT or window when present, else its nominal range; ``"none"`` skips the VOI;
+        ``"minmax"``, ``"percentile"``, ``"lung"``, ``"mediastinum"``, ``"bone"``, ``"C/W"``.
+        PNG and JPEG ignore it.
+    frame
+        The frame of a multi-frame DICOM object (required for one; 0-based).
+    info
+        When given, receives ``decoder`` (the pixel-data plugin, ``native`` when uncompressed,
+        ``pillow`` for PNG/JPEG) and ``flipped`` (a right mammogram flipped left-right).
 
     Returns
     -------
@@ -101,15 +135,46 @@ def load_image(path: str | os.PathLike[str], *, voi: VoiMode = "auto") -> np.nda
     >>> img.shape, img.dtype
     ((128, 128), dtype('float32'))
     """
-    if voi not in ("auto", "none"):
-        raise ConfigError(f"voi must be 'auto' or 'none', not {voi!r}")
+    voi = check_voi(voi)
+    info = {} if info is None else info
     path = Path(path)
     head = _check_file(path)
-    if head.startswith(_PNG_MAGIC) or head.startswith(_JPEG_MAGIC):
-        return _load_pillow(path)
-    if head[128:132] == b"DICM" or path.suffix.lower() in _DICOM_SUFFIXES:
-        return _load_dicom(path, voi)
+    if not (head.startswith(_PNG_MAGIC) or head.startswith(_JPEG_MAGIC)) and (
+            head[128:132] == b"DICM" or path.suffix.lower() in _DICOM_SUFFIXES):
+        return _load_dicom(path, voi, frame, info)
+    info.update(decoder="pillow", flipped=False)
     return _load_pillow(path)
+
+
+def load_channels(path: str | os.PathLike[str], modes: str, *, frame: int | None = None
+                  ) -> np.ndarray:
+    """Several intensity modes of one DICOM image as channels, e.g. CT windows as RGB.
+
+    Parameters
+    ----------
+    path, frame
+        As :func:`load_image`.
+    modes
+        Modes joined by ``+``, e.g. ``"lung+mediastinum+bone"``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(channels, rows, columns)`` float32 in [0, 1]; the pixels are decoded once.
+    """
+    channels = [m.name for m in parse_channels(modes)]
+    path = Path(path)
+    _check_file(path)
+    ds = _read_checked(path)
+    try:
+        stored = stored_pixels(path, ds, need_range=False, frame=frame)
+        flip = _flip_right(ds)
+        out = np.stack([display(stored.values, ds, m, stored.photometric) for m in channels])
+    except ImageLoadError:
+        raise
+    except _header_value_errors() as exc:
+        raise _invalid_header(path, exc) from exc
+    return np.ascontiguousarray(out[:, :, ::-1]) if flip else out
 
 
 def read_dicom_header(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -146,10 +211,15 @@ def _header_values(ds: Any) -> dict[str, Any]:
         value = ds.get(keyword)  # pydicom converts the raw bytes here, lazily
         if value is None or value == "":
             out[keyword] = None
-        elif keyword in ("Rows", "Columns", "NumberOfFrames"):
+        elif keyword in ("Rows", "Columns", "NumberOfFrames", "InstanceNumber"):
             out[keyword] = int(value)
+        elif keyword == "ImageType" and not isinstance(value, str):
+            out[keyword] = "\\".join(str(v) for v in value)
         else:
             out[keyword] = str(value)
+    for keyword in GEOMETRY_KEYWORDS:
+        value = ds.get(keyword)
+        out[keyword] = tuple(float(v) for v in value) if value else None
     meta = getattr(ds, "file_meta", None)
     tsyntax = meta.get("TransferSyntaxUID") if meta is not None else None
     out["TransferSyntaxUID"] = str(tsyntax) if tsyntax else None
@@ -204,7 +274,8 @@ def _read_dataset(path: Path, *, stop_before_pixels: bool = False,
     return ds
 
 
-def load_resized(path: str | os.PathLike[str], size: int, *, voi: VoiMode = "auto") -> np.ndarray:
+def load_resized(path: str | os.PathLike[str], size: int, *, voi: VoiMode = "auto",
+                 frame: int | None = None, info: dict[str, Any] | None = None) -> np.ndarray:
     """``resize_image(load_image(path, voi=voi), size)`` in fewer passes (the cache's decoder).
 
     When the DICOM display mapping is affine over the image's stored values (rescale, then a
@@ -219,7 +290,7 @@ def load_resized(path: str | os.PathLike[str], size: int, *, voi: VoiMode = "aut
         Any file :func:`load_image` reads.
     size
         Side of the square output.
-    voi
+    voi, frame, info
         As in :func:`load_image`.
 
     Returns
@@ -233,24 +304,38 @@ def load_resized(path: str | os.PathLike[str], size: int, *, voi: VoiMode = "aut
     ImageLoadError
         As :func:`load_image`.
     """
-    if voi not in ("auto", "none"):
-        raise ConfigError(f"voi must be 'auto' or 'none', not {voi!r}")
+    voi = check_voi(voi)
+    info = {} if info is None else info
     path = Path(path)
     head = _check_file(path)
     if head.startswith(_PNG_MAGIC) or head.startswith(_JPEG_MAGIC) or not (
             head[128:132] == b"DICM" or path.suffix.lower() in _DICOM_SUFFIXES):
+        info.update(decoder="pillow", flipped=False)
         return resize_image(_load_pillow(path), size)
     ds = _read_checked(path)
     try:
-        stored, photometric, (lo, hi) = stored_pixels(path, ds)
-        affine = affine_display(ds, voi, photometric, lo, hi)
+        stored = stored_pixels(path, ds, frame=frame)
+        info.update(decoder=stored.decoder, flipped=_flip_right(ds))
+        affine = affine_display(ds, voi, stored.photometric, *stored.span)
         if affine is None:
-            return resize_image(display(stored, ds, voi, photometric), size)
+            out = resize_image(display(stored.values, ds, voi, stored.photometric), size)
+        else:
+            # the stored values, not a float copy of the full image, go into the resize: a
+            # 4096x3328 mammogram needs one small float32 intermediate, not two full-size ones
+            out = to_levels(resize_float(stored.values, size), *affine)
     except ImageLoadError:
         raise
     except _header_value_errors() as exc:
         raise _invalid_header(path, exc) from exc
-    return to_levels(resize_float(stored.astype(np.float32), size), *affine)
+    return np.ascontiguousarray(out[:, ::-1]) if info["flipped"] else out
+
+
+def _flip_right(ds: Any) -> bool:
+    """A mammogram of the right breast (flipped so every chest wall is on the same side)."""
+    if str(ds.get("Modality", "")).upper() != "MG":
+        return False
+    side = ds.get("ImageLaterality") or ds.get("Laterality") or ""
+    return str(side).strip().upper() == "R"
 
 
 
@@ -266,21 +351,20 @@ def _read_checked(path: Path) -> Any:
     return ds
 
 
-def _load_dicom(path: Path, voi: VoiMode) -> np.ndarray:
+def _load_dicom(path: Path, voi: VoiMode, frame: int | None, info: dict[str, Any]
+                ) -> np.ndarray:
     ds = _read_checked(path)
     # pydicom converts header values lazily (on ds.get, in the LUT helpers): a damaged value
     # fails here, not in dcmread; the pixel decode has its own reason
     try:
-        return _dicom_image(path, ds, voi)
+        stored = stored_pixels(path, ds, need_range=False, frame=frame)
+        info.update(decoder=stored.decoder, flipped=_flip_right(ds))
+        image = display(stored.values, ds, voi, stored.photometric)
     except ImageLoadError:  # a DataError, hence a ValueError: keep its own reason
         raise
     except _header_value_errors() as exc:
         raise _invalid_header(path, exc) from exc
-
-
-def _dicom_image(path: Path, ds: Any, voi: VoiMode) -> np.ndarray:
-    stored, photometric, _ = stored_pixels(path, ds, need_range=False)
-    return display(stored, ds, voi, photometric)
+    return np.ascontiguousarray(image[:, ::-1]) if info["flipped"] else image
 
 
 
