@@ -38,7 +38,7 @@ OptionalCollapseOpt = Annotated[str | None, typer.Option(
     "--collapse", help=_COLLAPSE_HELP + " Default: the manifest's own.")]
 RaceSourceOpt = Annotated[str, typer.Option(
     "--race-source", help="Vocabulary of the race column: auto, mimic-iv, mimic-iv-v1, mimic-iii, "
-    "chexpert, free-text.")]
+    "chexpert, free-text, nlst (NLST participant race codes).")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of the split, models and bootstrap "
                                       "(children get derived seeds).")]
 NBootOpt = Annotated[int, typer.Option("--n-boot", min=1, help="Patient-bootstrap resamples for "

@@ -135,7 +135,7 @@ def table_cmd(
     race_col: Annotated[str, typer.Option(help="Raw race column.")] = "race",
     patient_col: Annotated[str, typer.Option(help="Patient identifier column.")] = "patient_id",
     race_source: Annotated[str, typer.Option(
-        help="Race vocabulary: auto, mimic-iv, mimic-iii, mimic-iv-v1, chexpert, free-text.")
+        help="Race vocabulary: auto, mimic-iv, mimic-iii, mimic-iv-v1, chexpert, free-text, nlst.")
     ] = "auto",
     sample_col: Annotated[str | None, typer.Option(help="Unique sample id column.")] = None,
     split_col: Annotated[str | None, typer.Option(help="Existing train/val/test column.")] = None,

@@ -88,6 +88,10 @@ RAW_STRINGS: dict[str, dict[str, tuple[str, ...]]] = {
         "White": ("White", "Caucasian"),
         "other": ("Hispanic", "Unknown", "Declined", "Other"),
     },
+    "nlst": {  # the participant table's numeric race codes
+        "Asian": ("3",), "Black": ("2",), "White": ("1",),
+        "other": ("6", "7", "95", "99", "4", "5"),
+    },
 }
 
 

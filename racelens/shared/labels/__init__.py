@@ -59,7 +59,8 @@ AIAN = "American Indian or Alaska Native"
 NHPI = "Native Hawaiian or Other Pacific Islander"
 CANONICAL_GROUPS: tuple[str, ...] = (AIAN, "Asian", "Black", NHPI, "White", "Hispanic", "Other", "Unknown")
 
-LabelSource = Literal["auto", "mimic-iii", "mimic-iv", "mimic-iv-v1", "chexpert", "free-text"]
+LabelSource = Literal["auto", "mimic-iii", "mimic-iv", "mimic-iv-v1", "chexpert", "free-text",
+                      "nlst"]
 # source name -> data file. "auto" is the union of all of them.
 SOURCES: dict[str, str] = {
     "mimic-iii": "mimic_iii.csv",  # ADMISSIONS.ETHNICITY, 41 values
@@ -67,8 +68,16 @@ SOURCES: dict[str, str] = {
     "mimic-iv-v1": "mimic_iv_v1.csv",  # admissions.ethnicity (v1.0), 8 values
     "chexpert": "chexpert.csv",  # CHEXPERT DEMO PRIMARY_RACE
     "free-text": "freetext.csv",  # what people and notes write
+    # NLST participant table `race`: 1 White, 2 Black or African American, 3 Asian, 4 AIAN,
+    # 5 NHPI, 6 more than one race; 7 refused, 95/96/98/99 missing or unknown
+    "nlst": "nlst.csv",
 }
+#: Numeric codes mean something only in their own source: "auto" does not include these.
+_CODED_SOURCES = frozenset({"nlst"})
 _ETHNICITY_FILE = "chexpert_ethnicity.csv"  # CHEXPERT DEMO ETHNICITY: only the Hispanic flag
+#: A source's own ethnicity codes (NLST `ethnic`: 1 Hispanic or Latino, 2 neither; 7, 95-99
+#: refused or missing); other sources use the words of _ETHNICITY_FILE.
+_ETHNICITY_FILES = {"nlst": "nlst_ethnic.csv"}
 
 MISSING_KEY = "<missing>"
 RARE_VALUE_FLOOR = 5
@@ -138,7 +147,8 @@ def vocabulary(source: LabelSource = "auto") -> pd.DataFrame:
     Parameters
     ----------
     source
-        A name in :data:`SOURCES`, or ``"auto"`` for their union (first spelling kept).
+        A name in :data:`SOURCES`, or ``"auto"`` for the union of the worded ones (first spelling
+        kept; coded sources such as ``nlst`` are left out, a bare ``1`` means nothing elsewhere).
     """
     rows = _rows(source)
     return pd.DataFrame(
@@ -151,6 +161,8 @@ def _rows(source: str) -> tuple[tuple[str, str, bool | None], ...]:
     if source == "auto":
         seen: dict[str, tuple[str, str, bool | None]] = {}
         for name in SOURCES:
+            if name in _CODED_SOURCES:
+                continue
             for row in _read_table(SOURCES[name]):
                 seen.setdefault(_norm(row[0]), row)
         return tuple(seen.values())
@@ -204,14 +216,14 @@ def harmonize(
             races.append("Unknown")
             flags.append(None)
             continue
-        hit = table.get(_norm(str(value)))
+        hit = table.get(_norm(_text(value)))
         if hit is None:
             unmatched[str(value)] += 1
             hit = ("Other", None)
         races.append(hit[0])
         flags.append(hit[1])
     if ethnicity is not None:
-        flags = _apply_ethnicity(flags, list(ethnicity), unmatched)
+        flags = _apply_ethnicity(flags, list(ethnicity), unmatched, source)
     if unmatched:
         # Values seen in only a few rows may be identifiers (a wrong column passed as race):
         # name only those common enough to be a category, count the rest.
@@ -227,25 +239,38 @@ def harmonize(
             UnmatchedLabelWarning,
             stacklevel=2,
         )
-    raw = pd.array([pd.NA if _is_missing(v) else str(v) for v in values], dtype="object")
+    raw = pd.array([pd.NA if _is_missing(v) else _text(v) for v in values], dtype="object")
     return pd.DataFrame(
         {"race": races, "hispanic": pd.array(flags, dtype="boolean"), "race_raw": raw},
         index=index,
     )
 
 
+def _text(value: object) -> str:
+    """A raw value as text; a whole float (``1.0``, what pandas makes of a code column with a gap)
+    is written as the integer code it was."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
 def _apply_ethnicity(
-    flags: list[bool | None], ethnicity: list[object], unmatched: Counter[str]
+    flags: list[bool | None], ethnicity: list[object], unmatched: Counter[str],
+    source: str = "auto",
 ) -> list[bool | None]:
     if len(ethnicity) != len(flags):
         raise DataError(f"ethnicity has {len(ethnicity)} values but race has {len(flags)}; align them")
-    eth_table = {_norm(r[0]): r[2] for r in _read_table(_ETHNICITY_FILE)}
-    race_table = _lookup("auto")
+    if source in _ETHNICITY_FILES:
+        eth_table = {_norm(r[0]): r[2] for r in _read_table(_ETHNICITY_FILES[source])}
+        race_table: dict[str, tuple[str, bool | None]] = {}
+    else:
+        eth_table = {_norm(r[0]): r[2] for r in _read_table(_ETHNICITY_FILE)}
+        race_table = _lookup("auto")
     out = list(flags)
     for i, value in enumerate(ethnicity):
         if _is_missing(value):
             continue
-        key = _norm(str(value))
+        key = _norm(_text(value))
         if key in eth_table:
             flag = eth_table[key]
         elif key in race_table:
