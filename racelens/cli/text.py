@@ -80,7 +80,9 @@ def check(
     """Check a redaction: residual terms, span scores, mention rates, leakage, proxies.
 
     The table is read in chunks (memory does not grow with it); the leakage probe uses a
-    sample of whole patients of at most --max-leakage-notes notes.
+    sample of whole patients of at most --max-leakage-notes notes. The probe is the text
+    audit's leakage model, split and C search: when the sample is the whole table, its AUC
+    equals `text audit --original-col` on the same file for that level.
     """
     from racelens.shared.run_files import write_files_note
     from racelens.shared.tables import atomic_write_text
@@ -121,8 +123,22 @@ def audit(
     race_source: RaceSourceOpt = "auto",
     seed: SeedOpt = 0,
     n_boot: NBootOpt = 1000,
+    original_col: Annotated[str | None, typer.Option(
+        help="The input is `text redact --keep-original COL` output: --text-col holds the "
+             "redacted notes, this column the originals. --redacted-level (with "
+             "--redacted-replacement) is then measured on the file's own redaction, not "
+             "redacted again; level none reads this column.")] = None,
+    redacted_level: Annotated[str, typer.Option(
+        help="With --original-col: the --level the file was redacted at.")] = "explicit",
+    redacted_replacement: Annotated[str, typer.Option(
+        help="With --original-col: token ([RACE]) or delete (`text redact --delete`).")
+                                    ] = "token",
 ) -> None:
-    """AUC of race from notes at each redaction level (and after stripping proxies)."""
+    """AUC of race from notes at each redaction level (and after stripping proxies).
+
+    Every level is scored by the same leakage model, split and C search as `text check`, so a
+    level's AUC here equals the check's leakage AUC for it on the same table.
+    """
     from racelens.text.audit import TextAuditConfig, run_text_audit
 
     cfg = TextAuditConfig(input, text_col=text_col, label_col=label_col,
@@ -132,7 +148,9 @@ def audit(
                                              if v.strip()),
                           strip_proxies=strip_proxies, proxy_step=proxy_step,
                           min_patients=min_patients, collapse=collapse,
-                          race_source=race_source, seed=seed, n_boot=n_boot)
+                          race_source=race_source, seed=seed, n_boot=n_boot,
+                          original_col=original_col, redacted_level=redacted_level,
+                          redacted_replacement=redacted_replacement)
     res = run_text_audit(cfg)
     d = res.data
     say(f"{d.n_samples:,} notes, {d.n_patients:,} patients; "

@@ -34,9 +34,9 @@ def redact_command(
     lexicon: Annotated[Path | None, typer.Option(
         "--lexicon", help="YAML file of extra terms / safe phrases (same shape as the packaged "
         "lexicon).")] = None,
-    replacement: Annotated[str, typer.Option(
-        "--replacement", help="Replacement token ('' deletes the mentions, like --delete).")
-    ] = "[RACE]",
+    replacement: Annotated[str | None, typer.Option(
+        "--replacement", help="Replacement token (default [RACE]; '' deletes the mentions, "
+        "like --delete).", show_default=False)] = None,
     delete: Annotated[bool, typer.Option(
         "--delete", help="Delete each mention instead of replacing it (and the space it leaves "
         "doubled): the token's count is itself a race signal when groups' mention rates "
@@ -60,11 +60,14 @@ def redact_command(
     from racelens.text.redact.redactor import RaceRedactor
     from racelens.text.redact.stream import redact_file
 
-    if delete and replacement not in ("[RACE]", ""):
+    # --delete against any token the user named, whatever the redactor's default token is
+    if delete and replacement not in (None, ""):
         raise ConfigError(f"--delete and --replacement {replacement!r} contradict each other; "
                           "give one of them")
-    redactor = RaceRedactor(level=level, replacement="" if delete else replacement,
-                            lexicon=str(lexicon) if lexicon is not None else None)
+    chosen = {"replacement": ""} if delete else (
+        {} if replacement is None else {"replacement": replacement})
+    redactor = RaceRedactor(level=level, lexicon=str(lexicon) if lexicon is not None else None,
+                            **chosen)
     if engine == "spark" and resume:
         raise ConfigError("--resume applies to the local engine only; with --engine spark "
                           "rerun without --resume")

@@ -18,6 +18,14 @@ notes, tunes it on validation notes and scores the test notes:
   ``min_patients`` distinct training patients (a k-anonymity-style floor: a name or MRN repeated
   in one patient's notes is stripped like any proxy, and only counted in ``n_unlisted``).
 
+The input may be ``text redact --keep-original COL`` output (``original_col``): the level it was
+redacted at is then measured on the file's own redaction, not redacted again in memory.
+
+Every condition is scored by the one leakage model (:func:`racelens.text.check.leakage.fit_leakage`
+on :func:`~racelens.text.check.leakage.leakage_split`), the model and split ``text check`` uses:
+a level's AUC here equals the redaction check's leakage AUC for it on the same table, and the
+proxies are ranked by the same :func:`~racelens.text.check.leakage.rank_proxies`.
+
 Outputs: ``RUN/result.json`` (modality ``text``), ``RUN/predictions.parquet`` (test scores per
 condition) and, in ``extras``, the redaction check of each level and the proxies removed.
 """
@@ -36,8 +44,7 @@ import numpy as np
 import pandas as pd
 
 from racelens.errors import ConfigError, LabelError
-from racelens.shared.results import AuditResult, Condition, ConditionResult, evaluate_condition
-from racelens.text.axis import place as place_on_axis
+from racelens.shared.results import AuditResult, Condition, ConditionResult
 
 __all__ = ["TextAuditConfig", "run_text_audit", "strip_ngrams", "LEVELS", "REPLACEMENTS"]
 
@@ -79,6 +86,16 @@ class TextAuditConfig:
         Label rules (:func:`racelens.shared.labels.label_cohort`).
     seed, n_boot
         Seed of the split, models and bootstrap; bootstrap resamples.
+    model_params
+        Constructor arguments of the leakage model
+        (:func:`racelens.text.check.leakage.fit_leakage`, the one ``text check`` uses too).
+    original_col, redacted_level, redacted_replacement
+        An input already redacted by ``text redact --keep-original COL``: ``text_col`` holds
+        the redacted notes and ``original_col`` the originals. The condition
+        ``redacted_level`` with ``redacted_replacement`` (default ``redact(level=explicit)``,
+        the ``[RACE]`` token; ``delete`` for ``text redact --delete``) is then measured on the
+        file's own redaction instead of redacting again in memory; level ``none`` uses
+        ``original_col``, and any other level or replacement is redacted from it.
     """
 
     input: Any
@@ -99,6 +116,9 @@ class TextAuditConfig:
     seed: int = 0
     n_boot: int = 1000
     model_params: dict[str, Any] = field(default_factory=dict)
+    original_col: str | None = None
+    redacted_level: str = "explicit"
+    redacted_replacement: str = "token"
 
     def __post_init__(self) -> None:
         bad = [lv for lv in self.levels if lv not in LEVELS]
@@ -112,6 +132,12 @@ class TextAuditConfig:
             raise ConfigError("strip_proxies and proxy_step must be >= 0")
         if self.min_patients < 1:
             raise ConfigError(f"min_patients must be >= 1, got {self.min_patients}")
+        if self.redacted_level not in LEVELS[1:]:
+            raise ConfigError(f"redacted_level must be among {LEVELS[1:]}, got "
+                              f"{self.redacted_level!r}")
+        if self.redacted_replacement not in REPLACEMENTS:
+            raise ConfigError(f"redacted_replacement must be among {tuple(REPLACEMENTS)}, got "
+                              f"{self.redacted_replacement!r}")
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -148,49 +174,36 @@ def _condition(level: str, replacement: str = "token") -> Condition:
                      else {"level": level, "replacement": replacement})
 
 
-def _score(cond: Condition, texts: list[str], y: np.ndarray, pids: np.ndarray, split: np.ndarray,
-           classes: list[str], cfg: TextAuditConfig, extras: dict[str, Any] | None = None
-           ) -> tuple[ConditionResult, np.ndarray]:
-    from racelens.text.models.factory import make_model
+def _strip_candidates(model: Any, texts: list[str], y: np.ndarray, pids: np.ndarray,
+                      split: np.ndarray, n: int, exclude: set[str]) -> list[tuple[str, int]]:
+    """The ``n`` n-grams with the largest weight for any group in the leakage model fitted on
+    ``texts`` (training notes only), each with its number of distinct training patients."""
+    from racelens.text.check.leakage import rank_proxies
 
-    tr, va, te = (np.flatnonzero(split == s) for s in ("train", "val", "test"))
-    model = make_model(cfg.model, random_state=cfg.seed, **cfg.model_params)
-    model.fit([texts[i] for i in tr], y[tr], val_texts=[texts[i] for i in va], val_y=y[va])
-    proba = model.predict_proba([texts[i] for i in te])
-    col = {str(c): j for j, c in enumerate(model.classes_)}
-    scores = np.zeros((len(te), len(classes)))
-    for k, c in enumerate(classes):
-        if c in col:
-            scores[:, k] = proba[:, col[c]]
-    res = evaluate_condition(cond, y[te], scores, classes, patient_ids=pids[te],
-                             n_boot=cfg.n_boot, seed=cfg.seed, extras=extras,
-                             strength=place_on_axis(cond))
-    log.info("%s: macro AUC %.3f", cond.label, res.auc.macro.estimate)
-    return res, scores
-
-
-def _top_proxies(texts: list[str], y: np.ndarray, pids: np.ndarray, split: np.ndarray, n: int,
-                 seed: int, exclude: set[str]) -> list[tuple[str, int]]:
-    """The ``n`` n-grams with the largest weight for any group, found on training notes only,
-    each with the number of distinct training patients whose notes hold it."""
-    from racelens.text.check.report import patient_doc_freq
-    from racelens.text.models.tfidf import TfidfLogReg
-
-    tr, va = np.flatnonzero(split == "train"), np.flatnonzero(split == "val")
-    train_texts = [texts[i] for i in tr]
-    m = TfidfLogReg(random_state=seed).fit(train_texts, y[tr],
-                                           val_texts=[texts[i] for i in va], val_y=y[va])
-    ranked = sorted(((w, g) for grams in m.top_ngrams(50).values() for g, w in grams),
-                    reverse=True)
-    out: list[str] = []
-    for _, g in ranked:
-        if g not in exclude and g not in out:
-            out.append(g)
+    # every n-gram is a candidate (min_patients=1): a name repeated in one patient's notes is
+    # stripped like any proxy, and only left out of the listing
+    ranked = sorted(rank_proxies(model, texts, y, pids, split, top_k=50, min_patients=1),
+                    key=lambda p: (p.weight, p.ngram), reverse=True)
+    out: dict[str, int] = {}
+    for p in ranked:
+        if p.ngram not in exclude and p.ngram not in out:
+            out[p.ngram] = p.n_patients
         if len(out) == n:
             break
-    n_pat = patient_doc_freq(m.transform(train_texts), pids[tr])
-    index = {w: j for j, w in enumerate(m.vectorizer_.get_feature_names_out())}
-    return [(g, int(n_pat[index[g]])) for g in out]
+    return list(out.items())
+
+
+def _texts_of(cfg: TextAuditConfig, t: pd.DataFrame) -> tuple[list[str], list[str] | None]:
+    """The original notes, and the input's own redaction when it is ``text redact`` output."""
+    if cfg.original_col is None:
+        return t["text"].tolist(), None
+    where = "the table" if isinstance(cfg.input, pd.DataFrame) else str(cfg.input)
+    if cfg.original_col not in t.columns or cfg.original_col in ("text", "race", "race_raw"):
+        raise ConfigError(f"{where}: no column {cfg.original_col!r} of original notes besides "
+                          f"the redacted {cfg.text_col!r}; name the column `text redact "
+                          "--keep-original` wrote")
+    original = [v if isinstance(v, str) else "" for v in t[cfg.original_col]]
+    return original, t["text"].tolist()
 
 
 def _require_two_groups(cfg: TextAuditConfig, cohort: Any) -> None:
@@ -215,8 +228,8 @@ def run_text_audit(config: TextAuditConfig) -> AuditResult:
         Modality ``text``; ``data`` accounts for every input row.
     """
     from racelens.shared.results import library_versions
-    from racelens.shared.splits import patient_split
     from racelens.shared.tables import atomic_write_parquet, check_writable_dir
+    from racelens.text.check.leakage import fit_leakage, fit_model, leakage_split
     from racelens.text.check.report import check_redaction
     from racelens.text.redact.redactor import RaceRedactor
     from racelens.text.sources import from_table
@@ -230,39 +243,49 @@ def run_text_audit(config: TextAuditConfig) -> AuditResult:
                         consistency=cfg.consistency)  # type: ignore[arg-type]
     _require_two_groups(cfg, cohort)
     t = cohort.table
-    split = np.asarray(patient_split(t, "patient_id", "race", seed=cfg.seed), dtype=object)
+    split = leakage_split(t["patient_id"], t["race"].astype(str), seed=cfg.seed,
+                          splits=t["split"] if "split" in t.columns else None)
     y = t["race"].astype(str).to_numpy(object)
     pids = t["patient_id"].to_numpy(object)
     classes = sorted(set(y))
-    original = t["text"].tolist()
+    original, given = _texts_of(cfg, t)
     texts: dict[str, list[str]] = {"none": original}
+    fits: dict[str, Any] = {}  # level -> the fitted token-redaction model
     results: list[ConditionResult] = []
     preds: list[pd.DataFrame] = []
     checks: dict[str, Any] = {}
     te = np.flatnonzero(split == "test")
 
-    def record(cond: Condition, level_texts: list[str], extras: dict[str, Any] | None = None) -> None:
-        res, scores = _score(cond, level_texts, y, pids, split, classes, cfg, extras)
-        results.append(res)
+    def record(cond: Condition, level_texts: list[str], extras: dict[str, Any] | None = None) -> Any:
+        fit = fit_leakage(level_texts, y, pids, split, classes, cond, model=cfg.model,
+                          model_params=cfg.model_params, seed=cfg.seed, n_boot=cfg.n_boot,
+                          extras=extras)
+        results.append(fit.result)
         frame = pd.DataFrame({"sample_id": t["sample_id"].to_numpy()[te], "patient_id": pids[te],
                               "race": y[te], "condition": cond.label, "name": cond.name,
                               "params": str(dict(cond.params))})
         for k, c in enumerate(classes):
-            frame[f"score_{c}"] = scores[:, k]
+            frame[f"score_{c}"] = fit.test_scores[:, k]
         preds.append(frame)
+        return fit.model
+
+    def redact(level: str, rep: str = "token") -> list[str]:
+        if given is not None and (level, rep) == (cfg.redacted_level, cfg.redacted_replacement):
+            return given  # the input's own redaction, not redone in memory
+        redactor = RaceRedactor(level=level, replacement=REPLACEMENTS[rep])  # type: ignore[arg-type]
+        return [r.text for r in redactor.redact_batch(original)]
 
     for level in cfg.levels:
         if level == "none":
             record(_condition(level), original)
             continue
         for rep in cfg.replacements:
-            redactor = RaceRedactor(level=level, replacement=REPLACEMENTS[rep])  # type: ignore[arg-type]
-            redacted = [r.text for r in redactor.redact_batch(original)]
+            redacted = redact(level, rep)
             check = check_redaction(redacted, original_texts=original, labels=y,
                                     level=level, leakage=False).to_dict()  # type: ignore[arg-type]
             if rep == "token":  # the result-level check per level, as before deletion existed
                 texts[level], checks[level] = redacted, check
-                record(_condition(level), redacted)
+                fits[level] = record(_condition(level), redacted)
             else:  # the deletion condition carries its own check
                 record(_condition(level, rep), redacted, {"check": check})
 
@@ -271,19 +294,25 @@ def run_text_audit(config: TextAuditConfig) -> AuditResult:
     if cfg.strip_proxies:
         level = next((lv for lv in ("extended", "explicit") if lv in cfg.levels), "explicit")
         if level not in texts:
-            texts[level] = [r.text for r in RaceRedactor(level=level).redact_batch(original)]
+            texts[level] = redact(level)
         step = cfg.proxy_step or max(1, math.ceil(cfg.strip_proxies / 10))
         current = texts[level]
+        # proxies are the linear model's weights: the fit just scored when it is that model
+        ranker = fits.get(level) if cfg.model == "tfidf" else None
         while len(removed) < cfg.strip_proxies:
+            if ranker is None:
+                ranker = fit_model(current, y, split, seed=cfg.seed,
+                                   model_params=cfg.model_params if cfg.model == "tfidf" else None)
             n = min(step, cfg.strip_proxies - len(removed))
-            found = _top_proxies(current, y, pids, split, n, cfg.seed, set(removed))
+            found = _strip_candidates(ranker, current, y, pids, split, n, set(removed))
             if not found:
                 break
             new = [g for g, _ in found]
             removed.extend(new)
             listed.extend(g for g, k in found if k >= cfg.min_patients)
             current = strip_ngrams(current, new)
-            record(Condition("strip_proxies", {"level": level, "k": len(removed)}), current)
+            model = record(Condition("strip_proxies", {"level": level, "k": len(removed)}), current)
+            ranker = model if cfg.model == "tfidf" else None
 
     result = AuditResult(
         modality="text", data=cohort.summary(), conditions=tuple(results), config=cfg.to_dict(),

@@ -97,6 +97,8 @@ def _check_text(results):
     assert check["residual"]["n_mentions"] == 0
     assert check["spans"]["n_gold"] > 0 and check["spans"]["precision"] == 1.0
     assert check["proxies"], "the leakage probe lists no proxies"
+    # one condition, one number: the check's leakage AUC is the audit's AUC for the level
+    assert check["leakage"]["auc"] == txt.condition("redact", level="explicit").auc.to_dict()
 
 
 def _check_accounting(out, results):

@@ -107,3 +107,27 @@ def test_text_check_samples_whole_patients_for_the_leakage_probe(tmp_path, capsy
     assert leak["n_train"] + leak["n_val"] + leak["n_test"] == sample["n_notes"]
     assert all(p["n_patients"] >= 5 for p in rep["proxies"])
     assert f"fitted on {sample['n_notes']:,} notes" in out
+
+
+def test_text_audit_of_a_redacted_file_reports_the_checks_number(tmp_path, capsys):
+    """`text audit --original-col` scores the file's own redaction (here one that left "white"
+    in: redacting again would find it) and gives the number `text check` gives for it."""
+    df = _notes(160, 4)
+    path = tmp_path / "redacted.parquet"
+    df.to_parquet(path)
+    common = ("--input", str(path), "--text-col", "text", "--label-col", "race",
+              "--patient-col", "subject_id", "--n-boot", "100", "--seed", "1")
+    code, out, err = _run(capsys, "text", "check", *common, "--out", str(tmp_path / "chk"))
+    assert code == 0, err
+    code, out, err = _run(capsys, "text", "audit", *common, "--original-col", "original",
+                          "--levels", "none,explicit", "--collapse", "abw",
+                          "--out", str(tmp_path / "run"))
+    assert code == 0, err
+    res = AuditResult.read(tmp_path / "run")
+    check = json.loads((tmp_path / "chk" / "check.json").read_text())
+    red = res.condition("redact", level="explicit").auc.macro.to_dict()
+    assert check["leakage"]["auc"]["macro"] == red
+    assert red["estimate"] > 0.99  # "white" is still in the file's redaction
+    # the original column is the unredacted condition; the redacted one left "white" in
+    assert res.extras["check"]["explicit"]["residual"]["terms"] == {
+        "white": int((df["race"] == "WHITE").sum())}

@@ -99,3 +99,10 @@ def test_cli_delete_and_empty_replacement_delete_the_mentions(tmp_path, capsys) 
     assert exc.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "contradict" in err[0]
+    # the default token named explicitly contradicts --delete too (it was compared as a literal)
+    with pytest.raises(SystemExit) as exc:
+        main(["text", "redact", "-i", str(src), "-o", str(tmp_path / "y.parquet"),
+              "--no-progress", "--delete", "--replacement", "[RACE]"])
+    assert exc.value.code == 2 and "contradict" in capsys.readouterr().err
+    main(["text", "redact", "-i", str(src), "-o", str(tmp_path / "z.parquet"), "--no-progress"])
+    assert list(pd.read_parquet(tmp_path / "z.parquet")["text"])[0] == "54 yo [RACE] M with cp"

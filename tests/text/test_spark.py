@@ -18,6 +18,7 @@ from racelens.shared.synthetic import synthetic_patients  # noqa: E402
 from racelens.text.check.report import mention_stats  # noqa: E402
 from racelens.text.redact.redactor import RaceRedactor  # noqa: E402
 from racelens.text.redact.stream import redact_file  # noqa: E402
+from racelens.text.spark.file import redact_file_spark  # noqa: E402
 from racelens.text.spark.leakage import _unit_py  # noqa: E402
 from racelens.text.spark.session import (  # noqa: E402
     hash_split,
@@ -25,7 +26,6 @@ from racelens.text.spark.session import (  # noqa: E402
     leakage_auc_local,
     leakage_auc_spark,
     leakage_features_spark,
-    redact_file_spark,
     redact_spark,
     residual_mentions_spark,
     spark_session,

@@ -200,3 +200,39 @@ def test_deletion_condition_runs_and_weakens_the_mention_rate_signal(tmp_path):
         "redact(level=explicit)", "redact(level=explicit,replacement=delete)"}
     with pytest.raises(ConfigError, match="replacements"):
         TextAuditConfig(notes, replacements=("mask",))
+
+
+def test_one_condition_one_number_in_check_and_audit(tmp_path):
+    """The redaction check's leakage AUC for a level equals the text audit's AUC for that level
+    on the same table: in memory or streamed, redacted in memory or read from `text redact
+    --keep-original` output (one leakage model, one split, one C search)."""
+    from racelens.text.check.report import check_redaction
+    from racelens.text.check.stream import check_file
+    from racelens.text.redact.stream import redact_file
+
+    df = note_table(90, 3, proxy=0.5).iloc[:-2]  # no empty or unlabelled note: same rows everywhere
+    src, red = tmp_path / "notes.parquet", tmp_path / "redacted.parquet"
+    df.to_parquet(src)
+    redact_file(src, red, text_col="text", keep_original="original", progress=False)
+    common = dict(text_col="text", label_col="race", patient_col="subject_id",
+                  sample_col="note_id", collapse="bw", n_boot=100, seed=2)
+    audit = run_text_audit(TextAuditConfig(src, levels=("none", "explicit"), **common))
+    given = run_text_audit(TextAuditConfig(red, levels=("none", "explicit"),
+                                           original_col="original", **common))
+    want = audit.condition("redact", level="explicit").auc.to_dict()
+    assert 0.55 < want["macro"]["estimate"] < 0.99  # neither chance nor a named group
+    assert given.condition("redact", level="explicit").auc.to_dict() == want
+    assert given.condition("original").auc.to_dict() == audit.condition("original").auc.to_dict()
+    streamed = check_file(red, text_col="text", label_col="race", patient_col="subject_id",
+                          collapse="bw", n_boot=100, seed=2)
+    assert streamed.leakage.result.auc.to_dict() == want
+    t = pd.read_parquet(red)
+    labels = t["race"].map({"BLACK/AFRICAN AMERICAN": "Black", "WHITE": "White"}).tolist()
+    mem = check_redaction(t["text"].tolist(), labels=labels, patient_ids=t["subject_id"].tolist(),
+                          n_boot=100, seed=2)
+    assert mem.leakage.result.auc.to_dict() == want
+    # the audit's proxy stripping and the check rank proxies with the one ranker
+    assert {p.ngram for p in mem.proxies} & {"sickle", "trait", "lakeside", "cabin",
+                                             "sickle trait", "lakeside cabin"}
+    with pytest.raises(ConfigError, match="keep-original"):
+        run_text_audit(TextAuditConfig(red, levels=("explicit",), original_col="orig", **common))

@@ -10,10 +10,11 @@ presidio-research's evaluator and scrubadub's ``comparison.py``:
    hits by offsets.
 3. **Uneven exposure** - with the original notes: how often each group's notes mention race at
    all (explicit mentions are not spread evenly across groups).
-4. **Leakage and proxies** - with labels: race predictability from the redacted text by TF-IDF +
-   logistic regression through the shared linear probe (patient-level split, per-group and macro
-   AUC with patient-bootstrap intervals, p-value against chance), and the n-grams most predictive
-   of each group with their document frequency per group.
+4. **Leakage and proxies** - with labels: race predictability from the redacted text by the one
+   leakage model of :mod:`racelens.text.check.leakage` (the text audit's model, split and ``C``
+   search, so a level's number here equals the audit's: patient-level split, per-group and macro
+   AUC with patient-bootstrap intervals, p-value against chance), and the n-grams most
+   predictive of each group with their document frequency per group.
 
 Proxies are a k-anonymity-style floor: an n-gram is reported (and, in the text audit, stripped)
 only when it occurs in the notes of at least ``min_patients`` distinct *training patients*
@@ -35,10 +36,18 @@ import numpy as np
 import pandas as pd
 
 from racelens.errors import ConfigError, DataError, LabelError, SplitError
+from racelens.text.check.leakage import (
+    MIN_PATIENTS,
+    Leakage,
+    Proxy,
+    leakage_probe,
+    patient_doc_freq,
+    reportable_coef,
+)
 from racelens.text.check.mentions import MentionCounter, MentionStats, mention_stats
 from racelens.text.check.scan import ScanLevel
 from racelens.text.check.spaneval import SpanScores, score_spans
-from racelens.text.models.tfidf import make_vectorizer, top_ngrams, validate_texts
+from racelens.text.models.tfidf import validate_texts
 
 __all__ = ["RedactionReport", "MentionStats", "MentionCounter", "Leakage", "Proxy",
            "check_redaction", "mention_stats", "leakage_probe", "patient_doc_freq", "reportable_coef",
@@ -46,39 +55,6 @@ __all__ = ["RedactionReport", "MentionStats", "MentionCounter", "Leakage", "Prox
            "MIN_PATIENTS"]
 
 log = logging.getLogger(__name__)
-
-#: Default floor of distinct training patients an n-gram needs to be reported as a proxy.
-MIN_PATIENTS = 10
-
-
-@dataclass(frozen=True)
-class Proxy:
-    """One n-gram predictive of a group after redaction."""
-
-    group: str
-    ngram: str
-    weight: float
-    doc_freq: Mapping[str, float]
-    n_patients: int = 0  # distinct training patients whose notes hold the n-gram
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"group": self.group, "ngram": self.ngram, "weight": self.weight,
-                "doc_freq": dict(self.doc_freq), "n_patients": self.n_patients}
-
-
-@dataclass(frozen=True)
-class Leakage:
-    """Race predictability from the redacted text (a shared-layer condition result)."""
-
-    result: Any  # racelens.shared.results.ConditionResult
-    n_train: int
-    n_val: int
-    n_test: int
-    n_features: int
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**self.result.to_dict(), "n_train": self.n_train, "n_val": self.n_val,
-                "n_features": self.n_features}
 
 
 @dataclass(frozen=True)
@@ -173,107 +149,6 @@ def _predicted_spans(original_texts: Sequence[str], level: str) -> list[list[tup
     return [[(s.start, s.end) for s in r.spans] for r in redactor.redact_batch(original_texts)]
 
 
-def patient_doc_freq(X: Any, patient_ids: Sequence[Any]) -> np.ndarray:
-    """Per column of ``X`` (notes x n-grams), the number of distinct patients whose notes hold it.
-
-    >>> import scipy.sparse as sp
-    >>> patient_doc_freq(sp.csr_matrix([[1, 0], [2, 0], [0, 1]]), ["a", "a", "b"]).tolist()
-    [1, 1]
-    """
-    import scipy.sparse as sp
-
-    codes, uniques = pd.factorize(np.asarray(patient_ids, dtype=object), use_na_sentinel=False)
-    n = len(codes)
-    if n != X.shape[0]:
-        raise DataError(f"{n} patient ids for {X.shape[0]} notes")
-    owner = sp.csr_matrix((np.ones(n, dtype=np.int32), (codes, np.arange(n))),
-                          shape=(len(uniques), n))
-    present = sp.csr_matrix(X, copy=True)
-    present.data = (present.data != 0).astype(np.int32)
-    per_patient = (owner @ present).tocsc()
-    per_patient.eliminate_zeros()
-    return np.diff(per_patient.indptr)
-
-
-def leakage_probe(texts: Sequence[str], labels: np.ndarray, patient_ids: Sequence[Any], *,
-                  level: str = "explicit", seed: int = 0, n_boot: int = 1000, min_df: int = 5,
-                  min_patients: int = MIN_PATIENTS, top_k: int = 10,
-                  splits: Sequence[str] | None = None) -> tuple[Leakage, list[Proxy]]:
-    """Race predictability from ``texts`` by TF-IDF + the shared linear probe.
-
-    The vectorizer's vocabulary and IDF come from the training and validation notes only;
-    n-grams in fewer than ``min_df`` notes are dropped. Proxies are reported only among n-grams
-    found in the notes of at least ``min_patients`` distinct training patients, so that no
-    string particular to a few patients (a name or an identifier repeated in all of one
-    patient's notes) can become a reported proxy.
-
-    Raises
-    ------
-    LabelError
-        When the labels hold fewer than two groups.
-    """
-    from racelens.shared.metrics.probe import linear_probe
-    from racelens.shared.results import Condition
-    from racelens.shared.splits import patient_split
-
-    classes = sorted(set(labels))
-    if len(classes) < 2:
-        raise LabelError("labels hold one group only; the leakage probe needs two")
-    if min_patients < 1:
-        raise ConfigError(f"min_patients must be >= 1, got {min_patients}")
-    pids = np.asarray(patient_ids, dtype=object)
-    frame = pd.DataFrame({"patient_id": pids, "race": labels})
-    if splits is not None:
-        frame["split"] = np.asarray(splits, dtype=object)
-    split = np.asarray(patient_split(frame, "patient_id", "race", seed=seed), dtype=object)
-    fit_rows = np.flatnonzero(split != "test")
-    vec = make_vectorizer(min_df=min_df)
-    try:
-        vec.fit([texts[i] for i in fit_rows])
-    except ValueError as exc:
-        raise DataError(f"no n-gram occurs in {min_df}+ training notes; lower min_df") from exc
-    X = vec.transform(texts)
-    cond = Condition("redact", {"level": level}) if level != "none" else Condition("original")
-    # raw TF-IDF weights (no scaling): scaling would inflate the rarest n-grams
-    fit = linear_probe(X, labels, pids, split, classes,
-                       condition=cond, seed=seed, n_boot=n_boot, standardize=False)
-    leak = Leakage(fit.result, int((split == "train").sum()), int((split == "val").sum()),
-                   int((split == "test").sum()), int(X.shape[1]))
-    lr = _linear_step(fit.model)
-    proxies: list[Proxy] = []
-    if lr is not None:
-        train = np.flatnonzero(split == "train")
-        n_pat = patient_doc_freq(X[train], pids[train])
-        present = (X > 0).tocsc()
-        vocab = vec.get_feature_names_out()
-        index = {w: j for j, w in enumerate(vocab)}
-        masks = {g: labels == g for g in classes}
-        coef = reportable_coef(lr.coef_, n_pat, min_patients)
-        for g, grams in top_ngrams(coef, vocab, [str(c) for c in lr.classes_], top_k).items():
-            for gram, w in grams:
-                col = present[:, index[gram]].toarray().ravel()
-                df = {h: float(col[m].mean()) for h, m in masks.items()}
-                proxies.append(Proxy(g, gram, w, df, int(n_pat[index[gram]])))
-    return leak, proxies
-
-
-def reportable_coef(coef: np.ndarray, n_patients: np.ndarray, min_patients: int) -> np.ndarray:
-    """``coef`` with the columns of n-grams seen for fewer than ``min_patients`` patients zeroed
-    (:func:`racelens.text.models.tfidf.top_ngrams` reports positive weights only)."""
-    out = np.array(coef, dtype=float, copy=True)
-    out[:, np.asarray(n_patients) < min_patients] = 0.0
-    return out
-
-
-def _linear_step(model: Any) -> Any:
-    """The fitted linear model itself, or the last step of a pipeline."""
-    for m in (model, getattr(model, "steps", [[None, None]])[-1][1]):
-        if m is not None and hasattr(m, "coef_") and hasattr(m, "classes_"):
-            return m
-    log.warning("the probe's model exposes no coef_; proxies are not reported")
-    return None
-
-
 def check_redaction(
     redacted_texts: Sequence[str],
     *,
@@ -286,10 +161,11 @@ def check_redaction(
     seed: int = 0,
     overlap_threshold: float = 0.5,
     n_boot: int = 1000,
-    min_df: int = 5,
+    min_df: int | float | None = None,
     min_patients: int = MIN_PATIENTS,
     top_k: int = 10,
     leakage: bool = True,
+    model_params: Mapping[str, Any] | None = None,
 ) -> RedactionReport:
     """Check a redaction of clinical notes.
 
@@ -314,12 +190,15 @@ def check_redaction(
     overlap_threshold
         Character intersection-over-union for a span match.
     n_boot, min_df, top_k
-        Bootstrap resamples, minimum document count of an n-gram, proxies per group.
+        Bootstrap resamples, minimum note count of an n-gram (default: the leakage model's, as
+        in the text audit), proxies per group.
     min_patients
         A proxy must occur in the notes of at least this many distinct training patients
         (a k-anonymity-style floor: identifiers repeated in one patient's notes never show).
     leakage
         Set False to skip the probe (it needs at least two groups with enough patients).
+    model_params
+        Constructor arguments of the leakage model (as ``TextAuditConfig.model_params``).
 
     Returns
     -------
@@ -363,7 +242,7 @@ def check_redaction(
         leak, proxies, sample = run_leakage(
             [red[i] for i in keep], lab[keep], pids[keep], notes, n_unlabelled=n - len(keep),
             level=level, seed=seed, n_boot=n_boot, min_df=min_df, min_patients=min_patients,
-            top_k=top_k)
+            top_k=top_k, model_params=model_params)
     return RedactionReport(level, n, residual, original, spans, leak, tuple(proxies),
                            tuple(notes), sample)
 

@@ -155,12 +155,13 @@ def check_file(
     seed: int = 0,
     overlap_threshold: float = 0.5,
     n_boot: int = 1000,
-    min_df: int = 5,
+    min_df: int | float | None = None,
     min_patients: int = MIN_PATIENTS,
     top_k: int = 10,
     leakage: bool = True,
     max_leakage_notes: int = 50_000,
     chunk_rows: int = 10_000,
+    model_params: dict[str, Any] | None = None,
 ) -> RedactionReport:
     """Check the redaction of a note table file (CSV, parquet, JSON lines) in bounded memory.
 
@@ -177,7 +178,7 @@ def check_file(
         Most notes the leakage probe is fitted on (whole patients, chosen by a seeded hash).
     chunk_rows
         Rows read at a time.
-    level, seed, overlap_threshold, n_boot, min_df, min_patients, top_k, leakage
+    level, seed, overlap_threshold, n_boot, min_df, min_patients, top_k, leakage, model_params
         As in :func:`racelens.text.check.report.check_redaction`.
 
     Returns
@@ -235,7 +236,7 @@ def check_file(
         leak, proxies, used = run_leakage(
             texts, y, pids, notes, n_unlabelled=n_unlabelled, n_labelled=sample.n_offered,
             level=level, seed=seed, n_boot=n_boot, min_df=min_df, min_patients=min_patients,
-            top_k=top_k)
+            top_k=top_k, model_params=model_params)
     return RedactionReport(level, n, residual.stats(),
                            original.stats() if original is not None else None,
                            combine_span_scores(spans, overlap_threshold) if spans else None,

@@ -25,7 +25,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from racelens.errors import ConfigError, DataError, LabelError
 
-__all__ = ["TfidfLogReg", "make_vectorizer", "top_ngrams", "validate_texts", "fit_logreg"]
+__all__ = ["TfidfLogReg", "make_vectorizer", "top_ngrams", "validate_texts", "fit_logreg",
+           "search_logreg"]
 
 # Tokens of 2+ word characters, keeping bracketed placeholders such as "[RACE]" as one token so
 # the redaction marker itself is visible (and can be removed) rather than split into "race".
@@ -82,26 +83,39 @@ def top_ngrams(coef: np.ndarray, vocabulary: Sequence[str], classes: Sequence[st
     return out
 
 
-def fit_logreg(X: Any, y: np.ndarray, val_texts: Sequence[str] | None, val_y: Sequence[str] | None,
-               featurize: Any, *, C: float, Cs: Sequence[float], max_iter: int,
-               random_state: int) -> tuple[LogisticRegression, float, dict[float, float]]:
-    """Fit logistic regression on ``X``; with validation notes, pick ``C`` from ``Cs`` first.
+def search_logreg(X: Any, y: np.ndarray, Xv: Any | None, yv: Sequence[str] | None, *, C: float,
+                  Cs: Sequence[float], max_iter: int, random_state: int
+                  ) -> tuple[LogisticRegression, float, dict[float, float]]:
+    """Logistic regression on features ``X``; with validation features, pick ``C`` from ``Cs``.
 
-    Returns the classifier, the chosen ``C`` and the validation macro AUC per candidate
-    (ties go to the smaller, more regularised ``C``).
+    The one ``C`` search of racelens's note models (TF-IDF, embeddings, the Spark path's hashed
+    TF-IDF): candidates fitted on ``X``, the best validation macro AUC wins (ties go to the
+    smaller, more regularised ``C``), and the classifier is refitted with it. Returns the
+    classifier, the chosen ``C`` and the validation macro AUC per candidate.
     """
     def lr(c: float) -> LogisticRegression:
         return LogisticRegression(C=c, max_iter=max_iter, random_state=random_state)
 
     chosen, val_auc = float(C), {}
-    if val_texts is not None and val_y is not None and len(set(map(str, val_y))) >= 2:
-        Xv = featurize(validate_texts(val_texts, "val_texts"))
-        yv = np.asarray([str(v) for v in val_y], dtype=object)
+    if Xv is not None and yv is not None and len(set(map(str, yv))) >= 2:
+        yv = np.asarray([str(v) for v in yv], dtype=object)
         for c in Cs:
             m = lr(float(c)).fit(X, y)
             val_auc[float(c)] = _macro_auc(yv, m.predict_proba(Xv), m.classes_)
         chosen = max(val_auc, key=lambda c: (val_auc[c], -c))
     return lr(chosen).fit(X, y), chosen, val_auc
+
+
+def fit_logreg(X: Any, y: np.ndarray, val_texts: Sequence[str] | None, val_y: Sequence[str] | None,
+               featurize: Any, *, C: float, Cs: Sequence[float], max_iter: int,
+               random_state: int) -> tuple[LogisticRegression, float, dict[float, float]]:
+    """Fit logistic regression on ``X``; with validation notes (featurised by ``featurize``),
+    pick ``C`` from ``Cs`` first (:func:`search_logreg`)."""
+    Xv = None
+    if val_texts is not None and val_y is not None and len(set(map(str, val_y))) >= 2:
+        Xv = featurize(validate_texts(val_texts, "val_texts"))
+    return search_logreg(X, y, Xv, val_y, C=C, Cs=Cs, max_iter=max_iter,
+                         random_state=random_state)
 
 
 class TfidfLogReg(ClassifierMixin, BaseEstimator):

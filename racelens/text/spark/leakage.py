@@ -1,7 +1,9 @@
-"""Race leakage from notes at Spark scale: hashing TF-IDF in Spark, the linear probe on the driver.
+"""Race leakage from notes at Spark scale: hashing TF-IDF in Spark, the leakage model on the driver.
 
 Design decision: the logistic-regression leakage model runs **on a patient sample collected to
-the driver**, through :func:`racelens.shared.metrics.probe.linear_probe`, not on Spark ML. Why:
+the driver**, with the ``C`` search of the one leakage model
+(:func:`racelens.text.models.tfidf.search_logreg` with ``TfidfLogReg``'s candidates, as
+:func:`racelens.text.check.leakage.fit_leakage` uses), not on Spark ML. Why:
 
 1. The leakage number must be the same kind of number as every other racelens condition:
    the same multinomial logistic regression, the same choice of ``C`` on validation notes by
@@ -22,7 +24,7 @@ What runs where:
   workers so tokens are identical), ``HashingTF`` (MurmurHash3, seed 42), ``IDF`` fitted on
   the train and validation notes only, ``Normalizer`` (L2), and the sample: whole patients
   whose hash falls under ``max_driver_rows / rows``.
-- **Driver**: the sample's sparse vectors become a SciPy CSR matrix and go to ``linear_probe``.
+- **Driver**: the sample's sparse vectors become a SciPy CSR matrix and go to the ``C`` search.
 
 The train/val/test split is by a hash of the patient id (SHA-256 of ``"split:<seed>:<id>"``),
 so every engine, partitioning and sample assigns a patient to the same split; it is not
@@ -30,15 +32,16 @@ stratified by group (with thousands of patients per group the fractions hold on 
 :func:`hashed_tfidf` and :func:`leakage_auc_local` are the single-machine mirror, used to
 check the Spark path exactly and to run the same probe without Spark.
 
-The features differ from :func:`racelens.text.check.report.leakage_probe`'s vocabulary TF-IDF (which
-needs a vocabulary on the driver): hashed buckets (collisions), raw term counts and Spark's
-IDF ``log((m + 1) / (df + 1))`` with buckets in fewer than ``min_doc_freq`` training notes set
-to zero. Both feed the same probe.
+Where the one leakage model does not apply: the features differ from
+:func:`racelens.text.check.leakage.leakage_probe`'s vocabulary TF-IDF (which needs a vocabulary
+on the driver): hashed buckets (collisions), raw term counts and Spark's IDF
+``log((m + 1) / (df + 1))`` with buckets in fewer than ``min_doc_freq`` training notes set to
+zero; and the split is the patient hash, not the stratified split. Both feed the same ``C``
+search and the same scoring, so the Spark number is the same kind of number, not the same one.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
@@ -52,7 +55,7 @@ if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
     from scipy import sparse
 
-    from racelens.text.check.report import Leakage
+    from racelens.text.check.leakage import Leakage
 
 __all__ = ["hash_split", "hashed_tfidf", "leakage_features_spark", "leakage_auc_spark",
            "leakage_auc_local", "NUM_FEATURES", "HASH_SEED"]
@@ -228,17 +231,30 @@ def _order(patients: Sequence[Any], texts: Sequence[str | None]) -> np.ndarray:
 
 def _probe(x: sparse.csr_matrix, labels: np.ndarray, pids: np.ndarray, split: np.ndarray, *,
            level: str, seed: int, n_boot: int, extras: dict[str, Any]) -> Leakage:
-    from racelens.shared.metrics.probe import linear_probe
-    from racelens.shared.results import Condition
-    from racelens.text.check.report import Leakage
+    """The leakage model's ``C`` search and scoring on hashed features (see the module doc)."""
+    from racelens.errors import SplitError
+    from racelens.shared.results import Condition, evaluate_condition
+    from racelens.text.axis import place as place_on_axis
+    from racelens.text.check.leakage import Leakage, ordered_scores
+    from racelens.text.models.tfidf import TfidfLogReg, search_logreg
 
     classes = sorted(set(labels.tolist()))
     cond = Condition("redact", {"level": level}) if level != "none" else Condition("original")
-    fit = linear_probe(x, labels, pids, split, classes, condition=cond, seed=seed, n_boot=n_boot,
-                       standardize=False)
-    result = dataclasses.replace(fit.result, extras={**fit.result.extras, "features": extras})
-    return Leakage(result, int((split == "train").sum()), int((split == "val").sum()),
-                   int((split == "test").sum()), int(x.shape[1]))
+    tr, va, te = (np.flatnonzero(split == s) for s in ("train", "val", "test"))
+    for name, rows in (("train", tr), ("test", te)):
+        if len(rows) == 0:
+            raise SplitError(f"the {name!r} split has no notes; give more patients")
+    ref = TfidfLogReg(random_state=seed)  # the one leakage model's C, candidates and solver
+    lr, best_c, val_auc = search_logreg(x[tr], labels[tr], x[va] if len(va) else None,
+                                        labels[va], C=ref.C, Cs=ref.Cs, max_iter=ref.max_iter,
+                                        random_state=seed)
+    scores = ordered_scores(lr.predict_proba(x[te]), lr.classes_, classes)
+    result = evaluate_condition(cond, labels[te], scores, classes, patient_ids=pids[te],
+                                n_boot=n_boot, seed=seed, strength=place_on_axis(cond),
+                                extras={"features": extras,
+                                        "model": {"C": best_c, "val_macro_auc":
+                                                  {repr(k): v for k, v in val_auc.items()}}})
+    return Leakage(result, len(tr), len(va), len(te), int(x.shape[1]))
 
 
 def leakage_auc_local(texts: Sequence[str | None], labels: Sequence[Any],

@@ -13,8 +13,9 @@ per term, category and group before anything leaves the worker (no shuffle), and
 those partials, so it only ever sees aggregates. It returns the same :class:`~racelens.text.check.report.MentionStats` as
 :func:`racelens.text.check.report.mention_stats`.
 
-:func:`redact_file_spark` (in :mod:`racelens.text.spark.file`, importable from here) is the
-cluster counterpart of ``redact_file``: a file or cluster path in, a parquet directory out.
+:func:`racelens.text.spark.file.redact_file_spark` (which builds on this module; import it from
+there) is the cluster counterpart of ``redact_file``: a file or cluster path in, a parquet
+directory out.
 
 The leakage model (hashing TF-IDF in Spark, logistic regression on the driver) lives in
 :mod:`racelens.text.spark.leakage` and is re-exported here.
@@ -281,13 +282,4 @@ def residual_mentions_spark(df: DataFrame, text_col: str = "text", label_col: st
                         1000.0 * total["n_mentions"] / n if n else 0.0,
                         dict(sorted(terms.items(), key=lambda kv: (-kv[1], kv[0]))),
                         dict(sorted(cats.items())), per_group)
-
-
-def __getattr__(name: str) -> Any:
-    # redact_file_spark lives in racelens.text.spark.file, which imports this module
-    if name == "redact_file_spark":
-        from racelens.text.spark.file import redact_file_spark
-
-        return redact_file_spark
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
