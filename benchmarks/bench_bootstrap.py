@@ -24,12 +24,12 @@ import numpy as np  # noqa: E402
 from sklearn.metrics import roc_auc_score  # noqa: E402
 
 from racelens.shared.metrics import (  # noqa: E402
-    _bootstrap_aucs,
     auc_with_ci,
     p_value_vs_chance,
     patient_bootstrap_counts,
     patient_codes,
 )
+from racelens.shared.metrics.bootstrap import bootstrap_aucs  # noqa: E402
 
 CLASSES = ["Asian", "Black", "White"]
 
@@ -108,11 +108,11 @@ def main() -> None:
         print(f"| {args.n:,} | {spp:g} | naive loop with sklearn roc_auc_score, "
               f"{args.naive_resamples} resamples, extrapolated to {args.n_boot} | "
               f"{per * args.n_boot:.1f} | {1000 * per:.1f} |")
-        ours = _bootstrap_aucs(codes, s, [0, 1, 2], pids, args.n_boot, args.seed)
+        ours = bootstrap_aucs(codes, s, [0, 1, 2], pids, args.n_boot, args.seed)
         diff = float(np.abs(ours[: args.naive_resamples] - aucs).max())
         print(f"|  |  | max abs difference, racelens vs naive on the same draws | {diff:.1e} | |")
-        print(f"|  |  | macro AUC {block['macro']['estimate']:.4f} "
-              f"[{block['macro']['ci_low']:.4f}, {block['macro']['ci_high']:.4f}] | | |")
+        print(f"|  |  | macro AUC {block.macro.estimate:.4f} "
+              f"[{block.macro.ci_low:.4f}, {block.macro.ci_high:.4f}] | | |")
 
 
 if __name__ == "__main__":

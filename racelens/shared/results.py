@@ -2,6 +2,8 @@
 
 An :class:`AuditResult` is written as ``result.json`` (schema ``racelens.audit/1``); the shape is
 the one in DESIGN.md, key for key, so the combined report can read results of either modality.
+:class:`Estimate` and :class:`AUCBlock` are the metrics' typed estimates
+(:mod:`racelens.shared.metrics.estimate`), re-exported here.
 
 Example
 -------
@@ -23,6 +25,7 @@ from typing import Any, Literal
 import numpy as np
 
 from racelens.errors import ConfigError, SchemaError
+from racelens.shared.metrics.estimate import AUCBlock, Estimate
 from racelens.shared.run_files import write_files_note
 from racelens.shared.tables import atomic_write_json
 
@@ -52,50 +55,6 @@ def _num(x: float | None) -> float | None:
         return None
     x = float(x)
     return None if math.isnan(x) else x
-
-
-@dataclass(frozen=True)
-class Estimate:
-    """A point estimate with its confidence interval (``None`` where undefined)."""
-
-    estimate: float | None
-    ci_low: float | None = None
-    ci_high: float | None = None
-
-    def to_dict(self) -> dict[str, float | None]:
-        return {"estimate": _num(self.estimate), "ci_low": _num(self.ci_low),
-                "ci_high": _num(self.ci_high)}
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> Estimate:
-        try:
-            return cls(d["estimate"], d.get("ci_low"), d.get("ci_high"))
-        except (KeyError, TypeError) as exc:
-            raise SchemaError(f"an estimate needs 'estimate', 'ci_low', 'ci_high'; got {d!r}") from exc
-
-    def contains(self, value: float) -> bool:
-        """Whether ``value`` lies inside the interval (closed)."""
-        return (self.ci_low is not None and self.ci_high is not None
-                and self.ci_low <= value <= self.ci_high)
-
-
-@dataclass(frozen=True)
-class AUCBlock:
-    """Macro AUC and one-vs-rest AUC per group, each with an interval."""
-
-    macro: Estimate
-    per_group: Mapping[str, Estimate]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"macro": self.macro.to_dict(),
-                "per_group": {g: e.to_dict() for g, e in self.per_group.items()}}
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> AUCBlock:
-        if "macro" not in d or "per_group" not in d:
-            raise SchemaError("an 'auc' block needs 'macro' and 'per_group'")
-        return cls(Estimate.from_dict(d["macro"]),
-                   {g: Estimate.from_dict(e) for g, e in d["per_group"].items()})
 
 
 @dataclass(frozen=True)
@@ -469,8 +428,8 @@ def evaluate_condition(
     y_true = np.asarray(y_true)
     y_score = np.asarray(y_score, dtype=float)
     block = auc_with_ci(y_true, y_score, classes, patient_ids=patient_ids, method=ci,
-                        n_boot=n_boot, level=level, seed=seed)
+                        n_boot=n_boot, level=level, seed=seed)  # typed: notes kept
     # Clustered by patient: several samples of one patient are not independent evidence.
     p = p_value_vs_chance(y_true, y_score, classes, patient_ids=patient_ids)
-    return ConditionResult(condition, AUCBlock.from_dict(block), float(p), int(len(y_true)),
+    return ConditionResult(condition, block, float(p), int(len(y_true)),
                            dict(extras or {}), strength)

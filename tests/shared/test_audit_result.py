@@ -132,7 +132,7 @@ def test_evaluate_condition_uses_shared_metrics() -> None:
         c = evaluate_condition(Condition("original"), y, s, CLASSES, patient_ids=pid, ci=ci,
                                n_boot=100, seed=4)
         block = auc_with_ci(y, s, CLASSES, patient_ids=pid, method=ci, n_boot=100, seed=4)
-        assert c.auc == AUCBlock.from_dict(block)
+        assert c.auc == block and c.auc == AUCBlock.from_dict(block.to_dict())
         assert c.p_value_vs_chance == p_value_vs_chance(y, s, CLASSES, patient_ids=pid)
         assert c.n_test == len(y)
 

@@ -11,6 +11,7 @@ from sklearn.metrics import roc_auc_score
 
 from racelens.errors import ConfigError, DataError, LabelError
 from racelens.shared import metrics as M
+from racelens.shared.metrics.bootstrap import bootstrap_aucs
 
 CLASSES = ["Asian", "Black", "White"]
 
@@ -125,7 +126,7 @@ def test_delong_ci_brackets_estimate() -> None:
 
 def test_ovr_delong_diagonal_equals_delong_variance() -> None:
     y, s = _tied_inputs(2)
-    block = M.auc_with_ci(y, s, CLASSES, method="delong")
+    block = M.auc_with_ci(y, s, CLASSES, method="delong").to_dict()
     for j, g in enumerate(CLASSES):
         auc, var = M.delong_variance(y == g, s[:, j])
         lo, hi = block["per_group"][g]["ci_low"], block["per_group"][g]["ci_high"]
@@ -168,7 +169,7 @@ def test_bootstrap_resample_equals_sklearn_on_replicated_rows() -> None:
     y, s = _tied_inputs(6, n=60)
     s[:, 0] = np.random.default_rng(0).normal(size=60)  # untied column: the fast path
     codes = np.searchsorted(CLASSES, y)
-    boot = M._bootstrap_aucs(codes, s, [0, 1, 2], None, 7, seed=3)
+    boot = bootstrap_aucs(codes, s, [0, 1, 2], None, 7, seed=3)
     _, counts = next(M.patient_bootstrap_counts(codes, None, 7, seed=3))
     for b in range(7):
         rows = np.repeat(np.arange(60), counts[b].astype(int))
@@ -178,9 +179,9 @@ def test_bootstrap_resample_equals_sklearn_on_replicated_rows() -> None:
 
 def test_bootstrap_is_seeded_and_brackets_estimate() -> None:
     y, s = _tied_inputs(7)
-    a = M.auc_with_ci(y, s, CLASSES, n_boot=100, seed=1)
-    assert a == M.auc_with_ci(y, s, CLASSES, n_boot=100, seed=1)
-    assert a != M.auc_with_ci(y, s, CLASSES, n_boot=100, seed=2)
+    a = M.auc_with_ci(y, s, CLASSES, n_boot=100, seed=1).to_dict()
+    assert a == M.auc_with_ci(y, s, CLASSES, n_boot=100, seed=1).to_dict()
+    assert a != M.auc_with_ci(y, s, CLASSES, n_boot=100, seed=2).to_dict()
     for e in [a["macro"], *a["per_group"].values()]:
         assert e["ci_low"] <= e["estimate"] <= e["ci_high"]
 
@@ -191,13 +192,13 @@ def test_patient_bootstrap_is_wider_than_sample_bootstrap_for_repeated_samples()
     s0 = rng.normal(size=120) + (y0 == "B")
     y, s = np.repeat(y0, 5), np.repeat(s0, 5)  # five near-identical studies per patient
     patients = np.repeat(np.arange(120), 5)
-    by_patient = M.auc_with_ci(y, s, ["A", "B"], patient_ids=patients, n_boot=300)["macro"]
-    by_sample = M.auc_with_ci(y, s, ["A", "B"], n_boot=300)["macro"]
+    by_patient = M.auc_with_ci(y, s, ["A", "B"], patient_ids=patients, n_boot=300).to_dict()["macro"]
+    by_sample = M.auc_with_ci(y, s, ["A", "B"], n_boot=300).to_dict()["macro"]
     width_p = by_patient["ci_high"] - by_patient["ci_low"]
     width_s = by_sample["ci_high"] - by_sample["ci_low"]
     assert width_p > 1.7 * width_s  # about sqrt(5) = 2.2 times wider
-    d_p = M.auc_with_ci(y, s, ["A", "B"], patient_ids=patients, method="delong")["macro"]
-    d_s = M.auc_with_ci(y, s, ["A", "B"], method="delong")["macro"]
+    d_p = M.auc_with_ci(y, s, ["A", "B"], patient_ids=patients, method="delong").to_dict()["macro"]
+    d_s = M.auc_with_ci(y, s, ["A", "B"], method="delong").to_dict()["macro"]
     assert (d_p["ci_high"] - d_p["ci_low"]) > 1.7 * (d_s["ci_high"] - d_s["ci_low"])
 
 
@@ -208,7 +209,7 @@ def _coverage(make, method: str, n_datasets: int = 400) -> float:
     hits = 0
     for k in range(n_datasets):
         y, s, classes, true = make(k)
-        e = M.auc_with_ci(y, s, classes, method=method, n_boot=200, seed=k)["macro"]
+        e = M.auc_with_ci(y, s, classes, method=method, n_boot=200, seed=k).to_dict()["macro"]
         hits += e["ci_low"] <= true <= e["ci_high"]
     return hits / n_datasets
 
@@ -311,7 +312,7 @@ def test_absent_group_gives_none_with_note(caplog: pytest.LogCaptureFixture) -> 
     y = rng.choice(["Asian", "White"], 50)
     s = rng.normal(size=(50, 3))
     with caplog.at_level(logging.WARNING, logger="racelens.shared.metrics"):
-        block = M.auc_with_ci(y, s, CLASSES, n_boot=50)
+        block = M.auc_with_ci(y, s, CLASSES, n_boot=50).to_dict()
     assert block["per_group"]["Black"] == {"estimate": None, "ci_low": None, "ci_high": None,
                                            "note": "group absent from the test set: no AUC"}
     present = [roc_auc_score(y == g, s[:, j]) for j, g in enumerate(CLASSES) if g != "Black"]
@@ -319,5 +320,5 @@ def test_absent_group_gives_none_with_note(caplog: pytest.LogCaptureFixture) -> 
     assert block["macro"]["note"] == "mean over the 2 groups present in the test set"
     assert "group(s) ['Black'] absent from the test set" in caplog.text
     assert np.isnan(M.auc_per_group(y, s, CLASSES)["Black"])
-    delong = M.auc_with_ci(y, s, CLASSES, method="delong")
+    delong = M.auc_with_ci(y, s, CLASSES, method="delong").to_dict()
     assert delong["per_group"]["Black"]["estimate"] is None

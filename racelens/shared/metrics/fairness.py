@@ -31,7 +31,7 @@ from racelens.shared.metrics import (
     patient_codes,
     weighted_auc,
 )
-from racelens.shared.results import Estimate
+from racelens.shared.metrics.estimate import Estimate
 
 __all__ = [
     "FairnessMetric",

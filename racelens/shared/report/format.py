@@ -58,7 +58,7 @@ def fmt_p(p: Any) -> str:
 
 def is_estimate(v: Any) -> bool:
     """Whether ``v`` is an ``{"estimate", "ci_low", "ci_high"}`` dict."""
-    return isinstance(v, Mapping) and "estimate" in v and set(v) <= {"estimate", "ci_low",
+    return isinstance(v, Mapping) and "estimate" in v and set(v) <= {"estimate", "ci_low", "note",
                                                                      "ci_high", "level"}
 
 
