@@ -26,6 +26,7 @@ import numpy as np
 
 from racelens.errors import ConfigError, SchemaError
 from racelens.shared.metrics.estimate import AUCBlock, Estimate
+from racelens.shared.metrics.estimate import finite_or_none as _num
 from racelens.shared.run_files import write_files_note
 from racelens.shared.tables import atomic_write_json
 
@@ -48,13 +49,6 @@ __all__ = [
 SCHEMA_ID = "racelens.audit/1"
 Modality = Literal["imaging", "text", "covariates", "human"]
 _MODALITIES = ("imaging", "text", "covariates", "human")  # human: a reader study scored like a model
-
-
-def _num(x: float | None) -> float | None:
-    if x is None:
-        return None
-    x = float(x)
-    return None if math.isnan(x) else x
 
 
 @dataclass(frozen=True)

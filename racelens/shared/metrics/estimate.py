@@ -22,10 +22,11 @@ from typing import Any
 
 from racelens.errors import SchemaError
 
-__all__ = ["Estimate", "AUCBlock"]
+__all__ = ["Estimate", "AUCBlock", "finite_or_none"]
 
 
-def _num(x: float | None) -> float | None:
+def finite_or_none(x: float | None) -> float | None:
+    """``x`` as a float, ``None`` for ``None`` or NaN (JSON has no NaN)."""
     if x is None:
         return None
     x = float(x)
@@ -45,8 +46,8 @@ class Estimate:
     note: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        d: dict[str, Any] = {"estimate": _num(self.estimate), "ci_low": _num(self.ci_low),
-                             "ci_high": _num(self.ci_high)}
+        d: dict[str, Any] = {"estimate": finite_or_none(self.estimate), "ci_low": finite_or_none(self.ci_low),
+                             "ci_high": finite_or_none(self.ci_high)}
         if self.note:
             d["note"] = self.note
         return d
