@@ -7,7 +7,9 @@ so ``racelens.shared`` never imports this package nor names its concepts:
   text result's ``extras`` (``check`` / ``redaction_check``, one per level or per condition)
   and the ``check.json`` document ``racelens export`` copies;
 - the proxy strip (``extras["strip_proxies"]``): a report section;
-- the ``redaction`` strength axis of every text condition.
+- the ``redaction`` strength axis of every text condition;
+- the redactor's evaluation on annotated gold (``racelens.evaluation/1``): a report section and
+  the ``evaluation.json`` document.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ from racelens.text.check.view import (
     render_checks,
     render_proxies_removed,
 )
+from racelens.text.evaluate.score import EVALUATION_SCHEMA
+from racelens.text.evaluate.view import EVALUATION_FILE, MISSES_FILE, render_evaluations
 
 __all__: list[str] = []
 
@@ -59,3 +63,15 @@ for _name in ("original", "redact", "strip_proxies", "*"):
 for _name in ("redact", "strip_proxies"):  # a text condition in a result of another modality
     register_strength(StrengthAxis(condition=_name, place=axis.place,
                                    family_titles={axis.FAMILY: axis.TITLE}, order=1000))
+
+# the redactor scored on an annotated corpus (racelens text evaluate): its section and document
+register_section(ReportSection(
+    key="redaction_evaluation", title="Redactor on annotated gold", schemas=(EVALUATION_SCHEMA,),
+    render=render_evaluations, order=22,
+    lead="Span precision, recall and F2 of the redactor against annotated gold spans, overall and "
+    "by gold category (counts only; the misses stay in the run folder's per-sample file)."))
+register_document(DocumentType(
+    schema=EVALUATION_SCHEMA, kind="redaction evaluation", filename=EVALUATION_FILE,
+    files_note="- `evaluation.json` - the redactor scored on annotated gold: span precision, "
+    "recall, F2 by category\n  (counts only). Its misses and false hits, with the annotated "
+    f"text, are in `{MISSES_FILE}` (per-sample data)."))

@@ -123,6 +123,11 @@ class RaceRedactor:
         self.__dict__.update(state)
         self._compile()
 
+    @property
+    def terms(self) -> tuple[Term, ...]:
+        """The lexicon terms active at this redactor's level (user terms included)."""
+        return self._terms
+
     def __repr__(self) -> str:
         return f"RaceRedactor(level={self.level!r}, replacement={self.replacement!r})"
 
