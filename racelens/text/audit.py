@@ -27,7 +27,7 @@ a level's AUC here equals the redaction check's leakage AUC for it on the same t
 proxies are ranked by the same :func:`~racelens.text.check.leakage.rank_proxies`.
 
 Outputs: ``RUN/result.json`` (modality ``text``), ``RUN/predictions.parquet`` (test scores per
-condition) and, in ``extras``, the redaction check of each level and the proxies removed.
+condition, the schema of :mod:`racelens.shared.predictions`) and, in ``extras``, the redaction check of each level and the proxies removed.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ import numpy as np
 import pandas as pd
 
 from racelens.errors import ConfigError, LabelError
+from racelens.shared.predictions import prediction_frame
 from racelens.shared.results import AuditResult, Condition, ConditionResult
 
 __all__ = ["TextAuditConfig", "run_text_audit", "strip_ngrams", "LEVELS", "REPLACEMENTS"]
@@ -261,12 +262,8 @@ def run_text_audit(config: TextAuditConfig) -> AuditResult:
                           model_params=cfg.model_params, seed=cfg.seed, n_boot=cfg.n_boot,
                           extras=extras)
         results.append(fit.result)
-        frame = pd.DataFrame({"sample_id": t["sample_id"].to_numpy()[te], "patient_id": pids[te],
-                              "race": y[te], "condition": cond.label, "name": cond.name,
-                              "params": str(dict(cond.params))})
-        for k, c in enumerate(classes):
-            frame[f"score_{c}"] = fit.test_scores[:, k]
-        preds.append(frame)
+        preds.append(prediction_frame(t["sample_id"].to_numpy()[te], cond, y[te], fit.test_scores,
+                                      classes, patient_ids=pids[te]))
         return fit.model
 
     def redact(level: str, rep: str = "token") -> list[str]:

@@ -91,7 +91,7 @@ def test_audit_learns_planted_signal_and_accounts_for_every_row(signal_manifest,
     assert back.modality == "imaging" and back.to_dict() == res.to_dict()
     preds = pd.read_parquet(run / "predictions.parquet")
     assert len(preds) == 3 * original.n_test
-    assert list(preds.columns) == ["sample_id", "condition", "split", "y_true",
+    assert list(preds.columns) == ["sample_id", "patient_id", "condition", "split", "y_true",
                                    "p_Asian", "p_Black", "p_White"]
     np.testing.assert_allclose(preds[["p_Asian", "p_Black", "p_White"]].sum(axis=1), 1.0, rtol=1e-5)
     roc = original.extras["roc"]

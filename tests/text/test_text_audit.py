@@ -68,7 +68,7 @@ def test_audit_levels_and_proxy_stripping(tmp_path):
     preds = pd.read_parquet(tmp_path / "run" / "predictions.parquet")
     per = preds.groupby("condition")["sample_id"].apply(lambda s: tuple(sorted(s)))
     assert per.nunique() == 1 and len(per) == 4
-    assert {"score_Black", "score_White"} <= set(preds.columns)
+    assert {"p_Black", "p_White"} <= set(preds.columns)  # the one schema of both modalities
     back = AuditResult.read(tmp_path / "run")
     assert back.modality == "text" and len(back.conditions) == 4
     check = back.extras["check"]["explicit"]

@@ -36,6 +36,7 @@ import pandas as pd
 
 from racelens.errors import ConfigError, DataError
 from racelens.imaging.audit.data import PreparedData, prepare_data
+from racelens.shared.predictions import prediction_frame
 from racelens.shared.results import AuditResult, Condition, ConditionResult, evaluate_condition
 from racelens.shared.tables import atomic_write_parquet
 from racelens.shared.train.distributed import (
@@ -242,10 +243,8 @@ def _evaluate(data: PreparedData, model: Any, cond: Condition, config: ImagingAu
                                 patient_ids=data.table.loc[test, "patient_id"].to_numpy(),
                                 n_boot=config.n_boot, seed=config.seed, extras=extras,
                                 strength=pert.strength_point)
-    preds = pd.DataFrame({"sample_id": data.table.loc[test, "sample_id"].astype(str).to_numpy(),
-                          "condition": cond.label, "split": "test", "y_true": y_true.astype(str)})
-    for j, c in enumerate(data.classes):
-        preds[f"p_{c}"] = probs[:, j]
+    preds = prediction_frame(data.table.loc[test, "sample_id"].to_numpy(), cond, y_true, probs,
+                             data.classes, patient_ids=data.table.loc[test, "patient_id"].to_numpy())
     return result, preds
 
 
