@@ -32,7 +32,7 @@ bench: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check racelens tests benchmarks
 
-# Debian chromium for the browser test of the HTML report (skipped with a message if absent).
+# Debian chromium + chromium-driver for the browser tests (report, reader page; skipped with a message if absent).
 browser-deps:
 	@bash scripts/browser-deps.sh || echo "browser-deps: chromium could not be installed; the browser test will skip"
 

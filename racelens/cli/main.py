@@ -38,6 +38,8 @@ _GROUPS: dict[str, tuple[str, str, str]] = {
     "text": ("racelens.cli.text", "app", "Clinical notes: redaction, redaction checks, leakage audits."),
     "report": ("racelens.cli.report", "report", "Combine result.json files into one HTML/JSON/Markdown report."),
     "demo": ("racelens.cli.demo", "demo", "Run the whole audit on a built-in synthetic cohort."),
+    "reader": ("racelens.cli.reader", "app",
+               "A blinded reader study: make the page, score the answers beside the model."),
     "synth": ("racelens.cli.synth", "synth", "Write a synthetic cohort in the real loaders' file layouts."),
     "export": ("racelens.cli.export", "export",
                "Copy aggregate results out of run directories, without per-sample data."),

@@ -108,13 +108,17 @@ def classify(rel: Path) -> str:
     return _BY_SUFFIX.get(rel.suffix.lower(), "other")
 
 
-def write_files_note(directory: str | Path) -> Path | None:
+def write_files_note(directory: str | Path, *, extra: str = "") -> Path | None:
     """Write ``FILES.md`` into a run directory (atomically; unchanged when already current).
 
-    A ``FILES.md`` that racelens did not write is left alone; then ``None`` is returned.
+    ``extra`` is a Markdown section put before the standard note, for a folder whose files the
+    table above does not describe (a layer that wrote them says what they hold). A ``FILES.md``
+    that racelens did not write is left alone; then ``None`` is returned.
     """
-    path = Path(directory) / FILES_NOTE
     note = _note()
+    if extra:
+        note = f"{_MARK}\n{extra.rstrip()}\n\n{note[len(_MARK) + 1:]}"
+    path = Path(directory) / FILES_NOTE
     if path.exists():
         try:
             current = path.read_text(encoding="utf-8")

@@ -18,7 +18,7 @@ from racelens.errors import ConfigError, LabelError
 from racelens.shared.metrics.bootstrap import patient_codes
 
 __all__ = ["delong_covariance", "delong_variance", "delong_ci", "delong_test", "normal_ci",
-           "z_p_value", "ovr_delong"]
+           "z_p_value", "ovr_delong", "ovr_influence"]
 
 
 def _binary_mask(y_true: Any, positive: Any | None) -> np.ndarray:
@@ -125,6 +125,18 @@ def delong_test(y_true: Any, score_a: Any, score_b: Any, *, positive: Any | None
 def ovr_delong(codes: np.ndarray, scores: np.ndarray, present: list[int],
                 patient_ids: Any | None) -> tuple[np.ndarray, np.ndarray]:
     """One-vs-rest AUCs and their covariance from per-sample DeLong components."""
+    aucs, phi = ovr_influence(codes, scores, present, patient_ids)
+    return aucs, phi.T @ phi
+
+
+def ovr_influence(codes: np.ndarray, scores: np.ndarray, present: list[int],
+                  patient_ids: Any | None) -> tuple[np.ndarray, np.ndarray]:
+    """One-vs-rest AUCs and their scaled DeLong influence per sample (per patient if given).
+
+    ``phi.T @ phi`` is the AUCs' covariance; two scorings of the same samples give the
+    covariance of their difference as ``(phi_a - phi_b).T @ (phi_a - phi_b)`` (paired tests,
+    :mod:`racelens.shared.metrics.paired`).
+    """
     phi = np.zeros((len(codes), len(present)))
     aucs = np.empty(len(present))
     for i, j in enumerate(present):
@@ -140,4 +152,4 @@ def ovr_delong(codes: np.ndarray, scores: np.ndarray, present: list[int],
         summed = np.zeros((n_pat, len(present)))
         np.add.at(summed, pidx, phi)
         phi = summed
-    return aucs, phi.T @ phi
+    return aucs, phi

@@ -51,7 +51,7 @@ log = logging.getLogger(__name__)
 
 REPORT_SCHEMA = "racelens.report/1"
 ReportPayload = dict[str, Any]
-_MODALITY_ORDER = {"imaging": 0, "covariates": 1, "text": 2}
+_MODALITY_ORDER = {"imaging": 0, "covariates": 1, "text": 2, "human": 3}
 
 
 def find_results(paths: Iterable[str | Path]) -> list[Path]:

@@ -50,9 +50,10 @@ AUC_LIMITS = (0.4, 1.0)
 CHANCE = 0.5
 _COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b",
            "#e377c2", "#7f7f7f", "#bcbd22")
-_MARKERS = {"imaging": "o", "text": "s", "covariates": "D"}
+_MARKERS = {"imaging": "o", "text": "s", "covariates": "D", "human": "^"}
 # one colour per modality (matching the report's badges); repeats of a modality take the rest
-_MODALITY_COLORS = {"imaging": "#1f77b4", "text": "#d62728", "covariates": "#2ca02c"}
+_MODALITY_COLORS = {"imaging": "#1f77b4", "text": "#d62728", "covariates": "#2ca02c",
+                    "human": "#9467bd"}
 
 def _estimate(e: Estimate | Mapping[str, Any] | float | None) -> tuple[float, float, float]:
     if e is None:
