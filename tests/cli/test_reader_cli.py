@@ -5,19 +5,6 @@ from __future__ import annotations
 import json
 
 import pandas as pd
-import pytest
-
-from racelens.cli import main as cli_main
-
-
-def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    try:
-        cli_main.main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    cap = capsys.readouterr()
-    return code, cap.out, cap.err
 
 
 def _notes(path):
@@ -27,9 +14,9 @@ def _notes(path):
     pd.DataFrame(rows).to_csv(path, index=False)
 
 
-def test_make_then_score(tmp_path, capsys):
+def test_make_then_score(tmp_path, cli):
     _notes(tmp_path / "notes.csv")
-    code, out, err = _run(capsys, "reader", "make", "--notes", str(tmp_path / "notes.csv"),
+    code, out, err = cli("reader", "make", "--notes", str(tmp_path / "notes.csv"),
                           "--patient-col", "subject_id", "--sample-col", "note_id", "--n", "8",
                           "--seed", "0", "--out", str(tmp_path / "study"))
     assert code == 0, err
@@ -39,7 +26,7 @@ def test_make_then_score(tmp_path, capsys):
     key = json.loads((tmp_path / "study" / "key.json").read_text())
     pd.DataFrame({"item_id": list(key), "reader": "R", "guess": list(key.values())}).to_csv(
         tmp_path / "r.csv", index=False)
-    code, out, err = _run(capsys, "reader", "score", "--study", str(tmp_path / "study"),
+    code, out, err = cli("reader", "score", "--study", str(tmp_path / "study"),
                           "--answers", str(tmp_path / "r.csv"), "--n-boot", "20",
                           "--out", str(tmp_path / "scored"))
     assert code == 0, err
@@ -47,13 +34,13 @@ def test_make_then_score(tmp_path, capsys):
     assert json.loads((tmp_path / "scored" / "result.json").read_text())["modality"] == "human"
 
 
-def test_score_error_is_one_line(tmp_path, capsys):
+def test_score_error_is_one_line(tmp_path, cli):
     _notes(tmp_path / "notes.csv")
-    _run(capsys, "reader", "make", "--notes", str(tmp_path / "notes.csv"), "--patient-col",
+    cli("reader", "make", "--notes", str(tmp_path / "notes.csv"), "--patient-col",
          "subject_id", "--n", "6", "--out", str(tmp_path / "study"))
     pd.DataFrame({"item_id": ["nope"], "reader": ["R"], "guess": ["White"]}).to_csv(
         tmp_path / "r.csv", index=False)
-    code, out, err = _run(capsys, "reader", "score", "--study", str(tmp_path / "study"),
+    code, out, err = cli("reader", "score", "--study", str(tmp_path / "study"),
                           "--answers", str(tmp_path / "r.csv"), "--out", str(tmp_path / "o"))
     assert code == 2
     assert err.strip().count("\n") == 0 and "r.csv, row 1: unknown item id 'nope'" in err
