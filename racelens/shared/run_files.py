@@ -112,7 +112,7 @@ def write_files_note(directory: str | Path, *, extra: str = "") -> Path | None:
     """Write ``FILES.md`` into a run directory (atomically; unchanged when already current).
 
     ``extra`` is a Markdown section put before the standard note, for a folder whose files the
-    table above does not describe (a layer that wrote them says what they hold). A ``FILES.md``
+    standard note does not describe (the layer that wrote them says what they hold). A ``FILES.md``
     that racelens did not write is left alone; then ``None`` is returned.
     """
     note = _note()
