@@ -193,7 +193,7 @@ def _reader_rows(answers: pd.DataFrame, scores: np.ndarray, y: np.ndarray, pids:
                                if answers.loc[m, "seconds"].notna().any() else None)}
         try:
             row["auc"] = auc_with_ci(y[m], scores[m], groups, patient_ids=pids[m],
-                                     n_boot=cfg.n_boot, seed=cfg.seed)["macro"]
+                                     n_boot=cfg.n_boot, seed=cfg.seed).macro.to_dict()
         except LabelError as exc:  # a reader who saw one group only has no AUC
             row["auc"] = {"estimate": None, "ci_low": None, "ci_high": None, "note": str(exc)}
         out[str(reader)] = row
