@@ -1,10 +1,10 @@
 """The model side of a reader study: an audit run's test-split scores for the study's condition.
 
-An imaging run (``racelens imaging audit``) writes ``predictions.parquet`` with ``sample_id``,
-``condition``, ``split``, ``y_true`` and ``p_<Group>``; a text run (``racelens text audit``) with
-``sample_id``, ``patient_id``, ``race``, ``condition`` and ``score_<Group>`` (test rows only).
-:func:`run_scores` reads either into one shape, so a study can sample the run's test items and
-score humans against the model on exactly those items.
+Both audits write ``predictions.parquet`` in one schema
+(:mod:`racelens.shared.predictions`: ``sample_id``, ``patient_id``, ``condition``, ``split``,
+``y_true``, ``p_<Group>``; older text runs are read too). :func:`run_scores` takes one
+condition's test rows, so a study can sample the run's test items and score humans against the
+model on exactly those items.
 """
 
 from __future__ import annotations
@@ -16,13 +16,10 @@ import numpy as np
 import pandas as pd
 
 from racelens.errors import DataError
+from racelens.shared.predictions import SCORE_PREFIX, read_predictions, score_columns
 from racelens.shared.results import AuditResult, Condition
-from racelens.shared.tables import read_table
 
 __all__ = ["RunScores", "run_scores"]
-
-_SCORE_PREFIXES = ("p_", "score_")
-
 
 @dataclass(frozen=True)
 class RunScores:
@@ -85,23 +82,17 @@ def run_scores(run: str | Path, condition: Condition) -> RunScores:
     if not path.exists():
         raise DataError(f"{path}: not found; --run needs an audit run folder "
                         "(racelens imaging audit / racelens text audit)")
-    table = read_table(path)
-    if "condition" not in table or "sample_id" not in table:
-        raise DataError(f"{path}: needs columns 'sample_id' and 'condition'; found "
-                        f"{list(table.columns)[:20]}")
+    table = read_predictions(path)
     rows = table[table["condition"].astype(str) == condition.label]
-    if "split" in rows:
+    if "split" in rows:  # older text runs wrote test rows only, without the column
         rows = rows[rows["split"].astype(str) == "test"]
     if rows.empty:
         found = sorted(table["condition"].astype(str).unique())
         raise DataError(f"{path}: no test predictions under {condition.label}; the run measured "
                         f"{found}")
-    prefix = next((p for p in _SCORE_PREFIXES if any(c.startswith(p) for c in rows.columns)), None)
-    if prefix is None:
-        raise DataError(f"{path}: no score columns (p_<Group> or score_<Group>)")
-    cols = [c for c in rows.columns if c.startswith(prefix)]
+    cols = score_columns(rows)
     ids = rows["sample_id"].astype(str).to_numpy(object)
     if len(set(ids)) != len(ids):
         raise DataError(f"{path}: sample ids repeat under {condition.label}")
-    return RunScores(ids, rows[cols].to_numpy(float), tuple(c[len(prefix):] for c in cols),
+    return RunScores(ids, rows[cols].to_numpy(float), tuple(c[len(SCORE_PREFIX):] for c in cols),
                      result.modality, condition.label)

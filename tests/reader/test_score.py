@@ -175,7 +175,7 @@ def test_paired_with_the_model_run_and_in_the_report(tmp_path, make_notes):
     paired = res.extras["paired"]
     y = [key[it["item_id"]] for it in meta["items"]]
     groups = ["Black", "White"]
-    model = preds.loc[sample_ids, [f"score_{g}" for g in groups]].to_numpy()
+    model = preds.loc[sample_ids, [f"p_{g}" for g in groups]].to_numpy()
     assert paired["model_macro"] == pytest.approx(macro_auc(y, model, groups), abs=1e-12)
     both = pd.concat(frames)
     onehot = np.eye(2)[[groups.index(g) if g in groups else 0 for g in both["guess"]]]
