@@ -202,3 +202,41 @@ def test_rejects_bad_config_and_empty_data(data):
     empty = TensorDataset(torch.zeros(0, 8), torch.zeros(0, dtype=torch.long))
     with pytest.raises(DataError, match="empty"):
         train_classifier(_mlp(), empty, data[1], CLASSES, _cfg())
+
+
+def test_loss_hook_trains_two_heads_and_grad_reverse_flips_the_gradient():
+    """The multi-head loss hook: items carry (task, group) labels, validation reads column 0."""
+    from racelens.shared.train.objectives import GroupDROLoss, MultiHeadLoss, grad_reverse
+
+    x = torch.randn(5, 3, requires_grad=True)
+    grad_reverse(x, 0.5).sum().backward()
+    assert torch.allclose(x.grad, torch.full((5, 3), -0.5))
+
+    class TwoHeads(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.body = nn.Linear(4, 8)
+            self.task = nn.Linear(8, 2)
+            self.group = nn.Linear(8, 3)
+
+        def forward(self, x):
+            from collections import namedtuple
+
+            f = torch.relu(self.body(x))
+            return namedtuple("Heads", "logits attribute_logits")(self.task(f), self.group(grad_reverse(f, 1.0)))
+
+    g = torch.Generator().manual_seed(0)
+    xs = torch.randn(64, 4, generator=g)
+    y = torch.stack([(xs[:, 0] > 0).long(), torch.arange(64) % 3], dim=1)
+    data = torch.utils.data.TensorDataset(xs, y)
+    with seeded_rng(0):
+        model = TwoHeads()
+    res = train_classifier(model, data, data, ["a", "b"], TrainConfig(epochs=3, progress=False, device="cpu"),
+                           loss=MultiHeadLoss(0.5))
+    assert len(res.history) == 3 and res.best_val_auc > 0.6
+    dro = GroupDROLoss(3)
+    out = model(xs)
+    loss = dro(out, y)
+    assert loss.ndim == 0 and torch.isclose(dro.q.sum(), torch.tensor(1.0))
+    with pytest.raises(ConfigError, match="\\(task, group\\) labels"):
+        MultiHeadLoss()(out, y[:, 0])

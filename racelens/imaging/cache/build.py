@@ -141,19 +141,23 @@ def _dataset_class() -> type:
                 self.images_file = Path(images_file)
                 self.rows = np.asarray(rows, dtype=np.int64)
                 self.labels = np.asarray(labels, dtype=np.int64)
-                if self.rows.shape != self.labels.shape or self.rows.ndim != 1:
-                    raise ConfigError(f"rows and labels must be 1-D and of one length, not "
-                                      f"{self.rows.shape} and {self.labels.shape}")
+                # labels: one per row, or one row of k labels per row (several heads' targets)
+                if (self.rows.ndim != 1 or self.labels.ndim not in (1, 2)
+                        or self.labels.shape[0] != self.rows.shape[0]):
+                    raise ConfigError(f"rows (1-D) and labels (1-D, or 2-D for several heads) must be of one length, "
+                                      f"not {self.rows.shape} and {self.labels.shape}")
                 self._images: np.ndarray | None = None
 
             def __len__(self) -> int:
                 return int(self.rows.shape[0])
 
-            def __getitem__(self, i: int) -> tuple[Any, int]:
+            def __getitem__(self, i: int) -> tuple[Any, Any]:
                 if self._images is None:  # opened lazily: once per DataLoader worker
                     self._images = np.load(self.images_file, mmap_mode="r")
                 img = self._images[self.rows[i]].astype(np.float32) * np.float32(1.0 / 65535.0)
-                return torch.from_numpy(img)[None], int(self.labels[i])
+                label = self.labels[i]
+                return torch.from_numpy(img)[None], (int(label) if label.ndim == 0
+                                                     else torch.from_numpy(label.copy()))
 
             def __getstate__(self) -> dict[str, Any]:
                 return {**self.__dict__, "_images": None}

@@ -70,8 +70,12 @@ def _to_device(inputs: Any, device: torch.device, channels_last: bool) -> Any:
     raise DataError(f"batch inputs must be a Tensor or a dict of Tensors, got {type(inputs).__name__}")
 
 
+def _raw_forward(model: nn.Module, inputs: Any) -> Any:
+    return model(**inputs) if isinstance(inputs, Mapping) else model(inputs)
+
+
 def _default_forward(model: nn.Module, inputs: Any) -> Tensor:
-    out = model(**inputs) if isinstance(inputs, Mapping) else model(inputs)
+    out = _raw_forward(model, inputs)
     return out.logits if hasattr(out, "logits") else out
 
 
@@ -107,6 +111,13 @@ class BatchRunner:
             model.to(memory_format=torch.channels_last)
 
     def logits(self, model: nn.Module, inputs: Any) -> Tensor:
+        return self._run(model, inputs, self.forward)
+
+    def outputs(self, model: nn.Module, inputs: Any) -> Any:
+        """What the model returns (every head), for a training loss hook."""
+        return self._run(model, inputs, _raw_forward)
+
+    def _run(self, model: nn.Module, inputs: Any, forward: Callable[[nn.Module, Any], Any]) -> Any:
         inputs = _to_device(inputs, self.device, self.channels_last)
         if self.transform is not None:
             with torch.no_grad():
@@ -114,7 +125,7 @@ class BatchRunner:
         ctx = (torch.autocast(self.device.type, dtype=self.amp_dtype) if self.amp_dtype is not None
                else contextlib.nullcontext())
         with ctx:
-            return self.forward(model, inputs)
+            return forward(model, inputs)
 
     @torch.no_grad()
     def infer(self, model: nn.Module, loader: DataLoader, progress: Any = None,

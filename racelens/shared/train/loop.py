@@ -77,12 +77,15 @@ __all__ = [
     "seeded_rng",
     "CHECKPOINT_NAME",
     "Forward",
+    "Loss",
     "Transform",
 ]
 
 log = logging.getLogger(__name__)
 
 CHECKPOINT_NAME = "checkpoint.pt"
+# loss(outputs, targets) -> the batch's mean loss; outputs as the model returns them (all heads)
+Loss = Callable[[Any, Tensor], Tensor]
 
 
 @dataclass(frozen=True)
@@ -173,13 +176,19 @@ def _epoch_seed(seed: int, epoch: int, rank: int = 0) -> int:
     return int(np.random.SeedSequence(key).generate_state(1, np.uint64)[0] >> 1)
 
 
+def _first_column(labels: np.ndarray) -> np.ndarray:
+    """The validated label of each item: the label itself, or column 0 of several heads' labels."""
+    return labels[:, 0] if labels.ndim == 2 else labels
+
+
 def _dataset_labels(data: Dataset) -> np.ndarray:
     for attr in ("labels", "targets"):
         if hasattr(data, attr):
-            return np.asarray(getattr(data, attr)).astype(np.int64)
+            return _first_column(np.asarray(getattr(data, attr)).astype(np.int64))
     if isinstance(data, torch.utils.data.TensorDataset):
-        return data.tensors[1].cpu().numpy().astype(np.int64)
-    return np.asarray([int(data[i][1]) for i in range(len(data))], dtype=np.int64)  # type: ignore[arg-type]
+        return _first_column(data.tensors[1].cpu().numpy().astype(np.int64))
+    return _first_column(np.asarray([np.asarray(data[i][1]) for i in range(len(data))],  # type: ignore[arg-type]
+                                    dtype=np.int64))
 
 
 def _class_weights(labels: np.ndarray, n_classes: int) -> Tensor:
@@ -212,6 +221,7 @@ def train_classifier(
     collate_fn: Callable[[list[Any]], Any] | None = None,
     forward: Forward | None = None,
     transform: Transform | None = None,
+    loss: Loss | None = None,
 ) -> TrainResult:
     """Train ``model`` in place and restore the weights of its best validation epoch.
 
@@ -239,6 +249,14 @@ def train_classifier(
         augmentation), in training and validation alike. One with ``set_random_state`` (a
         racelens perturbation) is reseeded every epoch from ``(config.seed, epoch)``, so random
         perturbations resume exactly too.
+    loss
+        ``loss(outputs, targets) -> mean loss over the batch``, replacing the cross-entropy of
+        the logits in training: a hook for models with several heads (a task head and an
+        adversarial attribute head) or group-weighted objectives. ``outputs`` is what the model
+        returns (its ``.logits`` are what validation scores), ``targets`` the batch's labels,
+        ``B x k`` when items carry several heads' labels (column 0 is the validated label).
+        The loss's own state (GroupDRO's group weights) is not checkpointed and, under
+        ``torchrun``, is each rank's own.
 
     Returns
     -------
@@ -298,8 +316,8 @@ def train_classifier(
                 transform.set_random_state(epoch_seed)  # type: ignore[union-attr]
             sampler.set_epoch(epoch)
             with seeded_rng(epoch_seed, device):
-                train_loss = _train_epoch(ddp_model, train_loader, criterion, optimizer, scaler,
-                                          runner, config, progress, task, ctx)
+                train_loss = _train_epoch(ddp_model, train_loader, loss or criterion, optimizer,
+                                          scaler, runner, config, progress, task, ctx)
                 sync_buffers(model, ctx)  # batch-norm statistics: averaged over the ranks
                 probs, labels = infer_dataset(runner, model, val_data, batch_size=per_rank_batch,
                                               collate_fn=collate_fn, ctx=ctx,
@@ -339,6 +357,7 @@ def _epoch_record(epoch: int, train_loss: float, probs: np.ndarray, labels: np.n
                   classes: list[str], weight: Tensor | None, lr: float) -> dict[str, float]:
     if labels is None:
         raise DataError("validation items must be (inputs, label_index) pairs")
+    labels = _first_column(labels)
     val_logp = torch.log(torch.as_tensor(probs).clamp_min(1e-12)).float()
     val_loss = float(nn.functional.nll_loss(val_logp, torch.as_tensor(labels),
                                             weight=None if weight is None else weight.cpu()))
@@ -346,7 +365,7 @@ def _epoch_record(epoch: int, train_loss: float, probs: np.ndarray, labels: np.n
             "val_macro_auc": _macro_auc(labels, probs, classes), "lr": lr}
 
 
-def _train_epoch(model: nn.Module, loader: DataLoader, criterion: nn.CrossEntropyLoss,
+def _train_epoch(model: nn.Module, loader: DataLoader, criterion: nn.CrossEntropyLoss | Loss,
                  optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler, runner: BatchRunner,
                  config: TrainConfig, progress: Any, task: Any, ctx: DistContext) -> float:
     """One pass over this rank's share; returns the mean training loss over all ranks."""
@@ -363,8 +382,10 @@ def _train_epoch(model: nn.Module, loader: DataLoader, criterion: nn.CrossEntrop
         # DDP: all-reduce gradients only on the micro-batch that steps
         sync = contextlib.nullcontext() if step or not hasattr(model, "no_sync") else model.no_sync()
         with sync:
-            logits = runner.logits(model, inputs)
-            loss = _ddp_loss(criterion(logits.float(), y), y, criterion, ctx)
+            if isinstance(criterion, nn.CrossEntropyLoss):
+                loss = _ddp_loss(criterion(runner.logits(model, inputs).float(), y), y, criterion, ctx)
+            else:  # a loss hook reads every head the model returns
+                loss = criterion(runner.outputs(model, inputs), y)
             scaler.scale(loss / config.grad_accum).backward()
         if step:
             if config.max_grad_norm is not None:
