@@ -24,7 +24,7 @@ patient. Diseases are drawn per sample: ``logit p = base + age and BMI slopes + 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -32,7 +32,7 @@ import pandas as pd
 from racelens.errors import ConfigError
 from racelens.shared.labels import SOURCES, harmonize
 
-__all__ = ["DISEASES", "FINDINGS", "GROUP_EFFECTS", "RAW_STRINGS", "synthetic_patients"]
+__all__ = ["DISEASES", "FINDINGS", "GROUP_EFFECTS", "RAW_STRINGS", "plant_finding", "synthetic_patients"]
 
 FINDINGS: tuple[str, ...] = ("Cardiomegaly", "Pleural Effusion", "Edema", "Atelectasis")
 DISEASES: tuple[str, ...] = ("No Finding", *FINDINGS)
@@ -198,3 +198,45 @@ def synthetic_patients(
     df.insert(4, "race", h["race"].to_numpy())
     df.insert(5, "hispanic", h["hispanic"].to_numpy())
     return df
+
+
+def plant_finding(
+    patients: pd.DataFrame,
+    *,
+    prevalence: Mapping[str, float],
+    column: str = "Finding",
+    default: float | None = None,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Add a 0/1 finding per sample whose prevalence depends on the group, and nothing else.
+
+    The known answer of the shortcut test (Brown et al. 2023): with the finding more prevalent in
+    one group, a model that reads the group can use it as a proxy for the finding; equal
+    prevalences are the negative control.
+
+    Parameters
+    ----------
+    patients
+        A table with a canonical ``race`` column (e.g. :func:`synthetic_patients`).
+    prevalence
+        Group -> P(finding) per sample.
+    column
+        Name of the new column.
+    default
+        P(finding) for groups not in ``prevalence`` (``None``: the mean of ``prevalence``).
+    seed
+        Seed of the draw (``numpy.random.default_rng([seed, 7])``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy with ``column`` added (int 0/1).
+    """
+    if "race" not in patients:
+        raise ConfigError("plant_finding needs a canonical 'race' column")
+    if not prevalence or any(not 0.0 <= float(p) <= 1.0 for p in prevalence.values()):
+        raise ConfigError(f"prevalence must map groups to probabilities in [0, 1], got {dict(prevalence)}")
+    base = float(np.mean(list(prevalence.values()))) if default is None else float(default)
+    p = patients["race"].map(lambda g: float(prevalence.get(g, base)) if isinstance(g, str) else base)
+    rng = np.random.default_rng([seed, 7])
+    return patients.assign(**{column: (rng.random(len(patients)) < p.to_numpy(float)).astype(int)})

@@ -347,7 +347,9 @@ def subgroup_metrics(
 
 
 def _quantiles(x: np.ndarray, q: list[float]) -> np.ndarray:
-    """Percentiles over resamples, ignoring undefined ones (``nan`` where all are)."""
+    """Percentiles over resamples, ignoring undefined ones (``nan`` where all are, or none)."""
+    if x.shape[0] == 0:  # n_boot=0: point estimates only
+        return np.full((len(q), *x.shape[1:]), np.nan)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns give NaN: wanted
         return np.nanquantile(np.where(np.isfinite(x), x, np.nan), q, axis=0)
