@@ -8,7 +8,7 @@ the commands so that ``racelens --help`` stays fast. Output is aggregates only.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -30,7 +30,7 @@ from racelens.cli.imaging_manifest import manifest_app
 if TYPE_CHECKING:
     from racelens.shared.results import AuditResult
 
-__all__ = ["app", "audit", "baseline", "cache", "probe", "print_result"]
+__all__ = ["app", "audit", "baseline", "cache", "probe", "shortcut", "print_result"]
 
 app = typer.Typer(help="Chest radiographs: manifests, audits, baselines, probes.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -187,3 +187,99 @@ def probe(
     config = FeatureProbeConfig(run=run, manifest=manifest, out=out, batch_size=batch_size,
                                 device=device, n_boot=n_boot)
     print_result(run_feature_probe(config), out)
+
+
+def _floats(spec: str, option: str) -> tuple[float, ...]:
+    from racelens.errors import ConfigError
+
+    try:
+        return tuple(float(v) for v in spec.split(",") if v.strip())
+    except ValueError:
+        raise ConfigError(f"{option} must be comma-separated numbers, got {spec!r}") from None
+
+
+@app.command()
+def shortcut(
+    manifest: Annotated[Path, typer.Option(help="manifest.parquet from `racelens imaging manifest`.")],
+    task: Annotated[str, typer.Option(help="The 0/1 disease column the models predict.")],
+    out: Annotated[Path, typer.Option(help="Run directory to write (shortcut.json).")],
+    arch: Annotated[str, typer.Option(help="small_cnn, densenet121, resnet34, resnet50, "
+                                           "efficientnet_b0 or hf:DIR.")] = "small_cnn",
+    size: Annotated[int, typer.Option(help="Model image size (cached once).")] = 224,
+    epochs: Annotated[int, typer.Option()] = 10,
+    batch_size: Annotated[int, typer.Option()] = 32,
+    lr: Annotated[float, typer.Option()] = 1e-3,
+    scales: Annotated[str, typer.Option(help="Gradient-reversal coefficients λ of the sweep "
+                                             "(λ > 0 removes race information, < 0 rewards it).")]
+    = "-1,-0.5,-0.2,0,0.2,0.5,1",
+    seeds: Annotated[int, typer.Option(help="Models per scale.")] = 5,
+    seed: Annotated[int, typer.Option()] = 0,
+    race_weight: Annotated[float, typer.Option(help="Weight of the race head's loss.")] = 0.75,
+    gap: Annotated[str, typer.Option(help="fpr, tpr, underdiagnosis or auc.")] = "fpr",
+    threshold: Annotated[str, typer.Option(help="max_f1, youden or fpr=X (chosen on validation).")]
+    = "max_f1",
+    min_task_auc: Annotated[float, typer.Option(help="Models below this task AUC are left out "
+                                                     "of the test.")] = 0.7,
+    resample_test: Annotated[str, typer.Option(help="none, or balanced: race-balanced test set "
+                                                    "with equal prevalence and age bins.")] = "none",
+    mitigations: Annotated[str, typer.Option(help="Any of erm,resample,groupdro,dann,split.")]
+    = "erm,resample,groupdro,dann,split",
+    collapse: Annotated[str | None, typer.Option(help="Re-collapse race groups (e.g. abw).")] = None,
+    weights: Annotated[Path | None, typer.Option(help="Local backbone weights file.")] = None,
+    cache_dir: Annotated[Path | None, typer.Option(help="Image cache folder (default RUN/cache).")] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda[:N].")] = "auto",
+    workers: Annotated[int, typer.Option(help="Processes decoding images into the cache.")] = 1,
+    loader_workers: Annotated[int, typer.Option(help="DataLoader worker processes.")] = 0,
+    n_boot: Annotated[int, typer.Option(help="Bootstrap resamples for intervals.")] = 1000,
+    patience: Annotated[int, typer.Option(help="Early-stopping patience (epochs).")] = 3,
+    progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+) -> None:
+    """Shortcut test and mitigations: does race encoding make the disease model unfair?
+
+    Sweeps a race head behind gradient reversal (--scales x --seeds models), correlates race
+    encoding (linear probe on frozen features) with the fairness gap (Spearman, bootstrap CI,
+    permutation p), and compares ERM, resampling, GroupDRO, DANN and SPLIT on the same split.
+    Writes OUT/shortcut.json and OUT/shortcut.png; finished models are kept in OUT/models and
+    reused, so a rerun resumes. Runs on rank 0 under torchrun. GPU recipe (DenseNet121, 15 scales
+    x 5 seeds), see docs/shortcut.md: `racelens imaging cache ... --size 224 --workers 16`, then
+    one process per GPU with `CUDA_VISIBLE_DEVICES=i` and a disjoint --scales subset into the
+    same --out, then one run with all the scales (it reuses every model) to write the result.
+    """
+    from racelens.imaging.shortcut import ShortcutConfig, run_shortcut
+
+    config = ShortcutConfig(
+        manifest=manifest, out=out, task=task, arch=arch, weights=weights, size=size, epochs=epochs,
+        batch_size=batch_size, lr=lr, patience=patience, scales=_floats(scales, "--scales"),
+        seeds=seeds, seed=seed, race_weight=race_weight, gap=gap,  # type: ignore[arg-type]
+        threshold=threshold, min_task_auc=min_task_auc,
+        resample_test=resample_test,  # type: ignore[arg-type]
+        mitigations=tuple(m.strip() for m in mitigations.split(",") if m.strip()),
+        n_boot=n_boot, collapse=collapse, cache_dir=cache_dir, device=device, workers=workers,
+        num_workers=loader_workers, progress=progress)
+    result = run_shortcut(config)
+    print_shortcut(result, out)
+
+
+def print_shortcut(result: Any, out: Path) -> None:
+    """The test's verdict and one row per mitigation (aggregates only)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    def est(d: Any) -> str:
+        e = d.get("macro", d) if isinstance(d, dict) else {}
+        return f"{_fmt(e.get('estimate'))} ({_fmt(e.get('ci_low'))}–{_fmt(e.get('ci_high'))})"
+
+    console = Console() if Console().is_terminal else Console(width=160)
+    t = result.test
+    console.print(f"shortcut test over {t.n_models} models: Spearman {_fmt(_nan_none(t.spearman))} "
+                  f"({_fmt(_nan_none(t.ci_low))}–{_fmt(_nan_none(t.ci_high))}), "
+                  f"p {_fmt(_nan_none(t.p_value))}: {t.verdict}")
+    table = Table("mitigation", "task AUC", f"{result.gap_metric} gap", "race encoding")
+    for m in result.mitigations:
+        table.add_row(str(m["name"]), est(m["task_auc"]), est(m["gap"]), est(m["encoding_auc"]))
+    console.print(table)
+    console.print(f"wrote {out / 'shortcut.json'}")
+
+
+def _nan_none(x: float) -> float | None:
+    return None if x != x else x

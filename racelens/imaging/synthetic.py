@@ -39,6 +39,7 @@ __all__ = [
     "Band",
     "Location",
     "BAND_FREQUENCY",
+    "FindingSignal",
     "ImageSignal",
     "assign_views",
     "synthetic_images",
@@ -99,6 +100,48 @@ class ImageSignal:
             except ValueError:
                 raise ConfigError(f"signal strength must be a number, got {value!r}") from None
         return cls(**kwargs)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class FindingSignal:
+    """A faint focal opacity (a nodule-like blob in the right lower lung) where a 0/1 column is 1.
+
+    With :func:`racelens.shared.synthetic.plant_finding` it makes the shortcut test's known
+    answer: a finding that is harder to see than the group texture and more prevalent in one
+    group. The blob's position jitters a little per image; its amplitude is ``0.08 * strength`` of
+    the display range (the group texture's at the same strength) and it draws on its own random
+    stream, so anatomy, pose, texture and noise are the same with or without it.
+
+    Parameters
+    ----------
+    column
+        The 0/1 column of the patients table that marks the finding.
+    strength
+        Amplitude scale (0: the images carry no trace of the finding).
+    radius
+        Gaussian SD of the blob as a fraction of the image half-width.
+    """
+
+    column: str = "Finding"
+    strength: float = 0.5
+    radius: float = 0.15
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= float(self.strength) <= 10.0:
+            raise ConfigError(f"finding strength must be in [0, 10], got {self.strength}")
+        if not 0.02 <= float(self.radius) <= 1.0:
+            raise ConfigError(f"finding radius must be in [0.02, 1], got {self.radius}")
+
+
+def _finding(rng: np.random.Generator, present: np.ndarray, size: int,
+             finding: FindingSignal) -> np.ndarray:
+    n = len(present)
+    g = (np.arange(size, dtype=np.float32) + 0.5) / size * 2.0 - 1.0
+    cx = (-0.33 + rng.normal(0.0, 0.04, n)).reshape(n, 1, 1)
+    cy = (0.15 + rng.normal(0.0, 0.04, n)).reshape(n, 1, 1)
+    r2 = (g[None, None, :] - cx) ** 2 + (g[None, :, None] - cy) ** 2
+    blob = np.exp(-0.5 * r2 / finding.radius**2).astype(np.float32)
+    return blob * (present.astype(np.float32) * np.float32(_AMPLITUDE * finding.strength)).reshape(n, 1, 1)
 
 
 def assign_views(patients: pd.DataFrame, *, seed: int = 0) -> pd.Series:
@@ -200,6 +243,7 @@ def synthetic_images(
     groups: Sequence[str] = ("Asian", "Black", "White"),
     views: pd.Series | None = None,
     seed: int = 0,
+    finding: FindingSignal | None = None,
 ) -> np.ndarray:
     """Render one image per row of ``patients`` (the table of ``synthetic_patients``).
 
@@ -218,6 +262,8 @@ def synthetic_images(
         ``AP``/``PA`` per row (AP magnifies the heart a little); default :func:`assign_views`.
     seed
         Seed; anatomy, pose and noise do not depend on ``signal``.
+    finding
+        A focal opacity drawn where ``patients[finding.column] == 1`` (see :class:`FindingSignal`).
 
     Returns
     -------
@@ -237,6 +283,10 @@ def synthetic_images(
     effusion = _column(patients, "Pleural Effusion", 0.0)
     edema = _column(patients, "Edema", 0.0)
     ap = (np.asarray(views) == "AP").astype(np.float32)
+    if finding is not None and finding.column not in patients:
+        raise DataError(f"patients table has no {finding.column!r} column for the finding signal")
+    present = (np.zeros(len(patients), dtype=bool) if finding is None
+               else patients[finding.column].fillna(0).to_numpy() == 1)
     out = np.empty((len(patients), size, size), dtype=np.float32)
     for k, start in enumerate(range(0, len(patients), _CHUNK)):
         sl = slice(start, min(start + _CHUNK, len(patients)))
@@ -244,6 +294,8 @@ def synthetic_images(
         img, lungs = _anatomy(anatomy_rng, sl.stop - sl.start, size, bmi[sl], cardio[sl],
                               effusion[sl], edema[sl], ap[sl])
         img += _signal(signal_rng, group_index[sl], size, signal, lungs)
+        if finding is not None:
+            img += _finding(np.random.default_rng([seed, k, 3]), present[sl], size, finding)
         img += noise_rng.normal(0.0, _NOISE_SD, img.shape).astype(np.float32)
         out[sl] = np.clip(img, 0.0, 1.0)
     return out

@@ -145,3 +145,26 @@ def test_cache_command_builds_what_the_audit_reuses(manifest, tmp_path, capsys):
     assert not (run / "cache").exists()
     res = AuditResult.read(run)
     assert len(res.data.skipped) == 1 and res.data.n_input_rows == n
+
+
+def test_shortcut_writes_shortcut_json_and_prints_aggregates(manifest, tmp_path, capsys):
+    import json
+
+    run = tmp_path / "shortcut"
+    main(["imaging", "shortcut", "--manifest", str(manifest), "--task", "No Finding", "--out", str(run),
+          "--size", "32", "--epochs", "1", "--scales", "0,1", "--seeds", "1", "--mitigations", "erm,dann",
+          "--gap", "underdiagnosis", "--threshold", "fpr=0.2", "--min-task-auc", "0", "--n-boot", "20",
+          "--device", "cpu", "--no-progress"])
+    out = capsys.readouterr().out
+    assert "shortcut test over 2 models" in out and "too few models" in out
+    assert "erm" in out and "dann" in out and "P0" not in out  # aggregates only
+    d = json.loads((run / "shortcut.json").read_text())
+    assert d["gap_metric"] == "underdiagnosis" and d["threshold_rule"] == "fpr=0.2"
+    assert [m["name"] for m in d["mitigations"]] == ["erm", "dann", "select:least_encoding",
+                                                     "select:least_val_gap"]
+    with pytest.raises(SystemExit) as exc:
+        main(["imaging", "shortcut", "--manifest", str(manifest), "--task", "No Finding",
+              "--out", str(run), "--gap", "ppv"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--gap must be one of fpr, tpr, underdiagnosis, auc" in err[0]
