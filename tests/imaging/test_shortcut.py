@@ -18,8 +18,7 @@ import pytest
 
 from racelens.errors import ConfigError, SplitError
 from racelens.imaging.shortcut import ShortcutConfig, run_shortcut
-from racelens.imaging.sources.cohort import from_table, write_manifest
-from racelens.imaging.synthetic import FindingSignal, ImageSignal, synthetic_images, write_png
+from racelens.imaging.synthetic import FindingSignal, ImageSignal, synthetic_images
 from racelens.shared.resample import EvalSets
 from racelens.shared.shortcut import SHORTCUT_SCHEMA, ShortcutResult
 from racelens.shared.shortcut_eval import RowsInfo, evaluate_model
@@ -30,7 +29,7 @@ SHIFTED = {"Black": 0.2, "White": 0.6}
 EQUAL = {"Black": 0.4, "White": 0.4}
 
 
-def make_manifest(root: Path, prevalence: dict[str, float], *, n_patients: int,
+def make_manifest(helpers, root: Path, prevalence: dict[str, float], *, n_patients: int,
                   race_strength: float = 0.2, finding_strength: float = 0.5) -> Path:
     patients = synthetic_patients(n_patients, seed=0, groups=("Black", "White"), group_probs=(0.5, 0.5),
                                   other_fraction=0.02, samples_per_patient=(1, 2))
@@ -38,13 +37,7 @@ def make_manifest(root: Path, prevalence: dict[str, float], *, n_patients: int,
     images = synthetic_images(patients, size=SIZE, seed=0,
                               signal=ImageSignal(band="mid", strength=race_strength),
                               finding=FindingSignal(strength=finding_strength))
-    paths = [f"img/{i}.png" for i in range(len(images))]
-    for p, img in zip(paths, images, strict=True):
-        write_png(root / p, img)
-    patients.assign(path=paths).to_csv(root / "table.csv", index=False)
-    cohort = from_table(root / "table.csv", path_col="path", race_col="race_raw",
-                        patient_col="patient_id", sample_col="sample_id")
-    return write_manifest(cohort, root / "manifest.parquet")[0]
+    return helpers("imaging/_manifest_fixtures.py").write_png_manifest(root, patients, images)
 
 
 def _config(manifest: Path, out: Path, **kw) -> ShortcutConfig:
@@ -56,8 +49,8 @@ def _config(manifest: Path, out: Path, **kw) -> ShortcutConfig:
 
 
 @pytest.fixture(scope="module")
-def tiny_manifest(tmp_path_factory) -> Path:
-    return make_manifest(tmp_path_factory.mktemp("tiny"), SHIFTED, n_patients=90)
+def tiny_manifest(tmp_path_factory, helpers) -> Path:
+    return make_manifest(helpers, tmp_path_factory.mktemp("tiny"), SHIFTED, n_patients=90)
 
 
 def test_tiny_sweep_writes_the_schema_and_accounts_for_every_row(tiny_manifest, tmp_path):
@@ -137,3 +130,36 @@ def test_config_refuses_bad_options(tmp_path):
         _config(tmp_path / "m.parquet", tmp_path, gap="ppv")
     with pytest.raises(ConfigError, match="repeats a value"):
         _config(tmp_path / "m.parquet", tmp_path, scales=(0.0, 0.0))
+
+
+KNOWN = dict(epochs=10, scales=(-1.0, -0.5, -0.2, 0.0, 0.2, 0.5), seeds=2, min_task_auc=0.6,
+             n_boot=200, mitigations=("erm", "dann"))
+
+
+def _known_manifest(helpers, root: Path, prevalence: dict[str, float]) -> Path:
+    patients = synthetic_patients(400, seed=0, groups=("Black", "White"), group_probs=(0.5, 0.5),
+                                  other_fraction=0.0, samples_per_patient=(1, 2))
+    patients = plant_finding(patients, prevalence=prevalence, seed=0)
+    images = synthetic_images(patients, size=SIZE, seed=0, signal=ImageSignal(band="mid", strength=0.2),
+                              finding=FindingSignal(strength=0.5))
+    return helpers("imaging/_manifest_fixtures.py").write_png_manifest(root, patients, images)
+
+
+@pytest.mark.known_answer
+def test_known_answer_shortcut_when_the_finding_is_more_prevalent_in_one_group(tmp_path, helpers):
+    """Finding prevalence 0.2 vs 0.6; race texture easier to see than the finding: the gap rises
+    with race encoding, and the DANN / least-encoding choice is fairer than ERM."""
+    manifest = _known_manifest(helpers, tmp_path, SHIFTED)
+    res = run_shortcut(_config(manifest, tmp_path / "run", **KNOWN))
+    assert res.test.spearman > 0.5 and res.test.p_value < 0.05, res.test
+    assert res.test.verdict == "gap rises with race encoding: shortcut evidence"
+    gap = {m["name"]: m["gap"]["estimate"] for m in res.mitigations}
+    assert min(gap["dann"], gap["select:least_encoding"]) < gap["erm"], gap
+
+
+@pytest.mark.known_answer
+def test_known_answer_negative_control_equal_prevalence(tmp_path, helpers):
+    """Equal prevalence: race is no shortcut, the interval of ρ covers 0."""
+    manifest = _known_manifest(helpers, tmp_path, EQUAL)
+    res = run_shortcut(_config(manifest, tmp_path / "run", **KNOWN))
+    assert res.test.ci_low <= 0.0 <= res.test.ci_high, res.test
