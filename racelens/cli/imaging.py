@@ -37,6 +37,13 @@ app = typer.Typer(help="Chest radiographs: manifests, audits, baselines, probes.
 
 app.add_typer(manifest_app, name="manifest")
 
+UnitOpt = Annotated[str, typer.Option(
+    "--unit", help="What a test case is: sample (an image, or a whole series of a series "
+                   "manifest), study, series or patient; scores are averaged per unit and n_test "
+                   "counts units.")]
+SlicesOpt = Annotated[str, typer.Option(
+    "--slices", help="Evenly spaced slices per series (of a series manifest) to train on and "
+                     "score, or 'all'.")]
 VoiOpt = Annotated[str, typer.Option(
     "--voi", help="Intensity: auto (the file's window, else the HU range for CT and the 0.5-99.5 "
                   "percentiles otherwise), none, bits, percentile, minmax, lung, mediastinum, "
@@ -104,6 +111,8 @@ def audit(
     patience: Annotated[int, typer.Option(help="Early-stopping patience (epochs).")] = 3,
     progress: ProgressOpt = True,
     voi: VoiOpt = "auto",
+    unit: UnitOpt = "sample",
+    slices: SlicesOpt = "16",
 ) -> None:
     """Train on the train split; score `original` and every condition on the test split.
 
@@ -120,7 +129,7 @@ def audit(
         lr=lr, seed=seed, conditions=tuple(conditions), mode=mode,  # type: ignore[arg-type]
         collapse=collapse, task=task, threshold=threshold, workers=workers, strict=strict, resume=resume,
         n_boot=n_boot, cache_dir=cache_dir, device=device, weights=weights, patience=patience,
-        num_workers=loader_workers, progress=progress, voi=voi)
+        num_workers=loader_workers, progress=progress, voi=voi, unit=unit, slices=slices)
     result = run_imaging_audit(config)
     if launch_context().is_main:
         print_result(result, out)
@@ -136,6 +145,7 @@ def cache(
     strict: Annotated[bool, typer.Option(help="Stop at the first unreadable image.")] = False,
     progress: ProgressOpt = True,
     voi: VoiOpt = "auto",
+    slices: SlicesOpt = "16",
 ) -> None:
     """Decode and resize a manifest's images once into the cache an audit reads.
 
@@ -147,7 +157,7 @@ def cache(
     from racelens.imaging.audit.data import cache_manifest
 
     built = cache_manifest(manifest, size=size, cache_dir=cache_dir, workers=workers,
-                           strict=strict, progress=progress, voi=voi)
+                           strict=strict, progress=progress, voi=voi, slices=slices)
     reasons = Counter(reason for _, reason in built.skipped)
     say(f"cache: {len(built) - len(built.skipped)} images at {built.size} px, "
           f"{len(built.skipped)} skipped" + (f" {dict(reasons)}" if reasons else ""))

@@ -168,6 +168,18 @@ def dicom_cmd(
                            ] = "auto",
     collapse: CollapseOpt = "abw",
     consistency: ConsistencyOpt = "drop",
+    series: Annotated[str, typer.Option(
+        help="One row per series (SeriesInstanceUID): auto (CT/MR/PT, multi-file and "
+             "multi-frame series; single radiographs stay files), on or off.")] = "auto",
+    views: Annotated[str, typer.Option(
+        help="ViewPosition values kept (e.g. CC,MLO or PA,AP), comma-separated, or 'all'.")
+    ] = "all",
+    body_parts: Annotated[str, typer.Option(
+        help="BodyPartExamined values kept (e.g. HAND,CSPINE), comma-separated, or 'all'.")
+    ] = "all",
+    keep_for_processing: Annotated[bool, typer.Option(
+        "--keep-for-processing", help="Keep FOR PROCESSING images (skipped by default).")
+    ] = False,
 ) -> dict[str, Any]:
     """A DICOM folder; unreadable and non-image files are listed as skipped."""
     from racelens.imaging.sources.cohort import from_dicom_folder
@@ -176,5 +188,15 @@ def dicom_cmd(
                                patient_col=patient_col,
                                race_source=_choice(race_source, _race_sources(), "--race-source"),
                                collapse=collapse,
-                               consistency=_choice(consistency, _CONSISTENCY, "--consistency"))
+                               consistency=_choice(consistency, _CONSISTENCY, "--consistency"),
+                               series=_choice(series, ("auto", "on", "off"), "--series"),
+                               views=_values(views), body_parts=_values(body_parts),
+                               skip_for_processing=not keep_for_processing)
     return _write(cohort, out)
+
+
+def _values(text: str) -> tuple[str, ...] | None:
+    """``"a,b"`` -> ``("a", "b")``; ``"all"`` -> None."""
+    if text.strip().lower() == "all":
+        return None
+    return tuple(v.strip() for v in text.split(",") if v.strip())

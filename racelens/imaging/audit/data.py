@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +21,12 @@ import pandas as pd
 from racelens.errors import DataError, LabelError, SplitError
 from racelens.shared.results import DataSummary, SkippedRow
 
-__all__ = ["PreparedData", "prepare_data", "cache_manifest", "TASK_CLASSES"]
+__all__ = ["PreparedData", "prepare_data", "cache_manifest", "TASK_CLASSES", "DEFAULT_SLICES"]
 
 log = logging.getLogger(__name__)
 TASK_CLASSES = ("negative", "positive")
+#: Slices sampled per series of a series manifest when nothing else is asked.
+DEFAULT_SLICES = 16
 
 
 @dataclass(frozen=True)
@@ -43,9 +45,14 @@ class PreparedData:
     cache
         The :class:`~racelens.imaging.cache.build.ImageCache`, or ``None`` when images were not needed.
     summary
-        The ``data`` block of ``result.json``.
+        The ``data`` block of ``result.json`` (counting manifest rows: series, not slices).
     n_input_rows
         Rows of the manifest's input table.
+    slice_skips
+        Unreadable slices of the series kept, by reason (see :mod:`racelens.imaging.audit.slices`).
+
+    With a series manifest, ``table``, ``labels``, ``split`` and ``rows`` hold one entry per sampled
+    slice (an *item*), each carrying its series' ``sample_id``, label and split.
     """
 
     table: pd.DataFrame
@@ -56,6 +63,7 @@ class PreparedData:
     cache: Any
     summary: DataSummary
     n_input_rows: int
+    slice_skips: dict[str, int] = field(default_factory=dict)
 
     def mask(self, split: str) -> np.ndarray:
         return self.split == split
@@ -84,7 +92,8 @@ def _task_labels(table: pd.DataFrame, task: str, excluded: Counter[str]) -> tupl
 
 
 def cache_manifest(manifest: Path | Any, *, size: int = 224, cache_dir: Path, workers: int = 1,
-                   strict: bool = False, progress: bool = True, voi: str = "auto") -> Any:
+                   strict: bool = False, progress: bool = True, voi: str = "auto",
+                   slices: int | str | None = DEFAULT_SLICES) -> Any:
     """Build (or resume, or reuse) the image cache an audit of ``manifest`` reads.
 
     The cache is keyed by the manifest's fingerprint, the image size and the VOI mode, so
@@ -98,20 +107,26 @@ def cache_manifest(manifest: Path | Any, *, size: int = 224, cache_dir: Path, wo
         A manifest path written by ``racelens imaging manifest``, or an already loaded one.
     size, cache_dir, workers, strict, progress, voi
         As :func:`racelens.imaging.cache.build.build_cache`.
+    slices
+        Slices sampled per series of a series manifest (``None`` or ``"all"``: every slice).
 
     Returns
     -------
     ImageCache
         The finished cache (its ``skipped`` lists the unreadable files' rows with reasons).
     """
+    from racelens.imaging.audit.slices import check_slices, expand_items, items_fingerprint
     from racelens.imaging.cache.build import build_cache
     from racelens.imaging.sources.cohort import load_manifest
 
     cohort = load_manifest(manifest) if isinstance(manifest, (str, Path)) else manifest
-    table = cohort.table
-    return build_cache(table["path"].tolist(), table["sample_id"].astype(str).tolist(), size=size,
-                       cache_dir=cache_dir, fingerprint=cohort.fingerprint(), workers=workers,
-                       progress=progress, strict=strict, voi=voi)
+    count = check_slices(slices)
+    items = expand_items(cohort.table, count)
+    return build_cache(items["path"].tolist(), items["item_id"].tolist(), size=size,
+                       cache_dir=cache_dir,
+                       fingerprint=items_fingerprint(cohort.fingerprint(), items, count),
+                       workers=workers, progress=progress, strict=strict, voi=voi,
+                       frames=items["frame"].tolist())
 
 
 def prepare_data(
@@ -128,6 +143,7 @@ def prepare_data(
     images: bool = True,
     split_from: pd.DataFrame | None = None,
     voi: str = "auto",
+    slices: int | str | None = DEFAULT_SLICES,
 ) -> PreparedData:
     """Load, relabel, cache and split a manifest for an audit.
 
@@ -137,6 +153,8 @@ def prepare_data(
         A manifest written by ``racelens imaging manifest``.
     size, cache_dir, workers, strict, progress, voi
         Passed to :func:`racelens.imaging.cache.build.build_cache`.
+    slices
+        Evenly spaced slices per series of a series manifest (``None``/``"all"``: all).
     seed
         Seed of the patient split (an existing ``split`` column is kept).
     collapse
@@ -164,16 +182,25 @@ def prepare_data(
     skipped = [SkippedRow(str(s), str(r)) for s, r in cohort.skipped]
     cache = None
     rows = np.full(len(table), -1, dtype=np.int64)
+    slice_skips: dict[str, int] = {}
     if images:
+        from racelens.imaging.audit.slices import check_slices, drop_unreadable, expand_items
+
         if cache_dir is None:
             raise DataError("an image cache directory is needed; pass cache_dir")
         cache = cache_manifest(cohort, size=size, cache_dir=cache_dir, workers=workers,
-                               strict=strict, progress=progress, voi=voi)
-        bad = dict(cache.skipped)
-        skipped += [SkippedRow(s, r) for s, r in cache.skipped]
-        ok = ~table["sample_id"].astype(str).isin(bad).to_numpy()
-        table = table[ok].reset_index(drop=True)
-        rows = cache.rows(table["sample_id"].astype(str).tolist())
+                               strict=strict, progress=progress, voi=voi, slices=slices)
+        outcome = drop_unreadable(expand_items(table, check_slices(slices)), dict(cache.skipped))
+        skipped += [SkippedRow(s, r) for s, r in outcome.skipped]
+        slice_skips = outcome.slice_skips
+        lost = {s for s, _ in outcome.skipped}
+        table = table[~table["sample_id"].astype(str).isin(lost).to_numpy()].reset_index(drop=True)
+        # per kept sample, the cache rows of its readable items (one for a radiograph)
+        item_rows = pd.Series(cache.rows(outcome.items["item_id"].tolist()))
+        by_sample = item_rows.groupby(outcome.items["sample_id"].to_numpy(), sort=False).agg(list)
+        rows = np.empty(len(table), dtype=object)
+        for i, sid in enumerate(table["sample_id"].astype(str)):
+            rows[i] = np.asarray(by_sample[sid], dtype=np.int64)
     if collapse is not None and collapse != cohort.collapse:
         from racelens.shared.labels import apply_collapse
 
@@ -221,4 +248,11 @@ def prepare_data(
                         f"{cohort.n_input_rows} in the input; please report it")
     log.info("data: %d samples, %d patients, %d excluded, %d skipped", summary.n_samples,
              summary.n_patients, sum(excluded.values()), len(skipped))
-    return PreparedData(table, classes, labels, split, rows, cache, summary, cohort.n_input_rows)
+    if images:  # one entry per item (a radiograph, or a sampled slice of a series)
+        counts = np.array([len(r) for r in rows], dtype=np.int64)
+        repeat = np.repeat(np.arange(len(table)), counts)
+        table, labels, split = table.iloc[repeat].reset_index(drop=True), labels[repeat], \
+            split[repeat]
+        rows = np.concatenate(list(rows)) if len(rows) else np.zeros(0, dtype=np.int64)
+    return PreparedData(table, classes, labels, split, rows, cache, summary, cohort.n_input_rows,
+                        slice_skips)

@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from racelens.errors import ConfigError, DataError
-from racelens.imaging.audit.data import PreparedData, prepare_data
+from racelens.imaging.audit.data import DEFAULT_SLICES, PreparedData, prepare_data
 from racelens.shared.predictions import prediction_frame
 from racelens.shared.results import AuditResult, Condition, ConditionResult, evaluate_condition
 from racelens.shared.tables import atomic_write_parquet
@@ -45,6 +45,7 @@ from racelens.shared.train.distributed import (
     distributed_session,
     main_first,
 )
+from racelens.shared.units import UnitScores
 
 __all__ = ["ImagingAuditConfig", "run_imaging_audit", "roc_points", "write_plots"]
 
@@ -97,6 +98,13 @@ class ImagingAuditConfig:
         Intensity mode of the cached images (:mod:`racelens.imaging.io.intensity`: ``auto``,
         ``none``, ``bits``, ``percentile``, ``minmax``, ``lung``, ``mediastinum``, ``bone``,
         ``C/W``); recorded in ``result.json`` so a clipping threshold can be read back.
+    unit
+        What a test case is (:mod:`racelens.shared.units`): ``sample`` (a manifest row: an image,
+        or a whole series of a series manifest), ``study``, ``series`` or ``patient``; item
+        scores are averaged per unit before the AUC and ``n_test`` counts units.
+    slices
+        Evenly spaced slices per series of a series manifest, trained on and scored (``None``:
+        all).
     """
 
     manifest: Path
@@ -123,12 +131,18 @@ class ImagingAuditConfig:
     num_workers: int = 0
     progress: bool = True
     voi: str = "auto"
+    unit: str = "sample"
+    slices: int | str | None = DEFAULT_SLICES
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        from racelens.imaging.audit.slices import check_slices
         from racelens.imaging.io.load import check_voi
+        from racelens.shared.units import check_unit
 
         object.__setattr__(self, "voi", check_voi(self.voi))
+        object.__setattr__(self, "unit", check_unit(self.unit))
+        object.__setattr__(self, "slices", check_slices(self.slices))
         if self.mode not in ("test", "retrain"):
             raise ConfigError(f"mode must be 'test' or 'retrain', got {self.mode!r}")
         if self.size < 16:
@@ -193,8 +207,8 @@ def _train(data: PreparedData, config: ImagingAuditConfig, cond: Condition,
     return model, summary
 
 
-def _fairness_extras(data: PreparedData, config: ImagingAuditConfig, val_probs: np.ndarray,
-                     test_probs: np.ndarray) -> dict[str, Any]:
+def _fairness_extras(config: ImagingAuditConfig, val: UnitScores, test: UnitScores,
+                     groups: np.ndarray) -> dict[str, Any]:
     """Subgroup TPR/FPR/underdiagnosis at an operating point chosen on validation (``threshold``)."""
     from racelens.shared.metrics.fairness import (
         METRICS,
@@ -204,18 +218,27 @@ def _fairness_extras(data: PreparedData, config: ImagingAuditConfig, val_probs: 
     )
 
     rule, target_fpr = parse_threshold_rule(config.threshold)
-    threshold = choose_threshold(data.labels[data.mask("val")], val_probs[:, 1], rule=rule,
+    threshold = choose_threshold(val.y_true.astype(np.int64), val.y_score[:, 1], rule=rule,
                                  target_fpr=target_fpr)
-    test = data.mask("test")
     # underdiagnosis (Seyyed-Kalantari et al.) is the FPR of a "No Finding" model
     no_finding = str(config.task).strip().lower() == "no finding"
     metrics_for = (*METRICS, "underdiagnosis_rate") if no_finding else METRICS
-    metrics = subgroup_metrics(y_true=data.labels[test], y_score=test_probs[:, 1],
-                               groups=data.table.loc[test, "race"].astype(str).to_numpy(),
-                               threshold=threshold, metrics=metrics_for,
-                               patient_ids=data.table.loc[test, "patient_id"].to_numpy(),
-                               n_boot=config.n_boot, seed=config.seed)
+    metrics = subgroup_metrics(y_true=test.y_true.astype(np.int64), y_score=test.y_score[:, 1],
+                               groups=groups, threshold=threshold, metrics=metrics_for,
+                               patient_ids=test.patient_ids, n_boot=config.n_boot,
+                               seed=config.seed)
     return {"fairness": metrics.to_dict()}
+
+
+def _by_unit(data: PreparedData, split: str, probs: np.ndarray, unit: str,
+             labels: np.ndarray | None = None) -> UnitScores:
+    """The items of ``split`` scored ``probs``, aggregated to ``unit`` (mean probability)."""
+    from racelens.shared.units import aggregate_to_unit, unit_ids
+
+    mask = data.mask(split)
+    part = data.table.loc[mask]
+    return aggregate_to_unit(data.labels[mask] if labels is None else labels, probs,
+                             unit_ids(part, unit), patient_ids=part["patient_id"].to_numpy())
 
 
 def _evaluate(data: PreparedData, model: Any, cond: Condition, config: ImagingAuditConfig,
@@ -229,23 +252,35 @@ def _evaluate(data: PreparedData, model: Any, cond: Condition, config: ImagingAu
                              shard=True)
 
     pert.set_random_state(config.seed)  # random perturbations draw the same whatever came before
-    test = data.split == "test"
     probs = predict("test")
     val_probs = predict("val") if config.task is not None else None
     if not ctx.is_main:
         return None
-    y_true = np.asarray(data.classes, dtype=object)[data.labels[test]]
+    # items (images, slices) are scored; the unit (a series, a study) is what is counted
+    test = _by_unit(data, "test", probs, config.unit)
+    y_true = np.asarray(data.classes, dtype=object)[test.y_true]
     extras: dict[str, Any] = {"mode": config.mode, "strength": pert.strength,
-                              "roc": roc_points(y_true, probs, data.classes)}
+                              "roc": roc_points(y_true, test.y_score, data.classes),
+                              "unit": config.unit, "n_test_items": int(test.n_items.sum())}
     if config.task is not None:
-        extras.update(_fairness_extras(data, config, val_probs, probs))  # type: ignore[arg-type]
-    result = evaluate_condition(cond, y_true, probs, data.classes,
-                                patient_ids=data.table.loc[test, "patient_id"].to_numpy(),
-                                n_boot=config.n_boot, seed=config.seed, extras=extras,
-                                strength=pert.strength_point)
-    preds = prediction_frame(data.table.loc[test, "sample_id"].to_numpy(), cond, y_true, probs,
-                             data.classes, patient_ids=data.table.loc[test, "patient_id"].to_numpy())
+        val = _by_unit(data, "val", val_probs, config.unit)  # type: ignore[arg-type]
+        groups = _unit_groups(data, config.unit, test.unit_ids)
+        extras.update(_fairness_extras(config, val, test, groups))
+    result = evaluate_condition(cond, y_true, test.y_score, data.classes,
+                                patient_ids=test.patient_ids, n_boot=config.n_boot,
+                                seed=config.seed, extras=extras, strength=pert.strength_point)
+    # one row per unit (its id in sample_id; extras["unit"] says which unit)
+    preds = prediction_frame(test.unit_ids, cond, y_true, test.y_score, data.classes,
+                             patient_ids=test.patient_ids)
     return result, preds
+
+
+def _unit_groups(data: PreparedData, unit: str, ids: np.ndarray) -> np.ndarray:
+    """The race group of each unit (a unit belongs to one patient, hence one group)."""
+    from racelens.shared.units import unit_ids
+
+    table = data.table.assign(_unit=unit_ids(data.table, unit))
+    return table.drop_duplicates("_unit").set_index("_unit").loc[ids, "race"].astype(str).to_numpy()
 
 
 def run_imaging_audit(config: ImagingAuditConfig) -> AuditResult:
@@ -279,11 +314,12 @@ def _run(config: ImagingAuditConfig, ctx: DistContext) -> AuditResult | None:
         config.manifest, size=config.size, seed=config.seed,
         cache_dir=config.cache_dir or out / "cache", collapse=config.collapse, task=config.task,
         workers=config.workers, strict=config.strict, progress=config.progress and ctx.is_main,
-        voi=config.voi), ctx)
+        voi=config.voi, slices=config.slices), ctx)
     if ctx.is_main:
         out.mkdir(parents=True, exist_ok=True)
         atomic_write_parquet(out / "splits.parquet", pd.DataFrame(
-            {"sample_id": data.table["sample_id"].astype(str), "split": data.split}))
+            {"sample_id": data.table["sample_id"].astype(str), "split": data.split}
+        ).drop_duplicates("sample_id", ignore_index=True))
     results: list[ConditionResult] = []
     frames: list[pd.DataFrame] = []
     training: dict[str, Any] = {}
@@ -309,13 +345,21 @@ def _run(config: ImagingAuditConfig, ctx: DistContext) -> AuditResult | None:
                         extras={"task": config.task or "race", "classes": list(data.classes),
                                 "mode": config.mode, "training": training,
                                 "world_size": ctx.world_size,
-                                "split_sizes": {s: int((data.split == s).sum()) for s in ("train", "val", "test")}})
+                                "split_sizes": _split_sizes(data), "unit": config.unit,
+                                "slice_skips": dict(data.slice_skips)})
     if audit.data.n_input_rows != data.n_input_rows:
         raise DataError(f"internal accounting error: {audit.data.n_input_rows} rows accounted "
                         f"for, {data.n_input_rows} in the input; please report it")
     audit.write(out)
     write_plots(audit, out)
     return audit
+
+
+def _split_sizes(data: PreparedData) -> dict[str, int]:
+    """Manifest rows (samples: images or series) per split, not items."""
+    frame = pd.DataFrame({"sample_id": data.table["sample_id"].to_numpy(), "split": data.split})
+    sizes = frame.drop_duplicates("sample_id")["split"].value_counts()
+    return {s: int(sizes.get(s, 0)) for s in ("train", "val", "test")}
 
 
 def write_plots(result: AuditResult, out: Path) -> list[Path]:

@@ -207,7 +207,7 @@ def open_cache(directory: str | os.PathLike[str]) -> ImageCache:
 def build_cache(paths: Sequence[str | os.PathLike[str]], sample_ids: Sequence[Any], *,
                 size: int = 224, cache_dir: str | os.PathLike[str], fingerprint: str,
                 workers: int = 1, voi: VoiMode = "auto", progress: bool = True,
-                strict: bool = False) -> ImageCache:
+                strict: bool = False, frames: Sequence[int] | None = None) -> ImageCache:
     """Decode and resize every image once into a memory-mapped cache (or reuse/resume one).
 
     Parameters
@@ -229,6 +229,9 @@ def build_cache(paths: Sequence[str | os.PathLike[str]], sample_ids: Sequence[An
         Show a rich progress bar on stderr.
     strict
         Raise the first :class:`ImageLoadError` instead of recording the row as skipped.
+    frames
+        Per row, the frame of a multi-frame file (``-1`` for a single-frame file); ``None``: all
+        single-frame. A CT series is cached slice by slice this way.
 
     Returns
     -------
@@ -247,9 +250,13 @@ def build_cache(paths: Sequence[str | os.PathLike[str]], sample_ids: Sequence[An
     _check_args(paths, ids, size, workers, voi)
     voi = check_voi(voi)
     directory = cache_path(cache_dir, fingerprint, size, voi)
+    frame_list = None if frames is None or all(int(f) < 0 for f in frames) else [
+        int(f) for f in frames]
+    if frame_list is not None and len(frame_list) != len(paths):
+        raise ConfigError(f"{len(frame_list)} frames for {len(paths)} paths: give one per path")
     meta = {"schema": SCHEMA, "fingerprint": fingerprint, "size": int(size), "voi": voi,
             "intensity_rules": INTENSITY_RULES,
-            "n": len(ids), "inputs": _inputs_hash(paths, ids)}
+            "n": len(ids), "inputs": _inputs_hash(paths, ids, frame_list)}
     stats = _file_stats(paths)
     if (directory / "complete.json").is_file():
         cache = open_cache(directory)
@@ -269,7 +276,7 @@ def build_cache(paths: Sequence[str | os.PathLike[str]], sample_ids: Sequence[An
     logger.info("image cache %s: %d of %d rows to decode with %d worker(s)",
                 directory.name, len(pending), len(ids), workers)
     fill_rows(directory, paths, pending, status, reasons, size=size, voi=voi, workers=workers,
-              progress=progress, strict=strict)
+              progress=progress, strict=strict, frames=frame_list)
     return _finish(directory, ids, status, reasons, meta)
 
 
@@ -290,10 +297,11 @@ def _check_args(paths: list[str], ids: list[str], size: int, workers: int, voi: 
     check_voi(voi)
 
 
-def _inputs_hash(paths: list[str], ids: list[str]) -> str:
+def _inputs_hash(paths: list[str], ids: list[str], frames: list[int] | None = None) -> str:
     h = hashlib.sha256()
-    for sid, path in zip(ids, paths, strict=True):
-        h.update(sid.encode() + b"\0" + path.encode() + b"\n")
+    for i, (sid, path) in enumerate(zip(ids, paths, strict=True)):
+        frame = b"" if frames is None or frames[i] < 0 else b"#" + str(frames[i]).encode()
+        h.update(sid.encode() + b"\0" + path.encode() + frame + b"\n")
     return "sha256:" + h.hexdigest()
 
 

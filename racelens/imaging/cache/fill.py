@@ -46,12 +46,13 @@ def save_progress(directory: Path, status: list[str], reasons: dict[int, str],
 
 def fill_rows(directory: Path, paths: list[str], pending: list[int], status: list[str],
               reasons: dict[int, str], *, size: int, voi: VoiMode, workers: int, progress: bool,
-              strict: bool) -> None:
+              strict: bool, frames: list[int] | None = None) -> None:
     """Decode the ``pending`` rows into ``directory/images.npy``, updating ``status`` and
     ``reasons`` in place and saving them every few seconds and at the end.
 
     With ``strict`` the first unreadable file raises its :class:`ImageLoadError` (after saving
-    the rows read so far) and its row stays pending.
+    the rows read so far) and its row stays pending. ``frames`` names the frame of a multi-frame
+    file per row (``-1``: a single-frame file).
     """
     tasks = [pending[i:i + _TASK_ROWS] for i in range(0, len(pending), _TASK_ROWS)]
     images_file = directory / "images.npy"
@@ -60,7 +61,8 @@ def fill_rows(directory: Path, paths: list[str], pending: list[int], status: lis
     pool = ProcessPoolExecutor(max_workers=workers) if workers > 1 and len(tasks) > 1 else None
     try:
         with bar or nullcontext():
-            for outcome in _run_tasks(tasks, paths, images_file, size, voi, pool, 2 * workers):
+            for outcome in _run_tasks(tasks, paths, frames, images_file, size, voi, pool,
+                                      2 * workers):
                 for row, reason in outcome:
                     if reason is None:
                         status[row] = OK
@@ -81,20 +83,23 @@ def fill_rows(directory: Path, paths: list[str], pending: list[int], status: lis
     save_progress(directory, status, reasons, images_file)
 
 
-def _run_tasks(tasks: list[list[int]], paths: list[str], images_file: Path, size: int,
-               voi: VoiMode, pool: ProcessPoolExecutor | None, window: int) -> Any:
+def _run_tasks(tasks: list[list[int]], paths: list[str], frames: list[int] | None,
+               images_file: Path, size: int, voi: VoiMode, pool: ProcessPoolExecutor | None,
+               window: int) -> Any:
     """Yield each task's ``[(row, reason or None), ...]`` once its pixels are flushed."""
+    def jobs(rows: list[int]) -> list[tuple[int, str, int]]:
+        return [(r, paths[r], -1 if frames is None else int(frames[r])) for r in rows]
+
     if pool is None:
         for rows in tasks:
-            yield _decode_rows(images_file, [(r, paths[r]) for r in rows], size, voi)
+            yield _decode_rows(images_file, jobs(rows), size, voi)
         return
     # a bounded window of tasks in flight keeps memory flat and lets an interrupt stop soon
     queue = iter(tasks)
     running: set[Future[list[tuple[int, str | None]]]] = set()
     while True:
         while len(running) < window and (rows := next(queue, None)) is not None:
-            running.add(pool.submit(_decode_rows, images_file, [(r, paths[r]) for r in rows],
-                                    size, voi))
+            running.add(pool.submit(_decode_rows, images_file, jobs(rows), size, voi))
         if not running:
             return
         done, running = wait(running, return_when=FIRST_COMPLETED)
@@ -102,14 +107,14 @@ def _run_tasks(tasks: list[list[int]], paths: list[str], images_file: Path, size
             yield future.result()
 
 
-def _decode_rows(images_file: Path, jobs: list[tuple[int, str]], size: int,
+def _decode_rows(images_file: Path, jobs: list[tuple[int, str, int]], size: int,
                  voi: VoiMode) -> list[tuple[int, str | None]]:
-    """Worker: decode, resize and write ``jobs`` into the memory map."""
+    """Worker: decode, resize and write ``jobs`` (row, path, frame) into the memory map."""
     images = np.load(images_file, mmap_mode="r+")
     outcome: list[tuple[int, str | None]] = []
-    for row, path in jobs:
+    for row, path, frame in jobs:
         try:
-            images[row] = load_resized(path, size, voi=voi)
+            images[row] = load_resized(path, size, voi=voi, frame=None if frame < 0 else frame)
             outcome.append((row, None))
         except ImageLoadError as exc:
             images[row] = 0

@@ -113,11 +113,17 @@ def _label_by_patient(samples: pd.DataFrame, per_patient: pd.DataFrame, bad: set
 
 
 def _exclude_views(df: pd.DataFrame, column: str, keep: Sequence[str],
-                   excluded: Counter[str]) -> pd.DataFrame:
-    views = df[column].astype("string")
-    ok = views.isin(list(keep)).fillna(False).to_numpy(dtype=bool)
+                   excluded: Counter[str], what: str = "view",
+                   ignore_case: bool = False) -> pd.DataFrame:
+    views = df[column].astype("string") if column in df else pd.Series(pd.NA, index=df.index,
+                                                                        dtype="string")
+    if ignore_case:
+        ok = views.str.upper().isin([k.upper() for k in keep])
+    else:
+        ok = views.isin(list(keep))
+    ok = ok.fillna(False).to_numpy(dtype=bool)
     for value, n in views[~ok].fillna("<missing>").value_counts().items():
-        excluded[f"view:{value}"] += int(n)
+        excluded[f"{what}:{value}"] += int(n)
     return df.loc[ok]
 
 
@@ -320,12 +326,18 @@ def from_dicom_folder(
     race_source: LabelSource = "auto",
     collapse: str | Collapse = "abw",
     consistency: Consistency = "drop",
+    series: Literal["auto", "on", "off"] = "off",
+    skip_for_processing: bool = True,
+    views: Sequence[str] | None = None,
+    body_parts: Sequence[str] | None = None,
 ) -> Cohort:
     """A cohort from a folder of DICOM files, race from a CSV by PatientID or the EthnicGroup tag.
 
-    Input rows are the files under ``root`` (recursively, hidden files ignored). Files that are not
-    DICOM, unreadable, or hold no single-frame image go to ``skipped`` with the reason; images
-    without a ``PatientID`` are excluded as ``"missing patient id"``.
+    Input rows are the files under ``root`` (recursively, hidden files ignored), or with ``series``
+    grouping the series and the files in none (:mod:`racelens.imaging.sources.series`). Files that
+    are not DICOM, unreadable, or hold no image (or, without grouping, a multi-frame one) go to
+    ``skipped`` with the reason; images without a ``PatientID`` are excluded as
+    ``"missing patient id"``. ``study_id`` and ``series_id`` come from the study and series UIDs.
 
     Parameters
     ----------
@@ -338,9 +350,21 @@ def from_dicom_folder(
         Vocabulary of the race values (``auto`` accepts all).
     consistency
         Policy for patients whose race differs across label rows or files.
+    series
+        ``off``: one row per file; ``on``: one row per series; ``auto``: CT/MR/PT, multi-file and
+        multi-frame series as rows, single radiographs as they are.
+    skip_for_processing
+        Skip images whose ``PresentationIntentType`` is ``FOR PROCESSING`` (raw detector data of
+        a mammogram or radiograph, not meant to be viewed) with that reason.
+    views, body_parts
+        Keep only these ``ViewPosition`` (e.g. ``CC``, ``MLO``, ``PA``) or ``BodyPartExamined``
+        (e.g. ``HAND``, ``CSPINE``) values, case-insensitively; the others are excluded as
+        ``"view:VALUE"`` or ``"body part:VALUE"``. ``None`` keeps all.
     """
     from racelens.imaging.io.load import read_dicom_header
+    from racelens.imaging.sources.series import check_series_mode
 
+    series = check_series_mode(series)  # type: ignore[assignment]
     root = Path(root)
     if not root.is_dir():
         raise DataError(f"{root}: not a folder")
@@ -359,13 +383,31 @@ def from_dicom_folder(
             continue
         if not head.get("has_pixel_data"):
             skipped.append((rel, "no pixel data (not an image object)"))
-        elif (head.get("NumberOfFrames") or 1) > 1:
+        elif skip_for_processing and str(head.get("PresentationIntentType") or "").upper() == \
+                "FOR PROCESSING":
+            skipped.append((rel, "FOR PROCESSING image (raw detector data, not for display)"))
+        elif series == "off" and (head.get("NumberOfFrames") or 1) > 1:
             skipped.append((rel, f"multi-frame ({head['NumberOfFrames']} frames)"))
         else:
             rows.append({"sample_id": rel, "path": os.path.abspath(f), **head})
+    n_input, extra = len(files), {}
+    if series != "off":
+        from racelens.imaging.sources.series import group_series
+
+        rows, series_skipped, n_grouped = group_series(rows, series)
+        n_input = n_grouped + len(skipped)
+        skipped += series_skipped
+        extra = {"n_files": len(files), "series": series}
+    else:
+        rows = [{**r, "study_id": r.get("StudyInstanceUID"),
+                 "series_id": r.get("SeriesInstanceUID")} for r in rows]
     excluded: Counter[str] = Counter()
     df = pd.DataFrame(rows, columns=["sample_id", "path", "PatientID", "EthnicGroup"]
                       if not rows else None)
+    if views is not None:
+        df = _exclude_views(df, "ViewPosition", views, excluded, ignore_case=True)
+    if body_parts is not None:
+        df = _exclude_views(df, "BodyPartExamined", body_parts, excluded, "body part", True)
     df = drop_missing_patients(df, "PatientID", excluded, str(root))
     df = df.assign(patient_id=df["PatientID"].astype(str))
     if labels_csv is not None:
@@ -383,5 +425,8 @@ def from_dicom_folder(
         df["view"] = df["ViewPosition"]
     else:
         df = df.assign(race=pd.Series(dtype=object), race_raw=pd.Series(dtype=object))
-    return finish_cohort(df, source="dicom", n_input_rows=len(files), excluded=excluded,
-                         collapse=spec, skipped=skipped, check_files=False)
+    if len(df) and "ImageLaterality" in df:
+        side = df["ImageLaterality"].where(df["ImageLaterality"].notna(), df.get("Laterality"))
+        df["laterality"] = side
+    return finish_cohort(df, source="dicom", n_input_rows=n_input, excluded=excluded,
+                         collapse=spec, skipped=skipped, check_files=False, extra=extra)
