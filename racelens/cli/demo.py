@@ -45,6 +45,12 @@ def print_demo(result: DemoResult, console=None) -> None:  # type: ignore[no-unt
     console.print(f"report: {result.report['html']}")
     console.print(f"        {result.report['json']}")
     console.print(f"        {result.report['md']}")
+    if result.reader_study is not None:
+        study = result.reader_study.parent
+        console.print(f"reader study (optional step, not a known answer): {result.reader_study}")
+        console.print(f"        answer it in a browser, export the CSV, then: racelens reader score "
+                      f"--study {study} --answers ANSWERS.csv --run {study.parent / 'text'} "
+                      f"--out {study.parent / 'human'}")
 
 
 def demo(
@@ -54,11 +60,15 @@ def demo(
                                         "CPU cores) instead of the default (a few minutes).")] = False,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the cohort, splits, models and "
                                       "bootstraps.")] = 0,
+    reader_study: Annotated[bool, typer.Option(
+        "--reader-study", help="Optional step: also make a small blinded reader study of the "
+        "test notes (OUT/reader/reader.html; not a known answer).")] = False,
 ) -> None:
     """Run the whole audit on a built-in synthetic cohort and check its known answers.
 
     Writes the cohort (DICOM images, notes), the imaging, covariate and text results and the
-    combined report (report.html, report.json, report.md) under OUT.
+    combined report (report.html, report.json, report.md) under OUT; with --reader-study also
+    a small blinded reader study (OUT/reader) to try the page on.
     """
     import time
 
@@ -74,7 +84,8 @@ def demo(
     def progress(message: str) -> None:
         console.print(f"[dim]{time.perf_counter() - t0:6.1f} s[/dim]  {message}")
 
-    result = run_demo(DemoConfig(out=out, quick=quick, seed=seed, progress=progress))
+    result = run_demo(DemoConfig(out=out, quick=quick, seed=seed, progress=progress,
+                                 reader_study=reader_study))
     print_demo(result, console)
     console.print(f"done in {time.perf_counter() - t0:.1f} s")
     if not result.passed:

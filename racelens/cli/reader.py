@@ -65,21 +65,30 @@ def make(
          "aggregates only.")
 
 
-@app.command()
+@app.command(context_settings={"allow_extra_args": True})
 def score(
+    ctx: typer.Context,
     study: Annotated[Path, typer.Option("--study", help="Study folder (racelens reader make).")],
-    answers: Annotated[list[Path], typer.Option("--answers", help="Answer CSV; repeat the option "
-                                                "or list several files after it.")],
+    answers: Annotated[list[Path], typer.Option("--answers", help="Answer CSV(s): several may "
+                                                "follow the option.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Run folder for result.json.")],
     run: Annotated[Path | None, typer.Option(
         help="Audit run folder scored on the same items: paired DeLong test.")] = None,
     seed: SeedOpt = 0,
     n_boot: NBootOpt = 1000,
 ) -> None:
-    """Score the answers: pooled macro AUC with intervals, readers, agreement (result.json)."""
+    """Score the answers: pooled macro AUC with intervals, readers, agreement (result.json).
+
+    Several answer files follow one --answers (--answers a.csv b.csv, or a shell glob).
+    """
+    from racelens.errors import ConfigError
     from racelens.reader.score import ScoreConfig, score_study
 
-    res = score_study(ScoreConfig(study=study, answers=answers, run=run, out=out,
+    stray = [a for a in ctx.args if a.startswith("-")]
+    if stray:
+        raise ConfigError(f"unknown option(s) {stray}; see racelens reader score --help")
+    files = [*answers, *map(Path, ctx.args)]
+    res = score_study(ScoreConfig(study=study, answers=files, run=run, out=out,
                                   n_boot=n_boot, seed=seed))
     c = res.conditions[0]
     m = c.auc.macro

@@ -13,7 +13,9 @@ takes:
 4. ``OUT/covariates/result.json``: race from age, sex, BMI and disease labels (same split);
 5. ``OUT/text/result.json``: the text audit (no / explicit / extended redaction, then proxy
    stripping) with the redaction check (gold-span scores, residual mentions, top proxies);
-6. ``OUT/report.html`` (+ ``report.json``, ``report.md``): the combined report.
+6. ``OUT/report.html`` (+ ``report.json``, ``report.md``): the combined report;
+7. optionally (``reader_study``), ``OUT/reader``: a blinded reader study of the text audit's
+   test notes (:func:`racelens.reader.make.make_study`), for people to answer: not a known answer.
 
 The cohort is built so that the answers are known (see :data:`KNOWN_ANSWERS`): the texture sits
 at 34 cycles per image, so every low-pass filter below that radius removes it and every high-pass
@@ -99,12 +101,16 @@ class DemoConfig:
         Seed of the cohort, the splits, the models and the bootstraps.
     progress
         Called with a one-line message (aggregates only) as each stage starts and ends.
+    reader_study
+        Also make a small blinded reader study (``OUT/reader``) from the text audit's test
+        notes, for people to try the page: an optional step, not a known answer.
     """
 
     out: Path = Path("out/demo")
     quick: bool = False
     seed: int = 0
     progress: Callable[[str], None] | None = None
+    reader_study: bool = False
 
     @property
     def scale(self) -> DemoScale:
@@ -155,6 +161,7 @@ class DemoResult:
     summary: tuple[SummaryRow, ...]
     checks: tuple[KnownAnswer, ...]
     seconds: dict[str, float]
+    reader_study: Path | None = None
 
     @property
     def passed(self) -> bool:
@@ -311,6 +318,19 @@ def _named(result: AuditResult, folder: Path) -> AuditResult:
     return named
 
 
+def _reader_study(out: Path, notes_csv: Path, config: DemoConfig, stages: _Stages) -> Path:
+    """The optional step: a blinded reader study of the text audit's test notes (explicit level)."""
+    from racelens.reader.make import StudyConfig, make_study
+
+    stages.start("reader", "reader study: a blinded page of test notes (optional, no known answer)")
+    study = make_study(StudyConfig(
+        out=out / "reader", notes=notes_csv, patient_col="subject_id", sample_col="note_id",
+        race_source="mimic-iv", collapse="abw", level="explicit", run=out / "text",
+        n=30 if config.quick else 60, seed=config.seed))
+    stages.done("reader", f"reader study: {study.n_items} items in {study.page}")
+    return study.page
+
+
 def run_demo(config: DemoConfig) -> DemoResult:
     """Generate the synthetic cohort, run every audit, write the report, check the answers.
 
@@ -374,6 +394,8 @@ def run_demo(config: DemoConfig) -> DemoResult:
     stages.done("text", f"text: original {_ci(text.conditions[0].auc.macro)}, "
                 f"last {text.conditions[-1].condition.label} {_ci(text.conditions[-1].auc.macro)}")
 
+    page = _reader_study(out, synth.notes_csv, config, stages) if config.reader_study else None
+
     results = {"imaging": imaging, "covariates": covariates, "text": text}
     paths = {name: out / name / "result.json" for name in results}
     stages.start("report", "writing the combined report")
@@ -384,4 +406,4 @@ def run_demo(config: DemoConfig) -> DemoResult:
     answers = known_answers(results, {"imaging": n_images, "covariates": n_images,
                                       "text": _rows(synth.notes_csv)})
     return DemoResult(results=paths, report=dict(report), summary=_summary(results),
-                      checks=answers, seconds=dict(stages.seconds))
+                      checks=answers, seconds=dict(stages.seconds), reader_study=page)

@@ -28,7 +28,8 @@ def _run_demo(out: Path) -> str:
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):
         try:
-            cli_main.main(["demo", "--quick", "--seed", str(SEED), "--out", str(out)])
+            cli_main.main(["demo", "--quick", "--seed", str(SEED), "--out", str(out),
+                           "--reader-study"])
             code = 0
         except SystemExit as exc:
             code = exc.code
@@ -47,6 +48,22 @@ def test_demo_quick_end_to_end(tmp_path):
     _check_accounting(out, results)
     _check_report_and_stdout(out, stdout)
     _check_known_answers_flag_a_failure(results)
+    _check_reader_study(out, stdout)
+
+
+def _check_reader_study(out: Path, stdout: str) -> None:
+    """The optional step: a blinded study of the text run's test notes, listed apart from the
+    known answers."""
+    import json
+
+    import pandas as pd
+
+    meta = json.loads((out / "reader" / "study.json").read_text())
+    preds = pd.read_parquet(out / "text" / "predictions.parquet")
+    test_ids = set(preds.loc[preds["condition"] == "redact(level=explicit)", "sample_id"])
+    assert 20 <= meta["n_items"] <= 40 and {it["sample_id"] for it in meta["items"]} <= test_ids
+    assert "reader study (optional step, not a known answer)" in stdout
+    assert "racelens reader score --study" in stdout
 
 
 def _macro(result: AuditResult, name: str, **params):

@@ -192,3 +192,18 @@ def test_paired_with_the_model_run_and_in_the_report(tmp_path, make_notes):
     assert [r["condition"] for r in human_rows] == ["redact(level=explicit)"]
     assert any(r["modality"] == "text" for r in payload["headline"])
     assert payload["figures"]["auc_vs_strength"].startswith("data:image/svg+xml")
+    # the reader section (registered by racelens.reader.plugin): a row per reader, the kappa and
+    # the paired test; aggregates only (no item, sample or patient id)
+    section = next(s for s in payload["sections"] if s["key"] == "reader_studies")
+    card = section["cards"][0]
+    assert [r[0] for r in card["tables"][0]["rows"]] == ["A", "B"]
+    facts = dict(card["facts"])
+    assert facts["items"] == "12" and facts["readers"] == "2"
+    assert facts["human vs model, same items"].startswith(
+        f"{paired['human_macro']:.3f} vs {paired['model_macro']:.3f} (paired DeLong p = ")
+    assert "agreement (Cohen's kappa)" in facts
+    from racelens.shared.report.build import render_html
+
+    html = render_html(payload)
+    assert "Reader studies" in html
+    assert not any(i in html for i in key) and not any(str(x) in html for x in sample_ids)
