@@ -34,7 +34,7 @@ lint: $(STAMP)
 
 # Debian chromium + chromium-driver for the browser tests (report, reader page; skipped with a message if absent).
 browser-deps:
-	@bash scripts/browser-deps.sh || echo "browser-deps: chromium could not be installed; the browser test will skip"
+	@bash scripts/browser-deps.sh || echo "browser-deps: chromium or chromium-driver could not be installed; the browser tests will skip"
 
 # A Java runtime for the pyspark tests (local mode).
 java-deps:

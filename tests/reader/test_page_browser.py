@@ -88,6 +88,20 @@ def _answer(d, item: str, truth: str, groups: list[str], step: int) -> tuple[str
     return guess, confidence
 
 
+def _assert_quiet_and_offline(d, url: str) -> None:
+    """No console error; the only request is the page itself (data: images and the blob: of the
+    download are not network requests)."""
+    errors = [e for e in d.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
+    assert not errors, errors
+    requested = []
+    for entry in d.get_log("performance"):
+        msg = json.loads(entry["message"])["message"]
+        if msg["method"] == "Network.requestWillBeSent":
+            requested.append(msg["params"]["request"]["url"])
+    others = [u for u in requested if u != url and not u.startswith(("data:", "blob:"))]
+    assert url in requested and not others, others
+
+
 def _wait(predicate, seconds: float = 20.0):
     until = time.monotonic() + seconds
     while time.monotonic() < until:
@@ -135,16 +149,7 @@ def test_reader_page_by_keyboard_with_reload_and_export(tmp_path, driver, notes_
                          if p.stat().st_size > 0 and not p.name.endswith(".crdownload")])[0]
     assert csv.name == "answers-Dr_Ada_Lovelace.csv"
 
-    errors = [e for e in driver.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
-    assert not errors, errors
-    requested = []
-    for entry in driver.get_log("performance"):
-        msg = json.loads(entry["message"])["message"]
-        if msg["method"] == "Network.requestWillBeSent":
-            requested.append(msg["params"]["request"]["url"])
-    # data: images and the blob: of the download are not network requests; nothing else may be
-    others = [u for u in requested if u != url and not u.startswith(("data:", "blob:"))]
-    assert url in requested and not others, others
+    _assert_quiet_and_offline(driver, url)
 
     answers = pd.read_csv(csv, dtype={"item_id": str})
     assert list(answers.columns) == ["item_id", "reader", "guess",
@@ -177,3 +182,30 @@ def test_reader_page_by_keyboard_with_reload_and_export(tmp_path, driver, notes_
     expected = np.mean([roc_auc_score(truth == g, scores[:, j]) for j, g in enumerate(groups)])
     assert result["conditions"][0]["auc"]["macro"]["estimate"] == pytest.approx(expected, abs=1e-12)
     assert result["conditions"][0]["n_test"] == len(ids)
+
+
+def test_image_page_shows_embedded_images_offline(tmp_path, driver):
+    from racelens.imaging.sources.cohort import from_table, write_manifest
+    from racelens.imaging.synthetic import write_png
+
+    rng = np.random.default_rng(0)
+    rows = [{"path": str(write_png(tmp_path / "img" / f"p{p}.png", rng.random((120, 100)))),
+             "race": "BLACK/AFRICAN AMERICAN" if p % 2 else "WHITE", "pid": p} for p in range(6)]
+    cohort = from_table(pd.DataFrame(rows), path_col="path", race_col="race", patient_col="pid",
+                        race_source="mimic-iv", collapse="bw")
+    manifest, _ = write_manifest(cohort, tmp_path / "manifest.parquet")
+    study = make_study(StudyConfig(out=tmp_path / "study", manifest=manifest, n=6, seed=0,
+                                   image_size=64))
+    url = study.page.resolve().as_uri()
+    driver.get_log("performance")
+    driver.get(url)
+    driver.find_element("id", "name").send_keys("R\n")
+    image = driver.find_element("id", "image")
+    _wait(lambda: driver.execute_script("return arguments[0].complete && "
+                                        "arguments[0].naturalWidth;", image))
+    assert driver.execute_script("return [arguments[0].naturalWidth, arguments[0].naturalHeight];",
+                                 image) == [53, 64]
+    assert not driver.find_element("id", "note").is_displayed()
+    driver.find_element("tag name", "body").send_keys("2")
+    _wait(lambda: driver.execute_script("return window.racelensReader.answered();") == 1)
+    _assert_quiet_and_offline(driver, url)
