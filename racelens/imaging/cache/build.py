@@ -47,6 +47,7 @@ import pandas as pd
 from racelens.errors import ConfigError, DataError
 from racelens.imaging.cache.fill import OK, PENDING, fill_rows, save_progress
 from racelens.imaging.io.load import VoiMode, check_voi, resize_image
+from racelens.imaging.io.resize import from_levels
 from racelens.shared.tables import atomic_write_bytes, atomic_write_json, atomic_write_parquet
 
 __all__ = ["ImageCache", "build_cache", "open_cache", "cache_path", "resize_image"]
@@ -117,7 +118,7 @@ class ImageCache:
     def as_float(self, rows: Sequence[int] | np.ndarray | slice | int) -> np.ndarray:
         """Images at ``rows`` as float32 in [0, 1] (shape ``(len(rows), size, size)``)."""
         data = self.array[rows]
-        return data.astype(np.float32) * np.float32(1.0 / 65535.0)
+        return from_levels(data)
 
     def torch_dataset(self, rows: Sequence[int] | np.ndarray,
                       labels: Sequence[int] | np.ndarray) -> Any:
@@ -154,7 +155,7 @@ def _dataset_class() -> type:
             def __getitem__(self, i: int) -> tuple[Any, Any]:
                 if self._images is None:  # opened lazily: once per DataLoader worker
                     self._images = np.load(self.images_file, mmap_mode="r")
-                img = self._images[self.rows[i]].astype(np.float32) * np.float32(1.0 / 65535.0)
+                img = from_levels(self._images[self.rows[i]])
                 label = self.labels[i]
                 return torch.from_numpy(img)[None], (int(label) if label.ndim == 0
                                                      else torch.from_numpy(label.copy()))

@@ -14,7 +14,10 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["resize_image", "resize_float", "to_levels"]
+__all__ = ["resize_image", "resize_float", "to_levels", "from_levels", "LEVELS"]
+
+#: The cache stores intensity in [0, 1] as ``round(x * LEVELS)`` uint16.
+LEVELS = 65535
 
 
 def resize_image(image: np.ndarray, size: int) -> np.ndarray:
@@ -58,8 +61,14 @@ def _resize_weights(n_in: int, n_out: int) -> Any:
 
 def to_levels(image: np.ndarray, scale: float = 1.0, offset: float = 0.0) -> np.ndarray:
     """``scale * image + offset`` clipped to [0, 1], as ``round(x * 65535)`` uint16 (float32)."""
-    out = np.multiply(image, np.float32(65535.0 * scale), dtype=np.float32)
+    out = np.multiply(image, np.float32(LEVELS * scale), dtype=np.float32)
     if offset:
-        out += np.float32(65535.0 * offset)
-    np.clip(out, 0.0, 65535.0, out=out)
+        out += np.float32(LEVELS * offset)
+    np.clip(out, 0.0, float(LEVELS), out=out)
     return np.rint(out, out=out).astype(np.uint16)
+
+
+def from_levels(levels: np.ndarray) -> np.ndarray:
+    """uint16 cache levels back to float32 intensity in [0, 1] (the inverse of
+    :func:`to_levels`, to within half a level)."""
+    return np.asarray(levels).astype(np.float32) * np.float32(1.0 / LEVELS)
