@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from racelens.imaging.sources.cohort import mimic_cxr
+from racelens.imaging.sources import mimic_cxr
 
 RACES = ["WHITE", "BLACK/AFRICAN AMERICAN", "ASIAN", "ASIAN - CHINESE", "HISPANIC/LATINO - DOMINICAN",
          "UNKNOWN", "OTHER", "WHITE - OTHER EUROPEAN"]

@@ -90,7 +90,7 @@ def mimic_cxr_cmd(
     no_check_files: NoCheckOpt = False,
 ) -> dict[str, Any]:
     """MIMIC-CXR-JPG joined to MIMIC-IV admissions and patients (Gichoya's defaults)."""
-    from racelens.imaging.sources.cohort import mimic_cxr
+    from racelens.imaging.sources import mimic_cxr
 
     kept = None if views.strip().lower() == "all" else tuple(
         v.strip() for v in views.split(",") if v.strip())
@@ -118,7 +118,7 @@ def chexpert_cmd(
     no_check_files: NoCheckOpt = False,
 ) -> dict[str, Any]:
     """CheXpert joined to CHEXPERT DEMO (frontal, non-Hispanic by default)."""
-    from racelens.imaging.sources.cohort import chexpert
+    from racelens.imaging.sources import chexpert
 
     cohort = chexpert(root, csv, demo, frontal_only=not all_views,
                       exclude_hispanic=not keep_hispanic, collapse=collapse,
@@ -182,7 +182,7 @@ def dicom_cmd(
     ] = False,
 ) -> dict[str, Any]:
     """A DICOM folder; unreadable and non-image files are listed as skipped."""
-    from racelens.imaging.sources.cohort import from_dicom_folder
+    from racelens.imaging.sources import from_dicom_folder
 
     cohort = from_dicom_folder(root, labels_csv=labels_csv, race_col=race_col,
                                patient_col=patient_col,

@@ -8,7 +8,6 @@ commands do the join (with the cohort rules of :mod:`racelens.text.sources`) and
 
 from __future__ import annotations
 
-from collections import Counter
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,29 +15,25 @@ import typer
 
 from racelens.cli._util import CollapseOpt, say
 
-__all__ = ["cohort_app", "write_note_cohort"]
+__all__ = ["cohort_app"]
 
 cohort_app = typer.Typer(help="Join notes to race (MIMIC-IV-Note, MIMIC-III) into one note table.",
                          no_args_is_help=True)
 
 
-def write_note_cohort(cohort: Any, out: Path) -> dict[str, Any]:
-    """Write ``cohort.table`` to ``out`` (format by suffix) and its accounting beside it."""
-    from racelens.shared.tables import atomic_write_json, table_stem, write_table
+def _write(cohort: Any, out: Path) -> None:
+    """Write the cohort with its sidecar (:meth:`racelens.shared.cohort.Cohort.write`); print
+    the accounting read back from the sidecar."""
+    from racelens.shared.cohort import read_sidecar
 
-    summary = cohort.summary()
-    write_table(out, cohort.table)
-    meta = {"schema": "racelens.notes/1", "n_input_rows": int(cohort.n_input_rows),
-            **{k: v for k, v in summary.to_dict().items() if k != "skipped"},
-            "skipped_by_reason": dict(Counter(s.reason for s in cohort.skipped))}
-    atomic_write_json(table_stem(out).with_suffix(".json"), meta)
-    return meta
+    _, side = cohort.write(out)
+    _print(read_sidecar(side), out)
 
 
 def _print(meta: dict[str, Any], out: Path) -> None:
     say(f"input rows {meta['n_input_rows']}: notes {meta['n_samples']} "
-               f"({meta['n_patients']} patients), excluded {sum(meta['excluded'].values())}, "
-               f"skipped {sum(meta['skipped_by_reason'].values())}")
+        f"({meta['n_patients']} patients), excluded {sum(meta['excluded'].values())}, "
+        f"skipped {sum(meta['skipped_by_reason'].values())}")
     say("groups: " + ", ".join(f"{g} {n}" for g, n in meta["groups"].items()))
     for reason, n in meta["excluded"].items():
         say(f"  excluded {reason}: {n}")
@@ -64,7 +59,7 @@ def mimic_iv(
     check_write_suffix(out)
     cohort = mimic_iv_notes(notes, admissions, collapse=collapse, consistency=consistency,  # type: ignore[arg-type]
                             join=join)  # type: ignore[arg-type]
-    _print(write_note_cohort(cohort, out), out)
+    _write(cohort, out)
 
 
 @cohort_app.command("mimic-iii")
@@ -87,4 +82,4 @@ def mimic_iii(
     cohort = mimic_iii_notes(notes, admissions, categories=tuple(category or ("Discharge summary",)),
                              one_per_admission=one_per_admission, collapse=collapse,
                              consistency=consistency)  # type: ignore[arg-type]
-    _print(write_note_cohort(cohort, out), out)
+    _write(cohort, out)

@@ -20,7 +20,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
@@ -217,9 +217,11 @@ class ConditionResult:
             raise SchemaError(f"a condition needs key {exc.args[0]!r}") from exc
 
 
-@dataclass(frozen=True)
-class SkippedRow:
-    """An input row whose payload could not be used, and why."""
+class SkippedRow(NamedTuple):
+    """An input row whose payload could not be used, and why.
+
+    A named pair, so ``dict(cohort.skipped)`` maps sample ids to reasons.
+    """
 
     sample_id: str
     reason: str

@@ -47,6 +47,7 @@ __all__ = [
     "TableWriter",
     "table_stem",
     "check_write_suffix",
+    "require_columns",
     "fingerprint_table",
     "TABLE_SUFFIXES",
     "WRITE_SUFFIXES",
@@ -118,6 +119,15 @@ def read_table(path: str | os.PathLike[str], *, columns: Iterable[str] | None = 
             raise DataError(f"{path}: missing column(s) {missing}; found {list(df.columns)}")
         df = df[cols]
     return df
+
+
+def require_columns(df: pd.DataFrame, columns: Iterable[str], where: str | None = None) -> None:
+    """A :class:`DataError` naming ``where`` and the missing columns, if any is missing."""
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        prefix = f"{where}: " if where else ""
+        raise DataError(f"{prefix}missing column(s) {missing}; the table has "
+                        f"{list(df.columns)[:20]}")
 
 
 def table_kind(path: str | os.PathLike[str]) -> TableKind:

@@ -84,7 +84,7 @@ class TextAuditConfig:
         A stripped proxy is listed in ``result.json`` only if it occurs in the notes of at least
         this many distinct training patients (the others are counted, not named).
     collapse, race_source, consistency
-        Label rules (:func:`racelens.shared.labels.label_cohort`).
+        Label rules (the one policy, :func:`racelens.shared.labels.label_cohort`).
     seed, n_boot
         Seed of the split, models and bootstrap; bootstrap resamples.
     model_params
@@ -228,6 +228,7 @@ def run_text_audit(config: TextAuditConfig) -> AuditResult:
     AuditResult
         Modality ``text``; ``data`` accounts for every input row.
     """
+    from racelens.shared.cohort import ordered_groups
     from racelens.shared.results import library_versions
     from racelens.shared.tables import atomic_write_parquet, check_writable_dir
     from racelens.text.check.leakage import fit_leakage, fit_model, leakage_split
@@ -248,7 +249,7 @@ def run_text_audit(config: TextAuditConfig) -> AuditResult:
                           splits=t["split"] if "split" in t.columns else None)
     y = t["race"].astype(str).to_numpy(object)
     pids = t["patient_id"].to_numpy(object)
-    classes = sorted(set(y))
+    classes = ordered_groups(y, cohort.groups_order)
     original, given = _texts_of(cfg, t)
     texts: dict[str, list[str]] = {"none": original}
     fits: dict[str, Any] = {}  # level -> the fitted token-redaction model
@@ -312,7 +313,7 @@ def run_text_audit(config: TextAuditConfig) -> AuditResult:
             ranker = model if cfg.model == "tfidf" else None
 
     result = AuditResult(
-        modality="text", data=cohort.summary(), conditions=tuple(results), config=cfg.to_dict(),
+        modality="text", data=cohort.data_summary(), conditions=tuple(results), config=cfg.to_dict(),
         seed=cfg.seed, versions=library_versions(),
         extras={"model": cfg.model, "classes": classes,
                 "split_sizes": {s: int((split == s).sum()) for s in ("train", "val", "test")},

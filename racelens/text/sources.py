@@ -1,11 +1,15 @@
 """Note cohorts: MIMIC-IV-Note, MIMIC-III NOTEEVENTS, or any table, with standard columns.
 
-Every loader returns a :class:`NoteCohort` whose table has DESIGN.md's standard columns
+Every loader returns the one :class:`racelens.shared.cohort.Cohort` (payload ``text``), labelled
+by the one policy (:func:`racelens.shared.labels.label_cohort`), whose table has DESIGN.md's
+standard columns
 ``sample_id``, ``patient_id``, ``race`` (the collapse group), ``race_raw`` (the source string) and
 ``text``, next to the source's raw columns (joins are by explicit keys). Every input row is
 accounted for: it is a sample, counted in ``excluded`` (by label rule or filter, per reason) or
 listed in ``skipped`` (an empty note). Note files are read in chunks with only the needed
-columns, so a filter (MIMIC-III categories) never holds the whole 4 GB file in memory.
+columns (:func:`racelens.shared.tables.read_table_chunked`), so a filter (MIMIC-III categories)
+never holds the whole 4 GB file in memory. A table written by :meth:`Cohort.write` (``racelens
+text cohort``) is read with its sidecar, so what the MIMIC join left out stays counted.
 
 Example
 -------
@@ -20,60 +24,28 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from collections.abc import Iterable, Sequence
+from typing import Literal
 
 import pandas as pd
 
 from racelens.errors import ConfigError, DataError
-from racelens.shared.results import DataSummary, SkippedRow
-from racelens.shared.tables import fingerprint_table, read_table, read_table_chunked
+from racelens.shared.cohort import Cohort, build_cohort, is_cohort_file
+from racelens.shared.labels import (
+    INCONSISTENT_KEY,
+    Consistency,
+    drop_missing_patients,
+    inconsistent_records,
+    label_cohort,
+)
+from racelens.shared.results import SkippedRow
+from racelens.shared.tables import read_table, read_table_chunked
 
-__all__ = ["NoteCohort", "mimic_iv_notes", "mimic_iii_notes", "from_table", "STANDARD_COLUMNS"]
+__all__ = ["mimic_iv_notes", "mimic_iii_notes", "from_table", "STANDARD_COLUMNS", "NO_ADMISSION"]
 
+#: The note cohort's standard columns (DESIGN.md), payload ``text``.
 STANDARD_COLUMNS = ("sample_id", "patient_id", "race", "race_raw", "text")
 NO_ADMISSION = "no matching admission"
-Consistency = Literal["drop", "mode", "none"]
-
-
-@dataclass(frozen=True)
-class NoteCohort:
-    """Notes with standard columns, and the count of every row that did not make it."""
-
-    table: pd.DataFrame
-    excluded: Mapping[str, int] = field(default_factory=dict)
-    skipped: Sequence[SkippedRow] = ()
-    n_input_rows: int = 0
-    dataset: str = "table"
-    collapse: str = "abw"
-
-    @property
-    def groups(self) -> dict[str, int]:
-        """Notes per group, largest first."""
-        return {str(k): int(v) for k, v in self.table["race"].value_counts().items()}
-
-    def fingerprint(self) -> str:
-        """Order-independent hash of the standard columns."""
-        return fingerprint_table(self.table, STANDARD_COLUMNS)
-
-    def summary(self) -> DataSummary:
-        """Counts for ``result.json``; ``n_samples + sum(excluded) + len(skipped)`` is the input."""
-        return DataSummary(len(self.table), int(self.table["patient_id"].nunique()), self.groups,
-                           dict(self.excluded), tuple(self.skipped), self.fingerprint(),
-                           self.dataset)
-
-    def to_dataset(self, columns: Sequence[str] | None = None) -> Any:
-        """The cohort as a :class:`datasets.Dataset` (standard columns, plus ``split`` if set)."""
-        import datasets
-
-        cols = list(columns) if columns is not None else [
-            c for c in (*STANDARD_COLUMNS, "split") if c in self.table.columns]
-        df = self.table[cols].copy()
-        for c in ("sample_id", "patient_id"):
-            if c in df:
-                df[c] = df[c].astype(str)
-        return datasets.Dataset.from_pandas(df, preserve_index=False)
 
 
 def _empty(text: pd.Series) -> pd.Series:
@@ -82,19 +54,19 @@ def _empty(text: pd.Series) -> pd.Series:
 
 def _finish(notes: pd.DataFrame, *, sample_col: str, text_col: str, race_col: str,
             patient_col: str, source: str, collapse: str, consistency: Consistency,
-            excluded: Counter[str], n_input: int, dataset: str) -> NoteCohort:
-    """Skip empty notes, label, and rename to the standard columns."""
-    from racelens.shared.labels import label_cohort
-
+            excluded: Counter[str], n_input: int, dataset: str, raw_col: str | None = None,
+            skipped: Iterable[SkippedRow] = ()) -> Cohort:
+    """Skip empty notes, label (the one policy), and build the Cohort with standard columns."""
     notes = notes.reset_index(drop=True)
     empty = _empty(notes[text_col])
-    skipped = tuple(SkippedRow(str(s), "empty note") for s in notes.loc[empty, sample_col])
+    skipped = (*skipped, *(SkippedRow(str(s), "empty note") for s in notes.loc[empty, sample_col]))
     notes = notes.loc[~empty]
+    notes = drop_missing_patients(notes, patient_col, excluded, dataset)
     if notes.empty:
         raise DataError(f"{dataset}: no usable notes ({n_input} rows read, "
                         f"{len(skipped)} empty, {sum(excluded.values())} excluded)")
-    lab = label_cohort(notes, race_col, patient_col, source=source, collapse=collapse,
-                       consistency=consistency)
+    lab = label_cohort(notes, race_col, patient_col, source=source,  # type: ignore[arg-type]
+                       collapse=collapse, consistency=consistency, raw_col=raw_col, where=dataset)
     excluded.update(lab.excluded)
     t = lab.table
     out = pd.DataFrame({"sample_id": t[sample_col].astype(str).to_numpy(),
@@ -104,23 +76,16 @@ def _finish(notes: pd.DataFrame, *, sample_col: str, text_col: str, race_col: st
     raw = [c for c in t.columns
            if c not in (text_col, "race", "race_raw") and c not in out.columns]
     out = pd.concat([out, t[raw].reset_index(drop=True)], axis=1)
-    if out["sample_id"].duplicated().any():
-        raise DataError(f"{dataset}: sample ids are not unique; name a unique id column")
-    cohort = NoteCohort(out, dict(excluded.most_common()), skipped, n_input, dataset,
-                        str(getattr(lab.collapse, "name", collapse)))
-    assert len(out) + sum(cohort.excluded.values()) + len(skipped) == n_input
-    return cohort
+    return build_cohort(out, source=dataset, n_input_rows=n_input, excluded=excluded,
+                        collapse=lab.collapse, groups_order=lab.groups_order, skipped=skipped,
+                        payload="text")
 
 
 def _drop_inconsistent(notes: pd.DataFrame, adm: pd.DataFrame, subject: str, race: str,
                        source: str, excluded: Counter[str]) -> pd.DataFrame:
     """Gichoya's rule over all of a patient's admissions, not only those with notes."""
-    from racelens.shared.labels import INCONSISTENT_KEY, harmonize, inconsistent_patients
-
-    h = adm[[subject]].copy()
-    h["race"] = harmonize(adm[race], source)["race"].to_numpy()
-    bad = set(inconsistent_patients(h, subject, "race"))
-    drop = notes[subject].isin(bad)
+    bad = inconsistent_records(adm, subject, race, source)  # type: ignore[arg-type]
+    drop = notes[subject].astype(str).isin(bad)
     if drop.any():
         excluded[INCONSISTENT_KEY] += int(drop.sum())
     return notes.loc[~drop]
@@ -149,7 +114,7 @@ def mimic_iv_notes(
     consistency: Consistency = "drop",
     join: Literal["hadm", "subject"] = "hadm",
     chunksize: int = 50_000,
-) -> NoteCohort:
+) -> Cohort:
     """MIMIC-IV-Note ``discharge.csv.gz`` or ``radiology.csv.gz`` joined to ``admissions``.
 
     Parameters
@@ -204,7 +169,7 @@ def mimic_iii_notes(
     collapse: str = "abw",
     consistency: Consistency = "drop",
     chunksize: int = 50_000,
-) -> NoteCohort:
+) -> Cohort:
     """MIMIC-III ``NOTEEVENTS.csv.gz`` joined to ``ADMISSIONS.csv.gz`` (``ETHNICITY``).
 
     Parameters
@@ -262,15 +227,24 @@ def from_table(
     race_source: str = "auto",
     collapse: str = "abw",
     consistency: Consistency = "drop",
-) -> NoteCohort:
+) -> Cohort:
     """A note cohort from any table (or CSV/parquet/JSON-lines file) with text, race and patient.
 
-    ``sample_col`` names a unique note id; without it notes are numbered by row.
+    ``sample_col`` names a unique note id; without it notes are numbered by row (a cohort file's
+    ``sample_id`` is used). A file written by :meth:`Cohort.write` (``racelens text cohort``) is
+    read with its sidecar: the rows its join left out stay counted (``n_input_rows`` is the note
+    export's), and its ``race_raw`` keeps the source string.
     """
     dataset = "table"
+    prior: Cohort | None = None
     if not isinstance(table, pd.DataFrame):
         dataset = os.path.basename(str(table))
-        table = read_table(table)
+        if is_cohort_file(table):
+            prior = Cohort.read(table, required=())
+            table, dataset = prior.table, prior.source
+            sample_col = sample_col or ("sample_id" if "sample_id" in table else None)
+        else:
+            table = read_table(table)
     missing = [c for c in (text_col, race_col, patient_col, sample_col) if c and c not in table]
     if missing:
         raise DataError(f"missing column(s) {missing}; the table has {list(table.columns)[:20]}; "
@@ -279,12 +253,17 @@ def from_table(
     if sample_col is None:
         sample_col = "_row"
         df[sample_col] = df.index.astype(str)
+    # a table whose race column is the canonical group keeps its source string in race_raw
+    raw_col = "race_raw" if race_col == "race" and "race_raw" in df.columns else None
     if race_col == "race" or race_col == "race_raw":  # free the standard names
         df = df.rename(columns={race_col: "_race_source"})
         race_col = "_race_source"
+    excluded: Counter[str] = Counter(prior.excluded if prior is not None else {})
     out = _finish(df, sample_col=sample_col, text_col=text_col, race_col=race_col,
                   patient_col=patient_col, source=race_source, collapse=collapse,
-                  consistency=consistency, excluded=Counter(), n_input=len(df), dataset=dataset)
+                  consistency=consistency, excluded=excluded,
+                  n_input=prior.n_input_rows if prior is not None else len(df), dataset=dataset,
+                  raw_col=raw_col, skipped=prior.skipped if prior is not None else ())
     drop = [c for c in ("_row", "_race_source") if c in out.table]
-    return NoteCohort(out.table.drop(columns=drop), out.excluded, out.skipped, out.n_input_rows,
-                      out.dataset, out.collapse)
+    return Cohort(out.table.drop(columns=drop), out.excluded, out.skipped, out.n_input_rows,
+                  out.source, out.collapse, out.groups_order, out.extra, "text")

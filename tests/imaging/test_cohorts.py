@@ -12,7 +12,7 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
 from racelens.errors import DataError, LabelError, SchemaError
-from racelens.imaging.sources.cohort import (
+from racelens.imaging.sources import (
     Cohort,
     chexpert,
     from_dicom_folder,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from racelens.errors import DataError, LabelError, SplitError
+from racelens.shared.cohort import ordered_groups
 from racelens.shared.results import DataSummary, SkippedRow
 
 __all__ = ["PreparedData", "prepare_data", "cache_manifest", "TASK_CLASSES", "DEFAULT_SLICES"]
@@ -117,7 +118,7 @@ def cache_manifest(manifest: Path | Any, *, size: int = 224, cache_dir: Path, wo
     """
     from racelens.imaging.audit.slices import check_slices, expand_items, items_fingerprint
     from racelens.imaging.cache.build import build_cache
-    from racelens.imaging.sources.cohort import load_manifest
+    from racelens.imaging.sources import load_manifest
 
     cohort = load_manifest(manifest) if isinstance(manifest, (str, Path)) else manifest
     count = check_slices(slices)
@@ -173,13 +174,13 @@ def prepare_data(
     SplitError
         When a split is empty.
     """
-    from racelens.imaging.sources.cohort import load_manifest
+    from racelens.imaging.sources import load_manifest
     from racelens.shared.splits import patient_split
 
     cohort = load_manifest(manifest)
     table = cohort.table.reset_index(drop=True)
     excluded: Counter[str] = Counter({str(k): int(v) for k, v in cohort.excluded.items()})
-    skipped = [SkippedRow(str(s), str(r)) for s, r in cohort.skipped]
+    skipped = list(cohort.skipped)
     cache = None
     rows = np.full(len(table), -1, dtype=np.int64)
     slice_skips: dict[str, int] = {}
@@ -227,8 +228,7 @@ def prepare_data(
         rows = rows[table.pop("_i").to_numpy()]
         classes = list(TASK_CLASSES)
     else:
-        present = set(table["race"].astype(str))
-        classes = [g for g in cohort.groups_order if g in present] + sorted(present - set(cohort.groups_order))
+        classes = ordered_groups(table["race"].astype(str), cohort.groups_order)
         labels = table["race"].astype(str).map({c: i for i, c in enumerate(classes)}).to_numpy(np.int64)
     if len(set(labels.tolist())) < 2:
         raise LabelError(f"only {len(set(labels.tolist()))} class(es) left after exclusions; "
@@ -237,15 +237,13 @@ def prepare_data(
     for name in ("train", "val", "test"):
         if not (split == name).any():
             raise SplitError(f"the {name} split is empty; add patients or set a split column")
+    # the rows used, with the manifest's accounting: the Cohort checks that they add up
+    used = replace(cohort, table=table, excluded=excluded, skipped=tuple(skipped))
     race_counts = table["race"].astype(str).value_counts()
-    order = [g for g in cohort.groups_order if g in race_counts] + sorted(
-        set(race_counts.index) - set(cohort.groups_order))
-    summary = DataSummary(len(table), int(table["patient_id"].nunique()),
-                          {g: int(race_counts[g]) for g in order}, dict(excluded), tuple(skipped),
-                          cohort.fingerprint(), cohort.source)
-    if summary.n_input_rows != cohort.n_input_rows:
-        raise DataError(f"accounting error: {summary.n_input_rows} rows accounted for, "
-                        f"{cohort.n_input_rows} in the input; please report it")
+    summary = DataSummary(len(table), used.n_patients,
+                          {g: int(race_counts[g]) for g in ordered_groups(race_counts.index,
+                                                                          cohort.groups_order)},
+                          used.excluded, used.skipped, cohort.fingerprint(), cohort.source)
     log.info("data: %d samples, %d patients, %d excluded, %d skipped", summary.n_samples,
              summary.n_patients, sum(excluded.values()), len(skipped))
     if images:  # one entry per item (a radiograph, or a sampled slice of a series)

@@ -1,6 +1,7 @@
 """Loaders for the real imaging sources: MIMIC-CXR-JPG, CheXpert and DICOM folders.
 
-Each returns a :class:`racelens.imaging.sources.cohort.Cohort`; what counts as an input row is said in
+Each returns the one :class:`racelens.shared.cohort.Cohort`, labelled by the one policy
+(:mod:`racelens.shared.labels.policy`); what counts as an input row is said in
 each loader's docstring, so ``len(table) + sum(excluded) + len(skipped) == n_input_rows``.
 """
 
@@ -17,99 +18,25 @@ from typing import Literal
 
 import pandas as pd
 
-from racelens.errors import DataError, ImageLoadError, LabelError
-from racelens.imaging.sources.cohort import (
-    Cohort,
-    absolute_paths,
-    drop_missing_patients,
-    finish_cohort,
-    normalise_sex,
-)
+from racelens.errors import DataError, ImageLoadError
+from racelens.imaging.sources.cohort import absolute_paths, finish_cohort, normalise_sex
+from racelens.shared.cohort import Cohort
 from racelens.shared.labels import (
-    COLLAPSES,
-    INCONSISTENT_KEY,
+    NO_RACE_RECORD,
     Collapse,
+    Consistency,
     LabelSource,
-    apply_collapse,
-    consistent_patients,
-    harmonize,
-    inconsistent_patients,
+    drop_missing_patients,
+    get_collapse,
+    label_by_patient,
     label_cohort,
+    race_per_patient,
 )
-from racelens.shared.tables import read_table
+from racelens.shared.tables import read_table, require_columns
 
 __all__ = ["mimic_cxr", "chexpert", "from_dicom_folder", "race_per_patient"]
 
 logger = logging.getLogger(__name__)
-
-Consistency = Literal["drop", "mode", "none"]
-NO_RACE_RECORD = "no race record"
-
-
-def _collapse(collapse: str | Collapse) -> Collapse:
-    if isinstance(collapse, Collapse):
-        return collapse
-    if collapse not in COLLAPSES:
-        raise LabelError(f"unknown collapse {collapse!r}; use one of: {', '.join(COLLAPSES)}")
-    return COLLAPSES[collapse]
-
-
-def _require(df: pd.DataFrame, cols: Sequence[str], what: str) -> None:
-    missing = [c for c in cols if c not in df.columns]
-    if missing:
-        raise DataError(f"{what}: missing column(s) {missing}; found {list(df.columns)[:20]}")
-
-
-def race_per_patient(records: pd.DataFrame, patient_col: str, race_col: str,
-                     source: LabelSource = "auto", consistency: Consistency = "drop"
-                     ) -> tuple[pd.DataFrame, set[str]]:
-    """One race per patient from several records (admissions, label rows).
-
-    Returns
-    -------
-    per_patient : pandas.DataFrame
-        Indexed by patient id (str) with ``race`` (canonical), ``hispanic`` and ``race_raw`` (the
-        most frequent raw value among the records that carry the chosen race).
-    inconsistent : set of str
-        Patients whose known races differ across records (empty unless ``consistency="drop"``).
-    """
-    h = harmonize(records[race_col], source)
-    work = pd.DataFrame({"patient": records[patient_col].astype(str).to_numpy(),
-                         "race": h["race"].to_numpy(), "hispanic": h["hispanic"].to_numpy(),
-                         "race_raw": h["race_raw"].to_numpy()})
-    work["_orig"] = work["race"]
-    bad: set[str] = set()
-    if consistency == "drop":
-        bad = {str(p) for p in inconsistent_patients(work, "patient", "race")}
-    elif consistency == "mode":
-        work = consistent_patients(work, "patient", "race", policy="mode")
-    work["_known"] = work["race"] != "Unknown"
-    work["_same"] = work["_orig"] == work["race"]
-    work["_freq"] = work.groupby(["patient", "race_raw"], dropna=False)["race"].transform("size")
-    rep = (work.sort_values(["patient", "_known", "_same", "_freq", "race_raw"],
-                            ascending=[True, False, False, False, True], na_position="last")
-           .drop_duplicates("patient").set_index("patient"))
-    return rep[["race", "hispanic", "race_raw"]], bad
-
-
-def _label_by_patient(samples: pd.DataFrame, per_patient: pd.DataFrame, bad: set[str],
-                      spec: Collapse, excluded: Counter[str]) -> pd.DataFrame:
-    """Attach each sample's patient race; count inconsistent, unrecorded and collapsed-out rows."""
-    incons = samples["patient_id"].isin(bad)
-    if incons.any():
-        excluded[INCONSISTENT_KEY] += int(incons.sum())
-    samples = samples.loc[~incons].drop(columns=["race", "hispanic", "race_raw"], errors="ignore")
-    samples = samples.join(per_patient, on="patient_id")
-    unrecorded = samples["race"].isna()
-    if unrecorded.any():
-        excluded[NO_RACE_RECORD] += int(unrecorded.sum())
-    samples = samples.loc[~unrecorded]
-    groups, dropped = apply_collapse(samples["race"], spec, hispanic=samples["hispanic"],
-                                     raw=samples["race_raw"])
-    excluded.update(dropped)
-    samples = samples.assign(race=groups).loc[groups.notna()]
-    samples["race"] = samples["race"].astype(str)
-    return samples
 
 
 def _exclude_views(df: pd.DataFrame, column: str, keep: Sequence[str],
@@ -174,9 +101,9 @@ def mimic_cxr(
     check_files
         List rows whose JPEG does not exist in ``skipped``.
     """
-    spec = _collapse(collapse)
+    spec = get_collapse(collapse)
     meta = read_table(metadata_csv)
-    _require(meta, ["dicom_id", "subject_id", "study_id", "ViewPosition"], str(metadata_csv))
+    require_columns(meta, ["dicom_id", "subject_id", "study_id", "ViewPosition"], str(metadata_csv))
     n_input = len(meta)
     excluded: Counter[str] = Counter()
     if views is not None:
@@ -184,15 +111,15 @@ def mimic_cxr(
     adm = read_table(admissions_csv)
     if race_column == "auto":
         race_column = "race" if "race" in adm.columns else "ethnicity"
-    _require(adm, ["subject_id", race_column], str(admissions_csv))
+    require_columns(adm, ["subject_id", race_column], str(admissions_csv))
     source = "mimic-iv" if race_column == "race" else "mimic-iv-v1"
     per_patient, bad = race_per_patient(adm, "subject_id", race_column, source, consistency)
     meta = drop_missing_patients(meta, "subject_id", excluded, str(metadata_csv))
     samples = meta.assign(patient_id=meta["subject_id"].astype(str))
-    samples = _label_by_patient(samples, per_patient, bad, spec, excluded)
+    samples = label_by_patient(samples, per_patient, bad, spec, excluded)
     if patients_csv is not None:
         pat = read_table(patients_csv)
-        _require(pat, ["subject_id", "gender", "anchor_age"], str(patients_csv))
+        require_columns(pat, ["subject_id", "gender", "anchor_age"], str(patients_csv))
         keep = [c for c in ("gender", "anchor_age", "anchor_year", "anchor_year_group") if c in pat]
         pat = pat.assign(patient_id=pat["subject_id"].astype(str)).drop_duplicates("patient_id")
         samples = samples.join(pat.set_index("patient_id")[keep], on="patient_id")
@@ -200,12 +127,12 @@ def mimic_cxr(
         samples["age"] = pd.to_numeric(samples["anchor_age"], errors="coerce")
     if chexpert_labels_csv is not None:
         lab = read_table(chexpert_labels_csv)
-        _require(lab, ["subject_id", "study_id"], str(chexpert_labels_csv))
+        require_columns(lab, ["subject_id", "study_id"], str(chexpert_labels_csv))
         lab = lab.drop_duplicates(["subject_id", "study_id"]).set_index(["subject_id", "study_id"])
         samples = samples.join(lab, on=["subject_id", "study_id"])
     if split_csv is not None:
         spl = read_table(split_csv)
-        _require(spl, ["dicom_id", "split"], str(split_csv))
+        require_columns(spl, ["dicom_id", "split"], str(split_csv))
         samples = samples.join(spl.drop_duplicates("dicom_id").set_index("dicom_id")["split"],
                                on="dicom_id")
     root = Path(images_root)
@@ -263,17 +190,17 @@ def chexpert(
         recorded race; a collapse with a Hispanic group (``abhw``) always keeps them.
     """
     root = Path(root)
-    spec = _collapse(collapse)
+    spec = get_collapse(collapse)
     if spec.hispanic != "group":
         spec = replace(spec, hispanic="exclude" if exclude_hispanic else "ignore")
     df = read_table(_find(root, csv, "CheXpert csv"))
-    _require(df, ["Path", "Frontal/Lateral"], str(csv))
+    require_columns(df, ["Path", "Frontal/Lateral"], str(csv))
     n_input = len(df)
     excluded: Counter[str] = Counter()
     if frontal_only:
         df = _exclude_views(df, "Frontal/Lateral", ["Frontal"], excluded)
     dem = read_table(_find(root, demo, "CheXpert demographics file"))
-    _require(dem, ["PATIENT", "PRIMARY_RACE", "ETHNICITY"], str(demo))
+    require_columns(dem, ["PATIENT", "PRIMARY_RACE", "ETHNICITY"], str(demo))
     dem = dem.assign(PATIENT=dem["PATIENT"].astype(str).str.strip())
     if dem["PATIENT"].duplicated().any():
         logger.warning("%s: %d duplicate PATIENT rows; the first is used", demo,
@@ -289,7 +216,7 @@ def chexpert(
         excluded[NO_RACE_RECORD] += int((~known).sum())
     df = df.loc[known].join(dem.set_index("PATIENT"), on="patient_id")
     labeled = label_cohort(df, "PRIMARY_RACE", "patient_id", "chexpert", spec, "none",
-                           ethnicity_col="ETHNICITY")
+                           ethnicity_col="ETHNICITY", where=str(csv))
     excluded.update(labeled.excluded)
     out = labeled.table
     first = Path(str(df["Path"].iloc[0])).parts[0] if len(df) else ""
@@ -372,7 +299,7 @@ def from_dicom_folder(
                    if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts))
     if not files:
         raise DataError(f"{root}: no files found")
-    spec = _collapse(collapse)
+    spec = get_collapse(collapse)
     rows, skipped = [], []
     for f in files:
         rel = f.relative_to(root).as_posix()
@@ -412,11 +339,12 @@ def from_dicom_folder(
     df = df.assign(patient_id=df["PatientID"].astype(str))
     if labels_csv is not None:
         lab = read_table(labels_csv)
-        _require(lab, [patient_col, race_col], str(labels_csv))
+        require_columns(lab, [patient_col, race_col], str(labels_csv))
         per_patient, bad = race_per_patient(lab, patient_col, race_col, race_source, consistency)
-        df = _label_by_patient(df, per_patient, bad, spec, excluded)
+        df = label_by_patient(df, per_patient, bad, spec, excluded)
     elif len(df):
-        labeled = label_cohort(df, "EthnicGroup", "patient_id", race_source, spec, consistency)
+        labeled = label_cohort(df, "EthnicGroup", "patient_id", race_source, spec, consistency,
+                               where=str(root))
         excluded.update(labeled.excluded)
         df = labeled.table
     if len(df):

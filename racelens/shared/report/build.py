@@ -105,14 +105,15 @@ def _svg_uri(fig: Any) -> str:
 
 
 def _group_order(results: Sequence[AuditResult]) -> list[str]:
-    """Race groups in order of first appearance; a disease task's classes are not groups."""
+    """Race groups of all results in :func:`~racelens.shared.cohort.ordered_groups` order; a
+    disease task's classes are not groups."""
+    from racelens.shared.cohort import ordered_groups
+
     seen: list[str] = []
     for r in results:
         per_group = [g for c in r.conditions for g in c.auc.per_group] if task_of(r) is None else []
-        for g in [*r.data.groups, *per_group]:
-            if g not in seen:
-                seen.append(g)
-    return seen
+        seen += [*r.data.groups, *per_group]
+    return ordered_groups(seen)
 
 
 def _headline_row(rid: str, r: AuditResult, dataset: str, c: ConditionResult) -> dict[str, Any]:

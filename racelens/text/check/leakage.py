@@ -249,10 +249,11 @@ def leakage_probe(texts: Sequence[str], labels: np.ndarray, patient_ids: Sequenc
     LabelError
         When the labels hold fewer than two groups.
     """
+    from racelens.shared.cohort import ordered_groups
     from racelens.shared.results import Condition
 
     labels = np.asarray(labels, dtype=object)
-    classes = sorted(set(labels))
+    classes = ordered_groups(labels)
     if len(classes) < 2:
         raise LabelError("labels hold one group only; the leakage probe needs two")
     if min_patients < 1:

@@ -21,7 +21,7 @@ import logging
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -86,23 +86,50 @@ class PatientSample:
 
 
 class _LabelMap:
-    """Raw race values to groups, harmonised once per distinct value."""
+    """Raw race values to canonical races and collapse groups (the one label policy's first
+    steps), harmonised once per distinct value."""
 
     def __init__(self, collapse: str, source: str) -> None:
         self.collapse, self.source = collapse, source
-        self.known: dict[Any, str | None] = {}
+        self.known: dict[Any, tuple[str, str | None]] = {}
 
-    def __call__(self, raw: Sequence[Any]) -> list[str | None]:
+    def _learn(self, values: list[str | None]) -> None:
         from racelens.shared.labels import apply_collapse, harmonize
 
-        values = [None if pd.isna(v) else str(v) for v in raw]
         new = sorted({v for v in values if v is not None and v not in self.known})
         if new:
-            groups, _ = apply_collapse(harmonize(new, self.source),  # type: ignore[arg-type]
-                                       self.collapse)  # type: ignore[arg-type]
-            self.known.update((v, None if pd.isna(g) else str(g)) for v, g in zip(new, groups,
-                                                                                   strict=True))
-        return [None if v is None else self.known[v] for v in values]
+            h = harmonize(new, self.source)  # type: ignore[arg-type]
+            groups, _ = apply_collapse(h, self.collapse)
+            self.known.update((v, (str(r), None if pd.isna(g) else str(g)))
+                              for v, r, g in zip(new, h["race"], groups, strict=True))
+
+    def canonical(self, raw: Sequence[Any]) -> list[str | None]:
+        """Canonical races (``None`` for a missing value)."""
+        values = [None if pd.isna(v) else str(v) for v in raw]
+        self._learn(values)
+        return [None if v is None else self.known[v][0] for v in values]
+
+    def __call__(self, raw: Sequence[Any]) -> list[str | None]:
+        """Collapse groups (``None``: excluded or missing)."""
+        values = [None if pd.isna(v) else str(v) for v in raw]
+        self._learn(values)
+        return [None if v is None else self.known[v][1] for v in values]
+
+
+def _no_patient(pid: Any) -> bool:
+    return pid is None or (not isinstance(pid, str) and pd.isna(pid)) or not str(pid).strip()
+
+
+def _inconsistent(path: Path, label_col: str, patient_col: str, chunk_rows: int,
+                  labels_of: _LabelMap) -> set[str]:
+    """First pass over the label and patient columns only: the patients whose known race differs
+    across rows, as the one label policy drops them (the audit's ``consistency="drop"``)."""
+    from racelens.shared.labels import PatientRaces
+
+    races = PatientRaces()
+    for df in _chunks(path, [label_col, patient_col], chunk_rows):
+        races.add(df[patient_col].tolist(), labels_of.canonical(df[label_col].tolist()))
+    return races.inconsistent()
 
 
 def _chunks(path: Path, columns: list[str], chunk_rows: int) -> Iterator[pd.DataFrame]:
@@ -162,6 +189,7 @@ def check_file(
     max_leakage_notes: int = 50_000,
     chunk_rows: int = 10_000,
     model_params: dict[str, Any] | None = None,
+    consistency: Literal["drop", "none"] = "drop",
 ) -> RedactionReport:
     """Check the redaction of a note table file (CSV, parquet, JSON lines) in bounded memory.
 
@@ -178,6 +206,10 @@ def check_file(
         Most notes the leakage probe is fitted on (whole patients, chosen by a seeded hash).
     chunk_rows
         Rows read at a time.
+    consistency
+        ``drop`` (default): notes of a patient whose race differs across rows, or without a
+        patient id, are left unlabelled, as the one label policy (and so ``text audit``) leaves
+        them out; it costs one more pass over the label and patient columns. ``none``: no rule.
     level, seed, overlap_threshold, n_boot, min_df, min_patients, top_k, leakage, model_params
         As in :func:`racelens.text.check.report.check_redaction`.
 
@@ -193,7 +225,12 @@ def check_file(
     path = Path(path)
     columns = list(dict.fromkeys(c for c in (text_col, label_col, patient_col, original_col)
                                  if c))
+    if consistency not in ("drop", "none"):
+        raise ConfigError(f"consistency must be 'drop' or 'none', got {consistency!r}")
     labels_of = _LabelMap(collapse, race_source) if label_col else None
+    drop: set[str] | None = None
+    if labels_of is not None and label_col and patient_col and consistency == "drop":
+        drop = _inconsistent(path, label_col, patient_col, chunk_rows, labels_of)
     residual, original = MentionCounter(level), MentionCounter(level) if original_col else None
     sample = PatientSample(max_leakage_notes, seed) if leakage and label_col else None
     spans: list[SpanScores] = []
@@ -206,6 +243,9 @@ def check_file(
             _check_utf8(path)
             checked_utf8 = True
         lab = labels_of(df[label_col].tolist()) if labels_of else None
+        if lab is not None and drop is not None:
+            lab = [None if _no_patient(p) or str(p) in drop else g
+                   for g, p in zip(lab, df[patient_col].tolist(), strict=True)]
         residual.add(red, lab)
         if original is not None:
             original.add(orig, lab)
