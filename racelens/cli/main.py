@@ -41,6 +41,7 @@ _GROUPS: dict[str, tuple[str, str, str]] = {
     "reader": ("racelens.cli.reader", "app",
                "A blinded reader study: make the page, score the answers beside the model."),
     "synth": ("racelens.cli.synth", "synth", "Write a synthetic cohort in the real loaders' file layouts."),
+    "study": ("racelens.cli.study", "app", "Reproduce a paper from one study file (init a preset, run it)."),
     "export": ("racelens.cli.export", "export",
                "Copy aggregate results out of run directories, without per-sample data."),
 }

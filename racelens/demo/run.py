@@ -38,7 +38,7 @@ from typing import Any
 from racelens.shared.results import AuditResult, Condition, ConditionResult, Estimate
 
 __all__ = ["DemoConfig", "DemoResult", "DemoScale", "KnownAnswer", "SummaryRow", "SCALES",
-           "DATASET",
+           "DATASET", "COVARIATES", "MODEL_SIZE", "NOTE_PROXIES",
            "run_demo", "known_answers", "demo_conditions"]
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,7 @@ DATASET = "synthetic demo cohort"
 # the redactor's placeholder (how often a note names race at all), and the stripped notes would
 # not reach chance; the proxies carry the signal that survives explicit redaction
 NOTE_PROXIES = "strength=0.8,mention_rate=0.6"
-_COVARIATES = ("age", "sex", "bmi", "No Finding", "Cardiomegaly", "Pleural Effusion", "Edema",
+COVARIATES = ("age", "sex", "bmi", "No Finding", "Cardiomegaly", "Pleural Effusion", "Edema",
                "Atelectasis")
 
 
@@ -376,9 +376,9 @@ def run_demo(config: DemoConfig) -> DemoResult:
         patience=scale.epochs)), out / "imaging")
     stages.done("imaging", f"imaging: original macro AUC {_ci(imaging.conditions[0].auc.macro)}")
 
-    stages.start("covariates", "covariate baseline: " + ", ".join(_COVARIATES))
+    stages.start("covariates", "covariate baseline: " + ", ".join(COVARIATES))
     covariates = _named(run_covariate_baseline(CovariateBaselineConfig(
-        manifest=manifest, out=out / "covariates", features=_COVARIATES, seed=seed,
+        manifest=manifest, out=out / "covariates", features=COVARIATES, seed=seed,
         n_boot=scale.n_boot)), out / "covariates")
     stages.done("covariates", f"covariates: macro AUC {_ci(covariates.conditions[0].auc.macro)}")
 
