@@ -321,3 +321,16 @@ def test_disease_task_results_are_labelled_and_kept_off_the_race_axis(tmp_path, 
     # matplotlib writes each text of an SVG as a comment; only the race result is in the legend
     assert "<!-- imaging · synthetic-cxr (R2) -->" in svg
     assert "<!-- imaging · synthetic-cxr -->" not in svg
+
+
+def test_report_names_every_input_by_its_sha256(tmp_path):
+    import hashlib
+
+    paths = write_all(tmp_path)
+    payload = build_report([tmp_path], figures=False)
+    got = sorted((i["file"], i["sha256"], i["schema"]) for i in payload["inputs"])
+    want = sorted((f"{p.parent.name}/result.json", hashlib.sha256(p.read_bytes()).hexdigest(),
+                   "racelens.audit/1") for p in paths)
+    assert got == want
+    assert {i["result"] for i in payload["inputs"]} == {r["id"] for r in payload["results"]}
+    assert str(tmp_path) not in json.dumps(payload["inputs"])  # folder names only, no paths

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import datetime as _dt
+import hashlib
 import io
 import json
 import logging
@@ -40,7 +41,7 @@ from racelens.shared.report.format import (
 from racelens.shared.report.registry import Origin
 from racelens.shared.report.sections import attachments_of, find_documents, render_sections
 from racelens.shared.report.strength import task_of
-from racelens.shared.results import AuditResult, ConditionResult
+from racelens.shared.results import SCHEMA_ID, AuditResult, ConditionResult
 from racelens.shared.run_files import write_files_note
 from racelens.shared.tables import atomic_write_json, atomic_write_text
 
@@ -96,6 +97,13 @@ def _inputs(paths: Iterable[str | Path]) -> tuple[list[Path], list[tuple[Path, s
             found = []
         files.extend(f for f in found if f.resolve() not in {o.resolve() for o in files})
     return files, documents
+
+
+def _input(path: Path, rid: str | None, schema: str) -> dict[str, Any]:
+    """A file the report read, named by its folder and file name and its SHA-256 (no full path:
+    the report leaves the run directory), so an exported report names the results it shows."""
+    return {"result": rid, "schema": schema, "file": f"{path.resolve().parent.name}/{path.name}",
+            "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
 
 
 def _svg_uri(fig: Any) -> str:
@@ -201,7 +209,7 @@ def build_report(paths: Iterable[str | Path], *, figures: bool = True) -> Report
         "schema": REPORT_SCHEMA, "racelens_version": __version__,
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "groups": _group_order(results), "results": [], "headline": [], "strength": [],
-        "roc": [], "cohorts": [], "provenance": [], "sections": []}
+        "roc": [], "cohorts": [], "provenance": [], "inputs": [], "sections": []}
     labels: list[str] = []
     docs: list[tuple[str, Origin, Mapping[str, Any]]] = []
     for i, (f, r) in enumerate(loaded):
@@ -237,11 +245,13 @@ def build_report(paths: Iterable[str | Path], *, figures: bool = True) -> Report
             "source": f.resolve().parent.name, "racelens_version": r.racelens_version,
             "created": r.created, "seed": r.seed, "fingerprint": r.data.fingerprint,
             "versions": dict(r.versions), "config": safe_config(r.config)})
+        payload["inputs"].append(_input(f, rid, SCHEMA_ID))
     folders = {f.resolve().parent: res for (f, _), res in zip(loaded, payload["results"],
                                                                strict=True)}
     for f, schema in documents:
         owner = folders.get(f.parent)
         doc = json.loads(f.read_text(encoding="utf-8"))
+        payload["inputs"].append(_input(f, owner["id"] if owner else None, schema))
         docs.append((schema, Origin(owner["id"] if owner else None,
                                     owner["label"] if owner else f.parent.name,
                                     owner["dataset"] if owner else f.parent.name, path=f), doc))
