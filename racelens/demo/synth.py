@@ -89,6 +89,7 @@ def write_synthetic_cohort(
     SynthPaths
     """
     from racelens.imaging.synthetic import ImageSignal, assign_views, synthetic_images
+    from racelens.shared.seeds import derive_seed
     from racelens.shared.synthetic import synthetic_patients
     from racelens.shared.tables import atomic_write_text
     from racelens.text.synthetic import synthetic_notes
@@ -99,16 +100,18 @@ def write_synthetic_cohort(
     note_kwargs = parse_note_proxies(note_proxies)
     out = Path(out)
     patients = synthetic_patients(n_patients, seed=seed, source=source)
-    views = assign_views(patients, seed=seed + 1)
-    images = synthetic_images(patients, size=image_size, signal=signal, views=views, seed=seed + 2)
-    files = _write_images(out, patients, views, images, image_format, seed + 3)
+    views = assign_views(patients, seed=derive_seed(seed, "views"))
+    images = synthetic_images(patients, size=image_size, signal=signal, views=views,
+                                seed=derive_seed(seed, "images"))
+    files = _write_images(out, patients, views, images, image_format,
+                          derive_seed(seed, "image files"))
 
     table = patients.drop(columns=["race", "hispanic"]).rename(columns={"race_raw": "race"})
     table.insert(0, "path", [f.relative_to(out).as_posix() for f in files])
     table["view"] = views.to_numpy()
     images_csv = atomic_write_text(out / "images.csv", table.to_csv(index=False))
 
-    notes = synthetic_notes(patients, seed=seed + 4, **note_kwargs)  # type: ignore[arg-type]
+    notes = synthetic_notes(patients, seed=derive_seed(seed, "notes"), **note_kwargs)  # type: ignore[arg-type]
     note_table = notes.notes[["note_id", "subject_id", "sample_id", "text", "race_raw"]]
     notes_csv = atomic_write_text(out / "notes.csv",
                                   note_table.rename(columns={"race_raw": "race"}).to_csv(index=False))

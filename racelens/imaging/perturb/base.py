@@ -9,21 +9,15 @@ import inspect
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
 from racelens.errors import ConfigError, DataError
 from racelens.imaging.perturb.axes import place as _place
 from racelens.shared.results import Condition, Strength
+from racelens.shared.seeds import derive_seed
 
 __all__ = ["derive_seed", "Perturbation", "Identity", "Compose"]
-
-
-def derive_seed(*keys: int) -> int:
-    """A 63-bit seed derived from integer keys (``SeedSequence``), for children and samples."""
-    return int(np.random.SeedSequence([int(k) % 2**63 for k in keys]).generate_state(2, np.uint64)[0]
-               % np.uint64(2**63))
 
 
 class Perturbation:
