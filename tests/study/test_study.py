@@ -156,3 +156,10 @@ def test_the_demo_study_reproduces_the_demo_exactly(tmp_path, commands):
         [(a.name, a.observed, a.passed) for a in demo.checks]
     assert all(c.measured is not None for c in result.comparisons)
     assert (tmp_path / "study" / "report.html").is_file()
+    report = json.loads((tmp_path / "study" / "report.json").read_text())
+    section = next(s for s in report["sections"] if s["key"] == "study")
+    rows = section["tables"][0]["rows"]
+    assert [r[:3] for r in rows] == [[c.paper.step, c.paper.condition, c.paper.group]
+                                     for c in result.comparisons]
+    assert {i["file"] for i in report["inputs"]} >= {"imaging/result.json", "text/result.json",
+                                                       "study/study.json"}
