@@ -14,6 +14,7 @@ import typer
 from racelens.cli._util import CollapseOpt, NBootOpt, RaceSourceOpt, SeedOpt, say
 from racelens.cli.text_cohort import cohort_app
 from racelens.cli.text_evaluate import evaluate_command
+from racelens.cli.text_explain import explain_command
 from racelens.cli.text_redact import redact_command
 from racelens.errors import DataError
 
@@ -25,6 +26,8 @@ app = typer.Typer(help="Clinical notes: redaction, redaction checks, leakage aud
 app.command("redact", help="Redact race and ethnicity terms from a note table.")(redact_command)
 app.command("evaluate", help="Score the redactor on annotated gold (JSONL, BRAT, C-REACT).")(
     evaluate_command)
+app.command("explain", help="Which words, kinds of words and sections carry race after "
+            "redaction.")(explain_command)
 app.add_typer(cohort_app, name="cohort")
 
 

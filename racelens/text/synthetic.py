@@ -22,7 +22,7 @@ labs, plan; about 1–1.5 kB, wording varied from a seeded generator):
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -31,7 +31,7 @@ import pandas as pd
 
 from racelens.errors import ConfigError, DataError
 
-__all__ = ["DEFAULT_MENTION_RATES", "PROXIES", "HARD_NEGATIVES", "SyntheticNotes", "synthetic_notes"]
+__all__ = ["DEFAULT_MENTION_RATES", "PROXIES", "SECTION_PROXIES", "HARD_NEGATIVES", "SyntheticNotes", "synthetic_notes"]
 
 DEFAULT_MENTION_RATES: dict[str, float] = {"Black": 0.7, "Asian": 0.6, "White": 0.45, "Hispanic": 0.6}
 
@@ -59,6 +59,15 @@ PROXIES: dict[str, tuple[str, ...]] = {
     "Hispanic": ("Spanish-speaking only; interpreter used.", "Born in the Dominican Republic.",
                  "Originally from Puerto Rico.", "Spanish interpreter present."),
 }
+
+# a proxy found in one section only (FAMILY HISTORY, written only when section proxies are asked
+# for): words that no other part of a note uses, so the section alone carries the signal
+SECTION_PROXIES: dict[str, str] = {
+    "Asian": "Grandmother lived to 101 in good health.", "Black": "Uncle with gout and vertigo.",
+    "White": "Brother with psoriasis since youth.", "Hispanic": "Aunt with glaucoma, bilateral.",
+}
+_FAMILY_FILLER = ("Noncontributory.", "No family history of early CAD.",
+                  "Mother with hypertension.", "Father deceased, unknown causes.")
 
 HARD_NEGATIVES: tuple[str, ...] = (
     "White count 11.2, up from 9.8.", "WBC 7.4 without left shift.",
@@ -161,7 +170,8 @@ def _opening(b: _Builder, rng: np.random.Generator, age: int, female: bool, grou
 
 
 def _note(rng: np.random.Generator, age: int, female: bool, group: str, rate: float,
-          proxies: float) -> _Builder:
+          proxies: float, proxy_phrases: Mapping[str, tuple[str, ...]] = PROXIES,
+          section_proxies: float = 0.0) -> _Builder:
     b = _Builder()
     known = group in _TERMS
     mention = known and rng.random() < rate
@@ -177,8 +187,8 @@ def _note(rng: np.random.Generator, age: int, female: bool, group: str, rate: fl
           f"\n\nPAST MEDICAL HISTORY:\n- {_some(rng, _HISTORY, 3, chr(10) + '- ')}\n\n"
           f"MEDICATIONS:\n{_some(rng, _MEDS, 4, ', ')}.\n\n"
           f"SOCIAL HISTORY:\n{_some(rng, _SOCIAL, 2, ' ')} ")
-    if known and rng.random() < proxies:
-        b.add(_choice(rng, PROXIES[group]) + " ")
+    if known and rng.random() < proxies and proxy_phrases.get(group):
+        b.add(_choice(rng, tuple(proxy_phrases[group])) + " ")
     if mention and (not b.spans or rng.random() < 0.35):
         line = int(rng.integers(3))
         if line == 0:
@@ -193,6 +203,10 @@ def _note(rng: np.random.Generator, age: int, female: bool, group: str, rate: fl
             b.add(f"{he} is a ")
             b.add(_choice(rng, _TERMS[group][0]), group)
             b.add(f" {'woman' if female else 'man'} accompanied by {his} family. ")
+    if section_proxies > 0:  # no draw otherwise: the notes of every other call stay the same
+        b.add(f"\n\nFAMILY HISTORY:\n{_choice(rng, _FAMILY_FILLER)} ")
+        if known and rng.random() < section_proxies:
+            b.add(SECTION_PROXIES[group] + " ")
     b.add(f"\n\nPHYSICAL EXAM:\nGen: {_choice(rng, ('NAD', 'mildly uncomfortable', 'tachypneic'))}. "
           f"{_some(rng, _EXAM, 3, ' ')}\n\n"
           f"LABS:\nWBC {rng.normal(9.5, 3):.1f} Hgb {rng.normal(12, 1.5):.1f} Plt {int(rng.integers(150, 400))} "
@@ -212,6 +226,8 @@ def synthetic_notes(
     mention_rate: float | Mapping[str, float] | None = None,
     seed: int = 0,
     race_col: Literal["race"] = "race",
+    proxy_phrases: Mapping[str, Sequence[str]] | None = None,
+    section_proxies: float = 0.0,
 ) -> SyntheticNotes:
     """Write one synthetic note per row of ``patients``.
 
@@ -227,13 +243,22 @@ def synthetic_notes(
         :data:`DEFAULT_MENTION_RATES`. Groups without terms (Other, Unknown) are never mentioned.
     seed
         Seed; the same inputs give the same notes and spans.
+    proxy_phrases
+        The proxy sentences per group (default :data:`PROXIES`), e.g. only conditions, to plant
+        proxies of one kind.
+    section_proxies
+        Probability that a note's FAMILY HISTORY section (written only when this is above 0)
+        carries its group's :data:`SECTION_PROXIES` sentence: a proxy of one section only.
 
     Returns
     -------
     SyntheticNotes
     """
-    if not 0.0 <= proxies <= 1.0:
-        raise ConfigError(f"proxies must be a probability in [0, 1], got {proxies}")
+    if not 0.0 <= proxies <= 1.0 or not 0.0 <= section_proxies <= 1.0:
+        raise ConfigError(f"proxies and section_proxies must be probabilities in [0, 1], got "
+                          f"{proxies} and {section_proxies}")
+    phrases = {g: tuple(v) for g, v in (PROXIES if proxy_phrases is None
+                                        else proxy_phrases).items()}
     need = ["sample_id", "patient_id", race_col, "age", "sex"]
     missing = [c for c in need if c not in patients]
     if missing:
@@ -251,7 +276,8 @@ def synthetic_notes(
     for i, rec in enumerate(patients.itertuples(index=False)):
         row = rec._asdict()
         group = str(row[race_col])
-        b = _note(rng, int(row["age"]), row["sex"] == "F", group, rates.get(group, 0.0), proxies)
+        b = _note(rng, int(row["age"]), row["sex"] == "F", group, rates.get(group, 0.0), proxies,
+                  phrases, section_proxies)
         note_id = f"N{i:07d}"
         rows.append({"note_id": note_id, "subject_id": row["patient_id"],
                      "sample_id": row["sample_id"], "text": b.text(),

@@ -131,3 +131,20 @@ def test_text_audit_of_a_redacted_file_reports_the_checks_number(tmp_path, capsy
     # the original column is the unredacted condition; the redacted one left "white" in
     assert res.extras["check"]["explicit"]["residual"]["terms"] == {
         "white": int((df["race"] == "WHITE").sum())}
+
+
+def test_text_explain_writes_explain_json(tmp_path, capsys):
+    path = tmp_path / "notes.csv"
+    _notes(160, 2).drop(columns=["text"]).rename(columns={"original": "text"}).to_csv(
+        path, index=False)
+    code, out, err = _run(capsys, "text", "explain", "--input", str(path), "--label-col", "race",
+                          "--patient-col", "subject_id", "--min-patients", "5",
+                          "--n-boot", "50", "--no-progress", "--out", str(tmp_path / "ex"))
+    assert code == 0, err
+    doc = json.loads((tmp_path / "ex" / "explain.json").read_text())
+    assert doc["schema"] == "racelens.explain/1" and doc["modality"] == "text"
+    assert doc["config"]["min_patients"] == 5
+    assert "top terms Black" in out and "sickle" in out and "explain.json" in out
+    code, _, err = _run(capsys, "text", "explain", "--input", str(path), "--out",
+                        str(tmp_path / "e2"), "--model", "embeddings:/nowhere")
+    assert code == 2 and "text explain takes" in err

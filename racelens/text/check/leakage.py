@@ -24,9 +24,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from racelens.errors import ConfigError, DataError, LabelError
+from racelens.errors import ConfigError, DataError, LabelError, SplitError
 
-__all__ = ["Leakage", "LeakageFit", "Proxy", "MIN_PATIENTS", "fit_leakage", "fit_model", "ordered_scores", "leakage_split",
+__all__ = ["Leakage", "LeakageFit", "Proxy", "MIN_PATIENTS", "fit_leakage", "fit_model", "fit_features", "ordered_scores", "leakage_split",
            "leakage_probe", "rank_proxies", "patient_doc_freq", "reportable_coef"]
 
 log = logging.getLogger(__name__)
@@ -231,6 +231,41 @@ def rank_proxies(model: Any, texts: Sequence[str], labels: np.ndarray, patient_i
             df = {h: float(col[m].mean()) for h, m in masks.items()}
             proxies.append(Proxy(g, gram, w, df, int(n_pat[index[gram]])))
     return proxies
+
+
+def fit_features(X: Any, labels: np.ndarray, patient_ids: np.ndarray, split: np.ndarray,
+                 classes: Sequence[str], condition: Any, *, seed: int = 0, n_boot: int = 1000,
+                 Cs: Sequence[float] | None = None,  # noqa: N803 - scikit-learn's name
+                 extras: Mapping[str, Any] | None = None) -> tuple[Any, np.ndarray, Any, float]:
+    """The leakage model's classifier on features already computed (hashed TF-IDF on Spark,
+    TF-IDF with terms deleted in ``text explain``): the same ``C`` search
+    (:func:`racelens.text.models.tfidf.search_logreg` with ``TfidfLogReg``'s candidates unless
+    ``Cs`` is given; one candidate is fitted once, without a validation round) and the same
+    scoring as :func:`fit_leakage`.
+
+    Returns the condition result, the test scores, the classifier and the chosen ``C``.
+    """
+    from racelens.shared.results import evaluate_condition
+    from racelens.text.axis import place as place_on_axis
+    from racelens.text.models.tfidf import TfidfLogReg, search_logreg
+
+    tr, va, te = (np.flatnonzero(split == s) for s in ("train", "val", "test"))
+    for name, rows in (("train", tr), ("test", te)):
+        if len(rows) == 0:
+            raise SplitError(f"the {name!r} split has no notes; give more patients")
+    ref = TfidfLogReg(random_state=seed)  # the one leakage model's C, candidates and solver
+    cs = ref.Cs if Cs is None else tuple(Cs)
+    # one candidate: fitted once with it, no validation round
+    tune = len(va) and len(cs) > 1
+    lr, best_c, val_auc = search_logreg(X[tr], labels[tr], X[va] if tune else None,
+                                        labels[va], C=cs[0] if len(cs) == 1 else ref.C, Cs=cs,
+                                        max_iter=ref.max_iter, random_state=seed)
+    scores = ordered_scores(lr.predict_proba(X[te]), lr.classes_, classes)
+    res = evaluate_condition(condition, labels[te], scores, list(classes),
+                             patient_ids=patient_ids[te], n_boot=n_boot, seed=seed,
+                             extras=dict(extras) if extras else None,
+                             strength=place_on_axis(condition))
+    return res, scores, lr, best_c
 
 
 def leakage_probe(texts: Sequence[str], labels: np.ndarray, patient_ids: Sequence[Any], *,

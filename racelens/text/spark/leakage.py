@@ -42,6 +42,7 @@ search and the same scoring, so the Spark number is the same kind of number, not
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
@@ -232,29 +233,16 @@ def _order(patients: Sequence[Any], texts: Sequence[str | None]) -> np.ndarray:
 def _probe(x: sparse.csr_matrix, labels: np.ndarray, pids: np.ndarray, split: np.ndarray, *,
            level: str, seed: int, n_boot: int, extras: dict[str, Any]) -> Leakage:
     """The leakage model's ``C`` search and scoring on hashed features (see the module doc)."""
-    from racelens.errors import SplitError
-    from racelens.shared.results import Condition, evaluate_condition
-    from racelens.text.axis import place as place_on_axis
-    from racelens.text.check.leakage import Leakage, ordered_scores
-    from racelens.text.models.tfidf import TfidfLogReg, search_logreg
+    from racelens.shared.results import Condition
+    from racelens.text.check.leakage import Leakage, fit_features
 
     classes = sorted(set(labels.tolist()))
     cond = Condition("redact", {"level": level}) if level != "none" else Condition("original")
-    tr, va, te = (np.flatnonzero(split == s) for s in ("train", "val", "test"))
-    for name, rows in (("train", tr), ("test", te)):
-        if len(rows) == 0:
-            raise SplitError(f"the {name!r} split has no notes; give more patients")
-    ref = TfidfLogReg(random_state=seed)  # the one leakage model's C, candidates and solver
-    lr, best_c, val_auc = search_logreg(x[tr], labels[tr], x[va] if len(va) else None,
-                                        labels[va], C=ref.C, Cs=ref.Cs, max_iter=ref.max_iter,
-                                        random_state=seed)
-    scores = ordered_scores(lr.predict_proba(x[te]), lr.classes_, classes)
-    result = evaluate_condition(cond, labels[te], scores, classes, patient_ids=pids[te],
-                                n_boot=n_boot, seed=seed, strength=place_on_axis(cond),
-                                extras={"features": extras,
-                                        "model": {"C": best_c, "val_macro_auc":
-                                                  {repr(k): v for k, v in val_auc.items()}}})
-    return Leakage(result, len(tr), len(va), len(te), int(x.shape[1]))
+    result, _, _, best_c = fit_features(x, labels, pids, split, classes, cond, seed=seed,
+                                        n_boot=n_boot, extras={"features": extras})
+    result = dataclasses.replace(result, extras={**result.extras, "model": {"C": best_c}})
+    return Leakage(result, int((split == "train").sum()), int((split == "val").sum()),
+                   int((split == "test").sum()), int(x.shape[1]))
 
 
 def leakage_auc_local(texts: Sequence[str | None], labels: Sequence[Any],

@@ -1,0 +1,81 @@
+"""The placeholder's own leak: how much race a model reads from the redaction marks alone.
+
+Explicit mentions are not equally frequent across groups, so a ``[RACE]`` token tells a model
+that a mention was there. :func:`mention_features` keeps only the mention pattern of a redacted
+note - how many placeholders, where the first and the last one sit (relative position), and how
+many of each kind - and the shared linear probe reads race from those few numbers alone.
+
+Three replacement modes are compared (:func:`redact_mode`):
+
+- ``token`` - every mention becomes ``[RACE]`` (the redactor's default);
+- ``category`` - every mention becomes ``[RACE_<CATEGORY>]`` (``[RACE_BLACK]``): a *negative
+  example*, it names the group and must show as leaking;
+- ``delete`` - every mention is deleted: no mark is left to count (the pattern model sees
+  nothing and scores chance by construction; what the words around a deletion still say is
+  the full model's business, measured beside it).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Literal
+
+import numpy as np
+
+__all__ = ["MODES", "redact_mode", "mention_features", "PLACEHOLDER"]
+
+Mode = Literal["token", "category", "delete"]
+MODES: tuple[Mode, ...] = ("token", "category", "delete")
+PLACEHOLDER = re.compile(r"\[RACE(?:_[A-Z_]+)?\]")
+
+
+def _category_text(text: str, spans: Sequence[object]) -> str:
+    parts, at = [], 0
+    for s in spans:
+        start, end, category = s.start, s.end, s.category  # type: ignore[attr-defined]
+        parts.append(text[at:start])
+        parts.append(f"[RACE_{re.sub(r'[^A-Za-z]+', '_', str(category)).strip('_').upper()}]")
+        at = end
+    parts.append(text[at:])
+    return "".join(parts)
+
+
+def redact_mode(texts: Sequence[str], mode: Mode, *, level: str = "explicit") -> list[str]:
+    """``texts`` redacted at ``level`` in one of :data:`MODES`."""
+    from racelens.errors import ConfigError
+    from racelens.text.redact.redactor import RaceRedactor
+
+    if mode not in MODES:
+        raise ConfigError(f"placeholder mode {mode!r}: use one of {MODES}")
+    if mode == "delete":
+        return [r.text for r in RaceRedactor(level=level, replacement="")  # type: ignore[arg-type]
+                .redact_batch(list(texts))]
+    red = RaceRedactor(level=level)  # type: ignore[arg-type]
+    if mode == "token":
+        return [r.text for r in red.redact_batch(list(texts))]
+    return [_category_text(t, r.spans) for t, r in zip(texts, red.redact_batch(list(texts)),
+                                                      strict=True)]
+
+
+def mention_features(texts: Sequence[str]) -> tuple[np.ndarray, list[str]]:
+    """Per note: placeholder count, first and last relative position, and count per kind.
+
+    Returns the ``n x d`` matrix and the feature names (the kinds found, sorted). A note
+    without a placeholder has count 0 and positions -1.
+    """
+    found = [[(m.group(0), m.start()) for m in PLACEHOLDER.finditer(t or "")] for t in texts]
+    kinds = sorted({k for f in found for k, _ in f})
+    names = ["n_placeholders", "first_position", "last_position", *(f"n_{k}" for k in kinds)]
+    col = {k: 3 + i for i, k in enumerate(kinds)}
+    x = np.zeros((len(texts), len(names)))
+    for i, (t, f) in enumerate(zip(texts, found, strict=True)):
+        x[i, 0] = len(f)
+        if f:
+            n = max(len(t), 1)
+            x[i, 1], x[i, 2] = f[0][1] / n, f[-1][1] / n
+            for k, _ in f:
+                x[i, col[k]] += 1
+        else:
+            x[i, 1] = x[i, 2] = -1.0
+    return x, names

@@ -1,0 +1,149 @@
+"""Exact term attributions of the linear leakage model, and deletions in its feature space.
+
+For TF-IDF + logistic regression the contribution of n-gram ``j`` to group ``g``'s score in note
+``i`` is exact, not approximated: ``c[g, j] * x[i, j]``, with ``c`` the coefficients centred over
+the groups (softmax is unchanged by a shift common to all groups, and centring makes the
+decomposition unique; a binary model's single row ``w`` is ``[-w/2, w/2]``). Summed over the
+n-grams plus the centred intercept, it gives the model's centred logit, to rounding: the
+completeness delta reported is the largest gap over the test notes.
+
+A term's ``weight`` for a group is its mean contribution over that group's test notes; a term is
+listed only when at least ``min_patients`` distinct patients have it (no rare n-gram that could be
+a name or an identifier) and never with note text.
+
+Deleting terms from every note is done in the fitted vectoriser's feature space: a deleted
+unigram removes every n-gram holding that word, a deleted bigram its column; rows are L2
+normalised again and the leakage model's classifier re-fitted (``C`` searched again). The one
+difference from deleting the words in the text and re-vectorising: bigrams newly formed across a
+deletion do not appear, which would otherwise be features no note ever wrote.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy import sparse
+
+__all__ = ["TermWeight", "centered_coef", "linear_terms", "delete_columns", "columns_of",
+           "matched_random_terms"]
+
+
+@dataclass(frozen=True)
+class TermWeight:
+    """One term's mean contribution to one group's score."""
+
+    term: str
+    group: str
+    weight: float
+    patients: int
+    doc_freq: dict[str, float] = field(default_factory=dict)
+    category: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"term": self.term, "group": self.group, "weight": self.weight,
+                "patients": self.patients, "doc_freq": dict(self.doc_freq),
+                "category": self.category}
+
+
+def centered_coef(lr: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Coefficients and intercepts centred over the groups (rows in ``lr.classes_`` order)."""
+    w, b = np.asarray(lr.coef_, dtype=float), np.asarray(lr.intercept_, dtype=float)
+    if w.shape[0] == 1 and len(lr.classes_) == 2:
+        return np.vstack([-w[0] / 2, w[0] / 2]), np.array([-b[0] / 2, b[0] / 2])
+    return w - w.mean(axis=0, keepdims=True), b - b.mean()
+
+
+def linear_terms(lr: Any, X: sparse.csr_matrix, vocab: Sequence[str], labels: np.ndarray,
+                 patient_ids: np.ndarray, rows: np.ndarray, *, min_patients: int,
+                 top: int) -> tuple[list[TermWeight], float]:
+    """The ``top`` (term, group) pairs by mean contribution over the group's notes in ``rows``.
+
+    Returns the terms, best first, and the completeness delta (largest absolute gap between
+    the summed contributions plus intercept and the model's centred logit, over ``rows``).
+    """
+    from racelens.text.check.leakage import patient_doc_freq
+
+    c, b = centered_coef(lr)
+    groups = [str(g) for g in lr.classes_]
+    Xr = X[rows]
+    yr = labels[rows]
+    # completeness: contributions of every term, summed, plus the intercept = centred logit
+    logits = np.asarray(Xr @ c.T) + b
+    raw = lr.decision_function(Xr)
+    full = np.column_stack([-raw / 2, raw / 2]) if raw.ndim == 1 else raw - raw.mean(
+        axis=1, keepdims=True)
+    delta = float(np.max(np.abs(logits - full))) if len(rows) else 0.0
+    n_pat = patient_doc_freq(X, patient_ids)
+    present = X.copy()
+    present.data = np.ones_like(present.data)
+    share = {str(g): np.asarray(present[labels == g].mean(axis=0)).ravel() for g in groups}
+    out: list[TermWeight] = []
+    for k, g in enumerate(groups):
+        mask = yr == g
+        if not mask.any():
+            continue
+        mean_x = np.asarray(Xr[mask].mean(axis=0)).ravel()
+        weight = c[k] * mean_x
+        weight[n_pat < min_patients] = 0.0
+        for j in np.argsort(-weight, kind="stable")[:top]:
+            if weight[j] <= 0:
+                break
+            out.append(TermWeight(str(vocab[j]), g, float(weight[j]), int(n_pat[j]),
+                                  {h: float(share[h][j]) for h in groups}))
+    out.sort(key=lambda t: (-t.weight, t.term, t.group))
+    return out[:top], delta
+
+
+def columns_of(terms: Sequence[str], vocab: Sequence[str]) -> np.ndarray:
+    """Columns removed when ``terms`` are deleted: a unigram's every n-gram, a bigram's own."""
+    words = {t for t in terms if " " not in t}
+    phrases = set(terms) - words
+    cols = [j for j, v in enumerate(vocab)
+            if v in phrases or any(w in words for w in v.split())]
+    return np.asarray(cols, dtype=int)
+
+
+def delete_columns(X: sparse.csr_matrix, cols: np.ndarray) -> sparse.csr_matrix:
+    """``X`` with ``cols`` zeroed and every row L2-normalised again."""
+    keep = np.ones(X.shape[1])
+    keep[cols] = 0.0
+    out = sparse.csr_matrix(X @ sparse.diags(keep))
+    norms = np.sqrt(np.asarray(out.multiply(out).sum(axis=1)).ravel())
+    scale = np.where(norms > 0, 1.0 / np.where(norms > 0, norms, 1.0), 0.0)
+    out = sparse.csr_matrix(sparse.diags(scale) @ out)
+    out.eliminate_zeros()
+    return out
+
+
+def matched_random_terms(chosen: Sequence[str], vocab: Sequence[str], doc_freq: np.ndarray, *,
+                         seed: int, window: int = 10) -> list[str]:
+    """For each term in ``chosen``, a random other term of about the same document frequency.
+
+    Terms are ordered by document frequency; each pick is uniform among the ``window`` nearest
+    on either side that are neither chosen nor picked before (seeded, reproducible).
+    """
+    rng = np.random.default_rng(seed)
+    index = {v: j for j, v in enumerate(vocab)}
+    order = np.argsort(doc_freq, kind="stable")
+    rank = np.empty(len(order), dtype=int)
+    rank[order] = np.arange(len(order))
+    taken = {index[t] for t in chosen if t in index}
+    # a unigram shares words with the bigrams holding it: keep the random set disjoint in words
+    chosen_words = {w for t in chosen for w in t.split()}
+    out: list[str] = []
+    for t in chosen:
+        if t not in index:
+            continue
+        r = rank[index[t]]
+        lo, hi = max(0, r - window), min(len(order), r + window + 1)
+        pool = [int(order[i]) for i in range(lo, hi) if int(order[i]) not in taken
+                and not set(vocab[int(order[i])].split()) & chosen_words]
+        if not pool:
+            continue
+        pick = pool[int(rng.integers(len(pool)))]
+        taken.add(pick)
+        out.append(str(vocab[pick]))
+    return out

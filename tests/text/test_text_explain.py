@@ -1,0 +1,140 @@
+"""`text explain` known answers on generated notes with planted proxies (issue 13)."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pytest
+
+from racelens.errors import ConfigError
+from racelens.shared.synthetic import synthetic_patients
+from racelens.text.explain import ExplainConfig, run_text_explain
+from racelens.text.explain.categories import categorize
+from racelens.text.explain.placeholder import mention_features, redact_mode
+from racelens.text.explain.sections import split_sections
+from racelens.text.explain.terms import columns_of, delete_columns, matched_random_terms
+from racelens.text.synthetic import SECTION_PROXIES, synthetic_notes
+
+# proxies of one kind only: conditions whose prevalence differs by ancestry
+CONDITIONS = {"Asian": ("Known chronic hepatitis B carrier.", "History of alpha thalassemia trait."),
+              "Black": ("Known sickle cell trait.", "History of sarcoidosis.", "History of keloids."),
+              "White": ("Family history of hemochromatosis.", "Known cystic fibrosis carrier.")}
+COLS = dict(label_col="race_raw", patient_col="subject_id", sample_col="note_id")
+
+
+def _tokens(texts) -> set[str]:
+    return {w for t in texts for w in re.findall(r"\w\w+", t.lower())}
+
+
+@pytest.fixture(scope="module")
+def patients():
+    return synthetic_patients(250, seed=1)
+
+
+@pytest.fixture(scope="module")
+def planted(patients):
+    notes = synthetic_notes(patients, proxies=0.8, proxy_phrases=CONDITIONS, seed=1).notes
+    doc = run_text_explain(ExplainConfig(notes, n_boot=50, ks=(10, 20, 50), min_patients=5,
+                                         **COLS))
+    return notes, doc
+
+
+def test_terms_are_the_planted_proxies_and_matter(planted, patients):
+    notes, doc = planted
+    clean = synthetic_notes(patients, proxies=0.0, seed=1).notes["text"]
+    words = _tokens(p for ps in CONDITIONS.values() for p in ps) - _tokens(clean)
+    top = doc["terms"][:20]
+    hits = [t for t in top if set(t["term"].split()) & words]
+    assert len(hits) >= 0.8 * len(top), [t["term"] for t in top]
+    # planted for the group they are attributed to
+    assert all(set(t["term"].split()) & _tokens(CONDITIONS[t["group"]]) for t in hits)
+    # exact attributions: contributions + intercept = the model's centred logit
+    assert doc["completeness_delta"] < 1e-2
+    # the floor: every listed term is in the notes of at least min_patients patients
+    assert all(t["patients"] >= 5 for t in doc["terms"])
+    assert len(doc["terms"]) >= 100
+    # deleting the top 50 lowers the AUC far more than deleting 50 random ones
+    k50 = next(d for d in doc["deletion"] if d["k"] == 50)
+    assert k50["top"]["macro"]["estimate"] < k50["random"]["macro"]["estimate"] - 0.15
+    assert k50["random"]["macro"]["ci_low"] > 0.9
+    # the planted category has the largest drop
+    drops = {c["name"]: doc["redacted"]["macro"]["estimate"] - c["remove"]["macro"]["estimate"]
+             for c in doc["categories"] if c["remove"]}
+    assert max(drops, key=drops.get) == "conditions", drops
+    assert doc["schema"] == "racelens.explain/1" and doc["modality"] == "text"
+
+
+def test_original_and_redacted_are_the_audits_numbers(planted):
+    from racelens.text.audit import TextAuditConfig, run_text_audit
+
+    notes, doc = planted
+    audit = run_text_audit(TextAuditConfig(notes, levels=("none", "explicit"), n_boot=50, **COLS))
+    assert doc["original"] == audit.condition("original").auc.to_dict()
+    assert doc["redacted"] == audit.condition("redact", level="explicit").auc.to_dict()
+
+
+def test_section_proxy_and_placeholder_leak(patients, tmp_path):
+    notes = synthetic_notes(patients, proxies=0.0, section_proxies=0.8, seed=3,
+                            mention_rate={"Black": 0.9, "White": 0.2, "Asian": 0.5}).notes
+    doc = run_text_explain(ExplainConfig(notes, n_boot=50, ks=(10,), min_patients=5,
+                                         out=tmp_path / "run", **COLS))
+    sections = {s["name"]: s for s in doc["sections"] if s["auc"]}
+    fam = sections["Family History"]["auc"]["macro"]
+    assert fam["ci_low"] > 0.8
+    others = [s["auc"]["macro"]["estimate"] for n, s in sections.items()
+              if n not in ("Family History", "History of Present Illness", "Social History")]
+    assert others and max(others) < fam["ci_low"]  # HPI and social history hold mentions
+    # mention rates differ by group: the [RACE] pattern alone is above chance; naming the
+    # group in the placeholder leaks it outright; deletion leaves no pattern to read
+    pattern = doc["placeholder"]
+    assert pattern["token"]["macro"]["ci_low"] > 0.55
+    assert pattern["category"]["macro"]["estimate"] > 0.85
+    assert pattern["delete"]["macro"]["estimate"] == pytest.approx(0.5)
+    assert doc["mention_rate"]["Black"] > doc["mention_rate"]["White"] + 0.4
+    payload = (tmp_path / "run" / "explain.json").read_text()
+    assert json.loads(payload)["sections"] == json.loads(json.dumps(doc["sections"]))
+    # aggregates only: no note text, no note id
+    assert "Lungs clear to auscultation" not in payload and notes["note_id"][0] not in payload
+    assert SECTION_PROXIES["Black"] not in payload
+
+
+def test_negative_control_and_one_mention_everywhere(patients):
+    notes = synthetic_notes(patients, proxies=0.0, mention_rate=1.0, seed=2).notes
+    doc = run_text_explain(ExplainConfig(notes, n_boot=50, ks=(10,), min_patients=5, **COLS))
+    red = doc["redacted"]["macro"]
+    assert red["ci_low"] <= 0.5 <= red["ci_high"]
+    token = doc["placeholder"]["token"]["macro"]
+    assert token["ci_low"] <= 0.5 <= token["ci_high"] or token["estimate"] < 0.58
+    assert doc["placeholder"]["category"]["macro"]["estimate"] > 0.95  # the negative example
+
+
+def test_pieces():
+    assert split_sections("Chief Complaint:\ncough\nRace: [RACE].\nFOO BAR:\nx") == [
+        ("Chief Complaint", "cough\nRace: [RACE].\n"), ("Foo Bar", "x")]
+    assert split_sections("") == [] and split_sections("no heading")[0][0] == "(preamble)"
+    assert categorize(["mandarin", "born in", "haiti", "sickle cell", "mr jones", "lives alone",
+                       "cough", "haitian"]) == [
+        "language", "birthplace", "places", "conditions", "names", "social history", "other",
+        "national origin"]
+    assert redact_mode(["54 yo AA M. Race: White."], "category") == [
+        "54 yo [RACE_BLACK] M. Race: [RACE_WHITE]."]
+    assert redact_mode(["54 yo AA M."], "delete") == ["54 yo M."]
+    x, names = mention_features(["a [RACE] b [RACE]", "none"])
+    assert names == ["n_placeholders", "first_position", "last_position", "n_[RACE]"]
+    assert x[:, 0].tolist() == [2, 0] and x[1, 1] == -1
+    vocab = ["aa", "aa bb", "bb", "cc"]
+    assert columns_of(["aa"], vocab).tolist() == [0, 1]
+    assert columns_of(["aa bb"], vocab).tolist() == [1]
+    import scipy.sparse as sp
+
+    X = sp.csr_matrix(np.array([[1.0, 1.0, 1.0, 1.0]]) / 2)
+    assert np.allclose(delete_columns(X, np.array([0, 1])).toarray(),
+                       [[0, 0, 2 ** -0.5, 2 ** -0.5]])
+    picks = matched_random_terms(["aa"], vocab, np.array([5, 1, 4, 6]), seed=0, window=1)
+    assert len(picks) == 1 and picks[0] in ("cc", "bb")
+    with pytest.raises(ConfigError, match="level"):
+        ExplainConfig("x.csv", level="all")
+    with pytest.raises(ConfigError, match="model"):
+        ExplainConfig("x.csv", model="embeddings:/m")
