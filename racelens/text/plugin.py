@@ -9,7 +9,10 @@ so ``racelens.shared`` never imports this package nor names its concepts:
 - the proxy strip (``extras["strip_proxies"]``): a report section;
 - the ``redaction`` strength axis of every text condition;
 - the redactor's evaluation on annotated gold (``racelens.evaluation/1``): a report section and
-  the ``evaluation.json`` document.
+  the ``evaluation.json`` document;
+- ``text explain`` (``racelens.explain/1`` with ``modality: "text"``): the "Which words carry
+  race" section (the imaging layer renders its own explanations of the same schema) and the
+  ``explain.json`` document.
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ from racelens.text.check.view import (
 )
 from racelens.text.evaluate.score import EVALUATION_SCHEMA
 from racelens.text.evaluate.view import EVALUATION_FILE, MISSES_FILE, render_evaluations
+from racelens.text.explain.run import EXPLAIN_FILE, EXPLAIN_SCHEMA
+from racelens.text.explain.view import render_text_explain
 
 __all__: list[str] = []
 
@@ -75,3 +80,16 @@ register_document(DocumentType(
     files_note="- `evaluation.json` - the redactor scored on annotated gold: span precision, "
     "recall, F2 by category\n  (counts only). Its misses and false hits, with the annotated "
     f"text, are in `{MISSES_FILE}` (per-sample data)."))
+
+# which words carry race after redaction (racelens text explain)
+register_section(ReportSection(
+    key="text_explain", title="Which words carry race", schemas=(EXPLAIN_SCHEMA,),
+    render=render_text_explain, order=30, modality="text",
+    lead="After redaction: the terms that contribute most to each group's score (shown only if "
+    "enough patients have them), the AUC after deleting the top terms against as many random "
+    "terms of the same frequency, the AUC without each kind of term, of each note section alone, "
+    "and of a model that sees only where the placeholders are."))
+register_document(DocumentType(
+    schema=EXPLAIN_SCHEMA, kind="explanation", filename=EXPLAIN_FILE,
+    files_note="- `explain.json` - where race is read from: AUCs, terms seen for at least "
+    "--min-patients patients,\n  kinds of terms, section names, placeholder modes; no note text."))

@@ -89,6 +89,28 @@ def test_a_schema_has_one_section(section):
         register_section(ReportSection(key="other", title="x", schemas=(SCHEMA,), render=_render))
 
 
+def test_one_schema_two_modalities_two_sections(tmp_path):
+    def render(docs):
+        return SectionView(data=[d["modality"] for _, d in docs])
+
+    for m in ("imaging", "text"):
+        register_section(ReportSection(key=f"probe_{m}", title=m, schemas=(SCHEMA,),
+                                       render=render, modality=m))
+    try:
+        with pytest.raises(ConfigError, match="already rendered"):  # one for all clashes
+            register_section(ReportSection(key="all", title="x", schemas=(SCHEMA,),
+                                           render=render))
+        imaging_result().write(tmp_path / "imaging")
+        for m in ("imaging", "text"):
+            (tmp_path / "imaging" / f"{m}.json").write_text(json.dumps(
+                {"schema": SCHEMA, "modality": m}))
+        p = build_report([tmp_path / "imaging"], figures=False)
+        assert p["probe_imaging"] == ["imaging"] and p["probe_text"] == ["text"]
+    finally:
+        for m in ("imaging", "text"):
+            unregister_section(f"probe_{m}")
+
+
 def test_a_stored_strength_is_drawn_as_given_and_round_trips():
     s = Strength("shortcut", "p", 0.3, (0.3,), "30%", "A family no one registered")
     c = cond("shortcut", {"p": 0.3}, 0.7)

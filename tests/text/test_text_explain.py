@@ -98,6 +98,15 @@ def test_section_proxy_and_placeholder_leak(patients, tmp_path):
     # aggregates only: no note text, no note id
     assert "Lungs clear to auscultation" not in payload and notes["note_id"][0] not in payload
     assert SECTION_PROXIES["Black"] not in payload
+    # the report's "Which words carry race" section draws it (beside the imaging one)
+    from racelens.shared.report.build import build_report, render_markdown
+
+    report = build_report([tmp_path / "run"], figures=False)
+    sec = next(s for s in report["sections"] if s["key"] == "text_explain")
+    assert sec["title"] == "Which words carry race" and len(report["text_explain"]) == 1
+    assert "uncle" in report["text_explain"][0]["top_terms"]["Black"]
+    md = render_markdown(report)
+    assert "Which words carry race" in md and "Family History" in md
 
 
 def test_negative_control_and_one_mention_everywhere(patients):

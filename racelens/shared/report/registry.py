@@ -183,6 +183,10 @@ class ReportSection:
     order
         Sections are drawn by ``order`` after the headline, strength figure, ROC curves and
         cohorts (the shared sections), before provenance.
+    modality
+        Render only documents whose top-level ``modality`` is this (``None``: all). Two
+        modalities may then render one schema each their own way (``racelens.explain/1`` is
+        written by the imaging and the text layer).
     """
 
     key: str
@@ -191,6 +195,12 @@ class ReportSection:
     render: Render
     order: int = 100
     lead: str = ""
+    modality: str | None = None
+
+    def accepts(self, schema: str, document: Mapping[str, Any]) -> bool:
+        """Whether this section renders ``document`` (of ``schema``)."""
+        return schema in self.schemas and (
+            self.modality is None or document.get("modality") == self.modality)
 
 
 @dataclass(frozen=True)
@@ -259,11 +269,12 @@ def register_section(section: ReportSection) -> ReportSection:
     Raises
     ------
     ConfigError
-        When another section already renders one of its schemas.
+        When another section already renders one of its schemas (for the same modality).
     """
     for other in _SECTIONS.values():
         clash = set(other.schemas) & set(section.schemas)
-        if other.key != section.key and clash:
+        apart = None not in (other.modality, section.modality) and other.modality != section.modality
+        if other.key != section.key and clash and not apart:
             raise ConfigError(f"report section {section.key!r}: schema {sorted(clash)[0]!r} is "
                               f"already rendered by section {other.key!r}")
     _SECTIONS[section.key] = section

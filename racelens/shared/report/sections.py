@@ -110,7 +110,7 @@ def render_sections(docs: Sequence[tuple[str, Origin, Mapping[str, Any]]]
     drawn: list[dict[str, Any]] = []
     data: dict[str, list[Any]] = {}
     for section in sections():
-        mine = [(o, d) for s, o, d in docs if s in section.schemas]
+        mine = [(o, d) for s, o, d in docs if section.accepts(s, d)]
         data[section.key] = []
         if not mine:
             continue
