@@ -155,6 +155,32 @@ def table_cmd(
     return _write(cohort, out)
 
 
+@manifest_app.command("embed")
+def embed_cmd(
+    root: Annotated[Path, typer.Option(help="Folder holding cohort_1/, cohort_2/.")],
+    metadata: Annotated[Path, typer.Option(help="tables/EMBED_OpenData_metadata.csv")],
+    clinical: Annotated[Path, typer.Option(help="tables/EMBED_OpenData_clinical.csv")],
+    out: OutOpt,
+    image_types: Annotated[str, typer.Option(
+        help="FinalImageType values kept (2D, C-view), comma-separated, or 'all'.")] = "2D",
+    views: Annotated[str, typer.Option(
+        help="ViewPosition values kept, comma-separated, or 'all'.")] = "CC,MLO",
+    keep_spot_mag: Annotated[bool, typer.Option(
+        "--keep-spot-mag", help="Keep spot compression and magnification views.")] = False,
+    collapse: CollapseOpt = "abw",
+    consistency: ConsistencyOpt = "drop",
+    no_check_files: NoCheckOpt = False,
+) -> dict[str, Any]:
+    """EMBED open data: metadata joined to clinical by exam (laterality, view, density)."""
+    from racelens.imaging.sources.embed import embed
+
+    cohort = embed(root, metadata, clinical, image_types=_values(image_types),
+                   views=_values(views), full_field_only=not keep_spot_mag, collapse=collapse,
+                   consistency=_choice(consistency, _CONSISTENCY, "--consistency"),
+                   check_files=not no_check_files)
+    return _write(cohort, out)
+
+
 @manifest_app.command("dicom")
 def dicom_cmd(
     root: Annotated[Path, typer.Option(help="Folder of DICOM files (searched recursively).")],

@@ -88,6 +88,12 @@ RAW_STRINGS: dict[str, dict[str, tuple[str, ...]]] = {
         "White": ("White", "Caucasian"),
         "other": ("Hispanic", "Unknown", "Declined", "Other"),
     },
+    "embed": {  # EMBED open data clinical RACE_DESC
+        "Asian": ("Asian",), "Black": ("African American  or Black",),
+        "White": ("Caucasian or White",),
+        "other": ("Unknown, Unavailable or Unreported", "Multiple",
+                  "American Indian or Alaskan Native"),
+    },
     "nlst": {  # the participant table's numeric race codes
         "Asian": ("3",), "Black": ("2",), "White": ("1",),
         "other": ("6", "7", "95", "99", "4", "5"),

@@ -40,7 +40,7 @@ NHPI = "Native Hawaiian or Other Pacific Islander"
 CANONICAL_GROUPS: tuple[str, ...] = (AIAN, "Asian", "Black", NHPI, "White", "Hispanic", "Other", "Unknown")
 
 LabelSource = Literal["auto", "mimic-iii", "mimic-iv", "mimic-iv-v1", "chexpert", "free-text",
-                      "nlst"]
+                      "nlst", "embed"]
 # source name -> data file. "auto" is the union of all of them.
 SOURCES: dict[str, str] = {
     "mimic-iii": "mimic_iii.csv",  # ADMISSIONS.ETHNICITY, 41 values
@@ -51,13 +51,15 @@ SOURCES: dict[str, str] = {
     # NLST participant table `race`: 1 White, 2 Black or African American, 3 Asian, 4 AIAN,
     # 5 NHPI, 6 more than one race; 7 refused, 95/96/98/99 missing or unknown
     "nlst": "nlst.csv",
+    # EMBED open data clinical RACE_DESC (as written, a double space in the Black value)
+    "embed": "embed.csv",
 }
 #: Numeric codes mean something only in their own source: "auto" does not include these.
 _CODED_SOURCES = frozenset({"nlst"})
 _ETHNICITY_FILE = "chexpert_ethnicity.csv"  # CHEXPERT DEMO ETHNICITY: only the Hispanic flag
 #: A source's own ethnicity codes (NLST `ethnic`: 1 Hispanic or Latino, 2 neither; 7, 95-99
 #: refused or missing); other sources use the words of _ETHNICITY_FILE.
-_ETHNICITY_FILES = {"nlst": "nlst_ethnic.csv"}
+_ETHNICITY_FILES = {"nlst": "nlst_ethnic.csv", "embed": "embed_ethnic.csv"}
 
 MISSING_KEY = "<missing>"
 RARE_VALUE_FLOOR = 5
