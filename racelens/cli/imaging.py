@@ -209,6 +209,7 @@ def _floats(spec: str, option: str) -> tuple[float, ...]:
 
 
 @app.command()
+@distributed_command  # every rank trains its share of the sweep; rank 0 writes the result
 def shortcut(
     manifest: Annotated[Path, typer.Option(help="manifest.parquet from `racelens imaging manifest`.")],
     task: Annotated[str, typer.Option(help="The 0/1 disease column the models predict.")],
@@ -243,6 +244,8 @@ def shortcut(
     n_boot: Annotated[int, typer.Option(help="Bootstrap resamples for intervals.")] = 1000,
     patience: Annotated[int, typer.Option(help="Early-stopping patience (epochs).")] = 3,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+    sweep_only: Annotated[bool, typer.Option(help="Only train and save the sweep's models "
+                                                  "(one GPU's share of --scales).")] = False,
 ) -> None:
     """Shortcut test and mitigations: does race encoding make the disease model unfair?
 
@@ -250,12 +253,14 @@ def shortcut(
     encoding (linear probe on frozen features) with the fairness gap (Spearman, bootstrap CI,
     permutation p), and compares ERM, resampling, GroupDRO, DANN and SPLIT on the same split.
     Writes OUT/shortcut.json and OUT/shortcut.png; finished models are kept in OUT/models and
-    reused, so a rerun resumes. Runs on rank 0 under torchrun. GPU recipe (DenseNet121, 15 scales
+    reused, so a rerun resumes. Under `torchrun --nproc_per_node=N` the sweep's models are spread
+    over the N GPUs and rank 0 writes the result. GPU recipe (DenseNet121, 15 scales
     x 5 seeds), see docs/shortcut.md: `racelens imaging cache ... --size 224 --workers 16`, then
-    one process per GPU with `CUDA_VISIBLE_DEVICES=i` and a disjoint --scales subset into the
-    same --out, then one run with all the scales (it reuses every model) to write the result.
+    one process per GPU (`CUDA_VISIBLE_DEVICES=i`) with `--sweep-only` and a disjoint --scales
+    subset into the same --out, then one run with all the scales (it reuses every model).
     """
     from racelens.imaging.shortcut import ShortcutConfig, run_shortcut
+    from racelens.shared.train.launch import launch_context
 
     config = ShortcutConfig(
         manifest=manifest, out=out, task=task, arch=arch, weights=weights, size=size, epochs=epochs,
@@ -265,9 +270,12 @@ def shortcut(
         resample_test=resample_test,  # type: ignore[arg-type]
         mitigations=tuple(m.strip() for m in mitigations.split(",") if m.strip()),
         n_boot=n_boot, collapse=collapse, cache_dir=cache_dir, device=device, workers=workers,
-        num_workers=loader_workers, progress=progress)
+        num_workers=loader_workers, progress=progress, sweep_only=sweep_only)
     result = run_shortcut(config)
-    print_shortcut(result, out)
+    if result is not None:
+        print_shortcut(result, out)
+    elif sweep_only and launch_context().is_main:
+        print(f"sweep only: models saved in {out / 'models'}")
 
 
 def print_shortcut(result: Any, out: Path) -> None:

@@ -67,6 +67,10 @@ def test_tiny_sweep_writes_the_schema_and_accounts_for_every_row(tiny_manifest, 
     assert [m["name"] for m in d["mitigations"]] == [
         "erm", "resample", "groupdro", "dann", "split", "select:least_encoding", "select:least_val_gap"]
     assert d["mitigations"][3]["selected"] == "scale=1,seed=0"  # the one λ > 0 model
+    # λ = 0 lets no race gradient into the backbone: the λ = 0 model is the ERM model, exactly
+    erm, zero = d["mitigations"][0], d["models"][1]
+    assert [erm[k] for k in ("task_auc", "encoding_auc", "gap")] == [
+        zero[k] for k in ("task_auc", "encoding_auc", "gap")]
     # SPLIT keeps the ERM backbone: the same features, the same encoding
     assert d["mitigations"][4]["encoding_auc"] == d["mitigations"][0]["encoding_auc"]
     assert d["test"]["n_models"] == 3 and d["test"]["verdict"] == "too few models"
@@ -146,12 +150,13 @@ KNOWN = dict(epochs=10, scales=(-1.0, -0.5, -0.2, 0.0, 0.2, 0.5), seeds=2, min_t
              n_boot=200, mitigations=("erm", "dann"))
 
 
-def _known_manifest(helpers, root: Path, prevalence: dict[str, float]) -> Path:
+def _known_manifest(helpers, root: Path, prevalence: dict[str, float], *,
+                    finding_strength: float = 0.5) -> Path:
     patients = synthetic_patients(400, seed=0, groups=("Black", "White"), group_probs=(0.5, 0.5),
                                   other_fraction=0.0, samples_per_patient=(1, 2))
     patients = plant_finding(patients, prevalence=prevalence, seed=0)
     images = synthetic_images(patients, size=SIZE, seed=0, signal=ImageSignal(band="mid", strength=0.2),
-                              finding=FindingSignal(strength=0.5))
+                              finding=FindingSignal(strength=finding_strength))
     return helpers("imaging/_manifest_fixtures.py").write_png_manifest(root, patients, images)
 
 
@@ -166,15 +171,15 @@ def test_known_answer_shortcut_when_the_finding_is_more_prevalent_in_one_group(t
 
 
 @pytest.mark.known_answer
-@pytest.mark.xfail(reason="measured on this cohort: ERM learns the finding (task AUC 0.96) and is "
-                   "already fair (FPR gap 0.040); least-encoding selection picks the λ=0 model with "
-                   "the same gap and DANN's gap is 0.098, so no mitigation beats ERM here yet",
-                   strict=False)
-def test_known_answer_dann_or_least_encoding_is_fairer_than_erm(tmp_path, helpers):
-    manifest = _known_manifest(helpers, tmp_path, SHIFTED)
-    res = run_shortcut(_config(manifest, tmp_path / "run", **KNOWN))
+def test_known_answer_dann_is_fairer_than_erm_when_the_finding_is_hard(tmp_path, helpers):
+    """The same cohort with a fainter finding (strength 0.35): ERM now leans on race (measured FPR
+    gap 0.58) and DANN, the λ > 0 model of best validation task AUC, halves it (0.33); on the
+    cohort above ERM learns the finding itself (gap 0.04) and no mitigation can beat it."""
+    manifest = _known_manifest(helpers, tmp_path, SHIFTED, finding_strength=0.35)
+    res = run_shortcut(_config(manifest, tmp_path / "run", **{**KNOWN, "scales": (0.2, 0.5)}))
     gap = {m["name"]: m["gap"]["estimate"] for m in res.mitigations}
-    assert min(gap["dann"], gap["select:least_encoding"]) < gap["erm"], gap
+    assert gap["dann"] < gap["erm"] - 0.1, gap
+    assert res.extras["encoding_bounds"]["upper"]["auc"]["macro"]["estimate"] > 0.95
 
 
 @pytest.mark.known_answer
@@ -183,3 +188,26 @@ def test_known_answer_negative_control_equal_prevalence(tmp_path, helpers):
     manifest = _known_manifest(helpers, tmp_path, EQUAL)
     res = run_shortcut(_config(manifest, tmp_path / "run", **KNOWN))
     assert res.test.ci_low <= 0.0 <= res.test.ci_high, res.test
+
+
+def test_models_are_spread_over_torchrun_ranks(tiny_manifest, tmp_path, monkeypatch):
+    """Rank 1 (another process) trains every other model; rank 0 waits for it and writes."""
+    import os
+    import subprocess
+    import sys
+
+    env = {"WORLD_SIZE": "2", "LOCAL_RANK": "0", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "29999",
+           "TORCHELASTIC_RUN_ID": f"test-{os.getpid()}"}
+    out = tmp_path / "run"
+    code = (f"from pathlib import Path\nfrom racelens.imaging.shortcut import ShortcutConfig, run_shortcut\n"
+            f"run_shortcut(ShortcutConfig(**{_config(tiny_manifest, out, epochs=1, scales=(0.0, 1.0), mitigations=('erm',)).to_dict()!r} "
+            f"| {{'manifest': Path({str(tiny_manifest)!r}), 'out': Path({str(out)!r}), "
+            f"'cache_dir': Path({str(tiny_manifest.parent / 'cache')!r}), 'scales': (0.0, 1.0), "
+            f"'mitigations': ('erm',)}}))\n")
+    other = subprocess.Popen([sys.executable, "-c", code], env={**os.environ, **env, "RANK": "1"})
+    for k, v in {**env, "RANK": "0"}.items():
+        monkeypatch.setenv(k, v)
+    res = run_shortcut(_config(tiny_manifest, out, epochs=1, scales=(0.0, 1.0), mitigations=("erm",)))
+    assert other.wait(timeout=300) == 0
+    assert [(m["scale"], m["seed"]) for m in res.models] == [(0.0, 0), (1.0, 0)]
+    assert sorted(p.name for p in (out / "models").iterdir()) == ["scale=0_seed=0.json", "scale=1_seed=0.json"]

@@ -44,6 +44,9 @@ class ShortcutConfig:
         Any of ``erm``, ``resample``, ``groupdro``, ``dann``, ``split``.
     n_boot, n_permutations
         Bootstrap resamples of every interval; permutations of the test's p-value.
+    sweep_only
+        Train and score the sweep's models into ``out/models`` and stop (no test, bounds or
+        mitigations): how one of several GPU processes takes its share of the scales.
     """
 
     manifest: Path
@@ -74,6 +77,7 @@ class ShortcutConfig:
     num_workers: int = 0
     strict: bool = False
     progress: bool = True
+    sweep_only: bool = False
 
     def __post_init__(self) -> None:
         if not self.scales:

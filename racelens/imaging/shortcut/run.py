@@ -21,8 +21,10 @@ Thresholds and selection read validation rows only; gaps are measured on the tes
 ``resample_test="balanced"`` on a race-balanced test subset with equal prevalence and age bins
 (Glocker et al. 2023), accounted for row by row in ``extras.test_set``.
 
-Under ``torchrun`` the command runs on rank 0 only (``racelens.cli._distributed``): the sweep is
-many small trainings, which spread better as independent processes than as DDP.
+Under ``torchrun`` the sweep's models are spread over the ranks, one whole model per rank at a
+time on its own GPU (no process group: many small trainings spread better as independent
+processes than as DDP), through the per-model store; rank 0 builds the cache first, waits for
+every model, then runs the test and the mitigations alone.
 """
 
 from __future__ import annotations
@@ -30,6 +32,9 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
+import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -42,10 +47,13 @@ from racelens.shared.resample import EvalSets, balanced_test_set
 from racelens.shared.shortcut import ShortcutResult, shortcut_test
 from racelens.shared.shortcut_eval import ModelEval, RowsInfo, evaluate_model
 from racelens.shared.tables import atomic_write_json
+from racelens.shared.train.launch import DistContext, launch_context
 
 __all__ = ["run_shortcut", "select_models"]
 
 log = logging.getLogger(__name__)
+_POLL_S = 5.0
+_READY = "data_ready.json"
 
 
 def _slug(name: str) -> str:
@@ -90,30 +98,41 @@ class _Run:
                               n_boot=c.n_boot, seed=seed, encoding=encoding, params=params)
 
 
-def _sweep(run: _Run, training: dict[str, Any]) -> list[ModelEval]:
+def _saved(path: Path, key: dict[str, Any]) -> dict[str, Any] | None:
+    saved = json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+    return saved if saved is not None and saved.get("key") == key else None
+
+
+def _sweep(run: _Run, training: dict[str, Any], ctx: DistContext) -> list[ModelEval]:
+    """Train (or reuse) every (λ, seed) model; under torchrun rank r trains models r, r + N, ...
+    and rank 0 then waits for the other ranks' saved models."""
     c = run.config
     store = Path(c.out) / "models"
     key = c.model_key()
+    grid = [(float(scale), c.seed + i) for scale in c.scales for i in range(c.seeds)]
+    for k, (scale, seed) in enumerate(grid):
+        name = f"scale={scale:g},seed={seed}"
+        path = store / f"{_slug(name)}.json"
+        if k % ctx.world_size != ctx.rank or _saved(path, key) is not None:
+            continue
+        trained = fit.train_sweep_model(run.data, c, scale=scale, seed=seed,
+                                        race_codes=run.race_codes, n_race=len(run.race_classes))
+        ev = run.evaluate(name, trained, seed=seed, params={"scale": scale, "seed": seed})
+        atomic_write_json(path, {"key": key, "eval": ev.to_dict(), "training": trained.summary})
+        log.info("%s: task AUC %.3f, encoding %.3f, gap %.3f", name, ev.task_auc.macro.estimate or math.nan,
+                 ev.encoding_auc.macro.estimate or math.nan, ev.gap.estimate or math.nan)
+    if not ctx.is_main:
+        return []
     models: list[ModelEval] = []
-    for scale in c.scales:
-        for i in range(c.seeds):
-            seed = c.seed + i
-            name = f"scale={float(scale):g},seed={seed}"
-            path = store / f"{_slug(name)}.json"
-            saved = json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
-            if saved is not None and saved.get("key") == key:
-                models.append(ModelEval.from_dict(saved["eval"]))
-                training[name] = saved.get("training", {})
-                log.info("%s: reusing %s", name, path)
-                continue
-            trained = fit.train_sweep_model(run.data, c, scale=float(scale), seed=seed,
-                                            race_codes=run.race_codes, n_race=len(run.race_classes))
-            ev = run.evaluate(name, trained, seed=seed, params={"scale": float(scale), "seed": seed})
-            atomic_write_json(path, {"key": key, "eval": ev.to_dict(), "training": trained.summary})
-            models.append(ev)
-            training[name] = trained.summary
-            log.info("%s: task AUC %.3f, encoding %.3f, gap %.3f", name, ev.task_auc.macro.estimate or math.nan,
-                     ev.encoding_auc.macro.estimate or math.nan, ev.gap.estimate or math.nan)
+    for scale, seed in grid:
+        name = f"scale={scale:g},seed={seed}"
+        path = store / f"{_slug(name)}.json"
+        # another rank's model: torchrun stops this process too if that rank fails
+        while (saved := _saved(path, key)) is None:
+            log.info("waiting for %s from another rank", name)
+            time.sleep(_POLL_S)
+        models.append(ModelEval.from_dict(saved["eval"]))
+        training[name] = saved.get("training", {})
     return models
 
 
@@ -157,8 +176,26 @@ def _bounds(run: _Run, erm: fit.Trained, race_model: fit.Trained) -> dict[str, A
             "upper": {"what": "probe on a race-trained model's features", "auc": upper.result.auc.to_dict()}}
 
 
-def run_shortcut(config: ShortcutConfig) -> ShortcutResult:
+def _rank_config(config: ShortcutConfig, ctx: DistContext) -> ShortcutConfig:
+    """Under torchrun: this rank's GPU (``LOCAL_RANK``) and progress bars on rank 0 only."""
+    if ctx.world_size <= 1:
+        return config
+    device = config.device
+    if device in ("auto", "cuda"):
+        import torch
+
+        device = f"cuda:{ctx.local_rank}" if torch.cuda.is_available() else "cpu"
+    return replace(config, device=device, progress=config.progress and ctx.is_main)
+
+
+def run_shortcut(config: ShortcutConfig) -> ShortcutResult | None:
     """Run the sweep, the test and the mitigations; write ``OUT/shortcut.json``; return it.
+
+    With ``config.sweep_only`` only the sweep's models are trained and saved (``OUT/models``);
+    nothing else is written and ``None`` is returned. Under ``torchrun`` (``WORLD_SIZE > 1``)
+    the sweep's models are spread over the ranks (each on its own GPU, no process group); rank 0
+    waits for them, runs the test and the mitigations, writes and returns the result; the other
+    ranks return ``None``.
 
     Raises
     ------
@@ -167,12 +204,30 @@ def run_shortcut(config: ShortcutConfig) -> ShortcutResult:
     ConfigError
         For bad settings (checked by :class:`ShortcutConfig` before any training).
     """
-    c = config
+    ctx = launch_context()
+    c = _rank_config(config, ctx)
     out = Path(c.out)
-    out.mkdir(parents=True, exist_ok=True)
+    (out / "models").mkdir(parents=True, exist_ok=True)
+    ready = out / "models" / _READY
+    # rank 0 builds the image cache; the others then open the finished one. The marker names
+    # this launch, so one left by an interrupted launch is not taken for this one's
+    launch = {"run_id": os.environ.get("TORCHELASTIC_RUN_ID", ""),
+              "master": f"{os.environ.get('MASTER_ADDR', '')}:{os.environ.get('MASTER_PORT', '')}"}
+    if not ctx.is_main:
+        while not (ready.exists() and json.loads(ready.read_text(encoding="utf-8")).get("launch") == launch):
+            time.sleep(_POLL_S)
     run = _Run(c)
+    if ctx.is_main and ctx.world_size > 1:
+        atomic_write_json(ready, {"launch": launch, "fingerprint": run.data.summary.fingerprint})
     training: dict[str, Any] = {}
-    models = _sweep(run, training)
+    models = _sweep(run, training, ctx)
+    if not ctx.is_main:
+        return None
+    if ready.exists():
+        ready.unlink()
+    if c.sweep_only:
+        log.info("sweep only: %d models in %s", len(models), out / "models")
+        return None
     test = shortcut_test([m.point() for m in models], min_task_auc=c.min_task_auc, n_boot=c.n_boot,
                          n_permutations=c.n_permutations, seed=c.seed)
     erm, erm_model = fit.train_erm(run.data, c, seed=c.seed)
