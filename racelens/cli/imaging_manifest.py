@@ -206,6 +206,8 @@ def dicom_cmd(
     keep_for_processing: Annotated[bool, typer.Option(
         "--keep-for-processing", help="Keep FOR PROCESSING images (skipped by default).")
     ] = False,
+    ethnicity_col: Annotated[str | None, typer.Option(
+        help="Ethnicity column of --labels-csv (sets the Hispanic flag; NLST: ethnic).")] = None,
 ) -> dict[str, Any]:
     """A DICOM folder; unreadable and non-image files are listed as skipped."""
     from racelens.imaging.sources import from_dicom_folder
@@ -217,7 +219,8 @@ def dicom_cmd(
                                consistency=_choice(consistency, _CONSISTENCY, "--consistency"),
                                series=_choice(series, ("auto", "on", "off"), "--series"),
                                views=_values(views), body_parts=_values(body_parts),
-                               skip_for_processing=not keep_for_processing)
+                               skip_for_processing=not keep_for_processing,
+                               ethnicity_col=ethnicity_col)
     return _write(cohort, out)
 
 

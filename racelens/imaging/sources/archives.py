@@ -257,6 +257,7 @@ def from_dicom_folder(
     skip_for_processing: bool = True,
     views: Sequence[str] | None = None,
     body_parts: Sequence[str] | None = None,
+    ethnicity_col: str | None = None,
 ) -> Cohort:
     """A cohort from a folder of DICOM files, race from a CSV by PatientID or the EthnicGroup tag.
 
@@ -287,6 +288,8 @@ def from_dicom_folder(
         Keep only these ``ViewPosition`` (e.g. ``CC``, ``MLO``, ``PA``) or ``BodyPartExamined``
         (e.g. ``HAND``, ``CSPINE``) values, case-insensitively; the others are excluded as
         ``"view:VALUE"`` or ``"body part:VALUE"``. ``None`` keeps all.
+    ethnicity_col
+        A column of ``labels_csv`` that sets the Hispanic flag (NLST ``ethnic``).
     """
     from racelens.imaging.io.load import read_dicom_header
     from racelens.imaging.sources.series import check_series_mode
@@ -340,7 +343,9 @@ def from_dicom_folder(
     if labels_csv is not None:
         lab = read_table(labels_csv)
         require_columns(lab, [patient_col, race_col], str(labels_csv))
-        per_patient, bad = race_per_patient(lab, patient_col, race_col, race_source, consistency)
+        require_columns(lab, [ethnicity_col] if ethnicity_col else [], str(labels_csv))
+        per_patient, bad = race_per_patient(lab, patient_col, race_col, race_source, consistency,
+                                            ethnicity_col)
         df = label_by_patient(df, per_patient, bad, spec, excluded)
     elif len(df):
         labeled = label_cohort(df, "EthnicGroup", "patient_id", race_source, spec, consistency,

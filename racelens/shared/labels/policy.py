@@ -157,8 +157,8 @@ def drop_missing_patients(df: pd.DataFrame, column: str, excluded: Counter[str],
 
 
 def race_per_patient(records: pd.DataFrame, patient_col: str, race_col: str,
-                     source: LabelSource = "auto", consistency: Consistency = "drop"
-                     ) -> tuple[pd.DataFrame, set[str]]:
+                     source: LabelSource = "auto", consistency: Consistency = "drop",
+                     ethnicity_col: str | None = None) -> tuple[pd.DataFrame, set[str]]:
     """One race per patient from several records (admissions, label rows).
 
     Returns
@@ -168,9 +168,12 @@ def race_per_patient(records: pd.DataFrame, patient_col: str, race_col: str,
         most frequent raw value among the records that carry the chosen race).
     inconsistent : set of str
         Patients whose known races differ across records (empty unless ``consistency="drop"``).
+
+    ``ethnicity_col`` (e.g. NLST's ``ethnic``) sets the Hispanic flag from its own column.
     """
     _check_consistency(consistency)
-    h = harmonize(records[race_col], source)
+    h = harmonize(records[race_col], source,
+                  ethnicity=records[ethnicity_col] if ethnicity_col else None)
     work = pd.DataFrame({"patient": records[patient_col].astype(str).to_numpy(),
                          "race": h["race"].to_numpy(), "hispanic": h["hispanic"].to_numpy(),
                          "race_raw": h["race_raw"].to_numpy()})
