@@ -98,6 +98,13 @@ def test_tiny_sweep_writes_the_schema_and_accounts_for_every_row(tiny_manifest, 
     assert [r[0] for r in card["tables"][0]["rows"]][:3] == ["erm", "resample", "groupdro"]
     assert card["figures"][0]["src"].startswith("data:image/svg+xml;base64,")
     assert payload["shortcut"][0]["test"] == d["test"]
+    # racelens export copies the registered document (not the per-model store's cache)
+    from racelens.shared.export import export_run
+
+    summary = export_run(tmp_path / "run", tmp_path / "export")
+    assert summary.copied.get("shortcut test") == 1
+    assert json.loads((tmp_path / "export" / "shortcut.json").read_text())["test"] == d["test"]
+    assert not (tmp_path / "export" / "cache").exists()
 
     # a rerun with one more scale reuses the three saved models and trains only the new one
     stamp = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "run" / "models").iterdir()}
