@@ -230,7 +230,7 @@ def run_shortcut(config: ShortcutConfig) -> ShortcutResult | None:
         return None
     test = shortcut_test([m.point() for m in models], min_task_auc=c.min_task_auc, n_boot=c.n_boot,
                          n_permutations=c.n_permutations, seed=c.seed)
-    erm, erm_model = fit.train_erm(run.data, c, seed=c.seed)
+    erm = fit.train_erm(run.data, c, seed=c.seed)
     training["erm"] = erm.summary
     erm_ev = run.evaluate("erm", erm, seed=c.seed)
     race_model = fit.train_race_model(run.data, c, seed=c.seed, race_codes=run.race_codes,
@@ -259,7 +259,6 @@ def run_shortcut(config: ShortcutConfig) -> ShortcutResult | None:
             mitigations.append(_row("split", ev))
     for name in ("least_encoding", "least_val_gap"):
         mitigations.append(_row(f"select:{name}", chosen[name], selected=chosen[name].name))
-    del erm_model
     result = ShortcutResult(
         task=c.task, gap_metric=c.gap, threshold_rule=c.threshold, modality="imaging",
         models=[m.to_dict() for m in models], test=test, mitigations=mitigations,

@@ -88,14 +88,14 @@ def train_sweep_model(data: PreparedData, config: ShortcutConfig, *, scale: floa
     return Trained(*_score(model, model.base, data, config), summary)
 
 
-def train_erm(data: PreparedData, config: ShortcutConfig, *, seed: int) -> tuple[Trained, Any]:
-    """A plain task model (empirical risk minimisation); also returns the model (for SPLIT)."""
+def train_erm(data: PreparedData, config: ShortcutConfig, *, seed: int) -> Trained:
+    """A plain task model (empirical risk minimisation); its features feed SPLIT."""
     from racelens.imaging.models import build_model
 
     model = build_model(config.arch, 2, weights=config.weights, seed=seed)
     summary = _fit(model, _dataset(data, data.mask("train"), data.labels),
                    _dataset(data, data.mask("val"), data.labels), list(TASK_CLASSES), config, seed)
-    return Trained(*_score(model, model, data, config), summary), model
+    return Trained(*_score(model, model, data, config), summary)
 
 
 def train_resampled(data: PreparedData, config: ShortcutConfig, *, seed: int,
