@@ -1,8 +1,10 @@
 """Commands under ``torchrun``: the distributed one runs on every rank, the others on rank 0 only.
 
 A job script may launch the whole pipeline with ``torchrun --nproc_per_node=N -m racelens CMD``.
-Only ``imaging audit`` joins a process group (it is marked :func:`distributed_command`); every
-other command is wrapped by :func:`rank_zero_command` when :mod:`racelens.cli.main` registers it:
+Two commands run on every rank (marked :func:`distributed_command`): ``imaging audit`` joins a
+process group (DDP), ``imaging shortcut`` spreads its sweep's models over the ranks without one
+(see :mod:`racelens.imaging.shortcut.run`). Every other command is wrapped by
+:func:`rank_zero_command` when :mod:`racelens.cli.main` registers it:
 
 - rank 0 runs the command as one ordinary process: ``WORLD_SIZE``/``RANK`` read 1/0 while it
   runs, so a library call that would otherwise join a process group (the demo's imaging audit)

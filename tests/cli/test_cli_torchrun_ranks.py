@@ -1,4 +1,4 @@
-"""Commands other than `imaging audit` under torchrun: rank 0 runs them once, the others step aside.
+"""Commands other than `imaging audit` and `imaging shortcut` under torchrun: rank 0 runs them once, the others step aside.
 
 The subprocess tests launch real `torchrun --nproc_per_node=2` jobs on CPU (the `torchrun`
 fixture of tests/conftest.py); the in-process tests set the variables torchrun sets.
@@ -106,10 +106,11 @@ def _commands(app: typer.Typer, prefix: str) -> dict[str, object]:
     return found
 
 
-def test_every_command_but_the_imaging_audit_runs_on_rank_zero_only():
+def test_every_command_but_the_imaging_audit_and_shortcut_runs_on_rank_zero_only():
     commands = _commands(cli_main.app, "racelens")
     assert {"racelens synth", "racelens text redact", "racelens imaging manifest table",
             "racelens imaging audit"} <= set(commands)
     unwrapped = {name for name, fn in commands.items()
                  if not getattr(fn, "__racelens_rank_zero__", False)}
-    assert unwrapped == {"racelens imaging audit"}
+    # the audit joins a process group (DDP); the shortcut sweep spreads its models over the ranks
+    assert unwrapped == {"racelens imaging audit", "racelens imaging shortcut"}
