@@ -16,7 +16,8 @@ a hidden texture encodes the patient's group:
   radius 6;
 - ``strength`` scales its amplitude (``0.08 * strength`` of the display range); ``strength=0`` is
   the negative control (identical images except for the texture, same random stream);
-- ``location`` confines it to the lung fields, a central square, or leaves it global.
+- ``location`` confines it to the lung fields, a central square, a ``box`` (``box=(top, left,
+  bottom, right)`` in fractions of the image side, e.g. one tile of a grid), or leaves it global.
 
 Writers produce real DICOM files (pydicom; CR or DX, 12 bits stored in 16, MONOCHROME2 and some
 MONOCHROME1 stored inverted, some with rescale slope/intercept, some with a window) and 16-bit PNGs.
@@ -48,7 +49,7 @@ __all__ = [
 ]
 
 Band = Literal["low", "mid", "high"]
-Location = Literal["global", "lungs", "center"]
+Location = Literal["global", "lungs", "center", "box"]
 BAND_FREQUENCY: dict[str, float] = {"low": 4.0, "mid": 14.0, "high": 34.0}
 _AMPLITUDE = 0.08  # display-range amplitude at strength 1
 _NOISE_SD = 0.012
@@ -66,18 +67,30 @@ class ImageSignal:
     strength
         Amplitude scale; 0 plants nothing (negative control).
     location
-        ``"global"``, ``"lungs"`` or ``"center"``.
+        ``"global"``, ``"lungs"``, ``"center"`` or ``"box"``.
+    box
+        ``(top, left, bottom, right)`` in fractions of the image side (``0 <= top < bottom <= 1``),
+        for ``location="box"`` only: the region that carries the signal.
     """
 
     band: Band = "high"
     strength: float = 0.5
     location: Location = "global"
+    box: tuple[float, float, float, float] | None = None
 
     def __post_init__(self) -> None:
         if self.band not in BAND_FREQUENCY:
             raise ConfigError(f"signal band must be low, mid or high, got {self.band!r}")
-        if self.location not in ("global", "lungs", "center"):
-            raise ConfigError(f"signal location must be global, lungs or center, got {self.location!r}")
+        if self.location not in ("global", "lungs", "center", "box"):
+            raise ConfigError("signal location must be global, lungs, center or box, "
+                              f"got {self.location!r}")
+        if (self.location == "box") != (self.box is not None):
+            raise ConfigError("give box=(top, left, bottom, right) exactly when location='box'")
+        if self.box is not None:
+            top, left, bottom, right = (float(v) for v in self.box)
+            if not (0.0 <= top < bottom <= 1.0 and 0.0 <= left < right <= 1.0):
+                raise ConfigError(f"signal box must satisfy 0 <= top < bottom <= 1 and "
+                                  f"0 <= left < right <= 1, got {self.box}")
         if not 0.0 <= float(self.strength) <= 10.0:
             raise ConfigError(f"signal strength must be in [0, 10], got {self.strength}")
 
@@ -232,6 +245,13 @@ def _signal(rng: np.random.Generator, group_index: np.ndarray, size: int, signal
     elif signal.location == "center":
         g = np.abs(c - 0.5)
         out *= (_sigmoid((0.25 - g[:, None]) / 0.02) * _sigmoid((0.25 - g[None, :]) / 0.02))[None]
+    elif signal.location == "box":
+        top, left, bottom, right = signal.box  # type: ignore[misc]
+        # pixel centres inside the box (sharp edges: the box is a tile of a grid in the tests)
+        centre = (np.arange(size, dtype=np.float32) + 0.5) / size
+        rows = ((centre >= top) & (centre < bottom)).astype(np.float32)
+        cols = ((centre >= left) & (centre < right)).astype(np.float32)
+        out *= (rows[:, None] * cols[None, :])[None]
     return out * np.float32(_AMPLITUDE * signal.strength)
 
 

@@ -139,6 +139,11 @@ def test_patch_and_mask_patch_match_numpy(batch):
     assert P.Patch(3, 8).tile(224, 224) == (149, 224, 149, 224)
     assert torch.equal(P.Patch(1, 0)(batch), batch)
     assert torch.equal(P.MaskPatch(1, 0)(batch), torch.zeros_like(batch))
+    # keep_patch is mask_patch's complement: the two add up to the image
+    kept = P.KeepPatch(3, 5)(batch)
+    assert torch.equal(kept + P.MaskPatch(3, 5)(batch), batch)
+    assert torch.equal(kept[..., 8:16, 16:24], batch[..., 8:16, 16:24])
+    assert torch.equal(P.KeepPatch(1, 0)(batch), batch)
     with pytest.raises(ConfigError, match=r"index must be in 0\.\.8"):
         P.Patch(3, 9)
 
@@ -213,6 +218,7 @@ ALL = [Condition("original"), Condition("lowpass", {"radius": 4}),
        Condition("notch", {"inner": 2, "outer": 6}), Condition("resolution", {"size": 8}),
        Condition("gaussian_noise", {"sigma": 0.1}), Condition("gaussian_blur", {"sigma": 1.0}),
        Condition("patch", {"grid": 3, "index": 4}), Condition("mask_patch", {"grid": 3, "index": 4}),
+       Condition("keep_patch", {"grid": 3, "index": 4}),
        Condition("random_crop", {"scale": 0.5}), Condition("clip", {"threshold": 0.6}),
        Condition("window", {"center": 0.5, "width": 0.5}), Condition("jpeg", {"quality": 50}),
        Condition("equalize")]

@@ -20,10 +20,10 @@ from pathlib import Path
 import numpy as np
 
 from racelens.errors import ConfigError, DataError
-from racelens.imaging.audit.data import prepare_data
-from racelens.shared.results import AuditResult, Condition
+from racelens.imaging.audit.data import PreparedData, prepare_data
+from racelens.shared.results import AuditResult, Condition, ConditionResult
 
-__all__ = ["CovariateBaselineConfig", "run_covariate_baseline"]
+__all__ = ["CovariateBaselineConfig", "covariate_probe", "run_covariate_baseline"]
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +59,12 @@ class CovariateBaselineConfig:
             raise ConfigError("name at least one covariate, e.g. --features age,sex,bmi")
 
 
-def run_covariate_baseline(config: CovariateBaselineConfig) -> AuditResult:
-    """Fit the race probe on covariates, write ``out/result.json`` and return the result.
+def covariate_probe(data: PreparedData, features: Sequence[str], *, seed: int = 0,
+                    n_boot: int = 1000) -> tuple[ConditionResult, np.ndarray, Counter[str]]:
+    """Race from the covariates ``features`` of prepared data, on its patient split.
+
+    Returns the condition result (``extras["features"]`` names them), the mask of the rows used
+    and the updated exclusion counts (rows missing a covariate counted as ``"missing <col>"``).
 
     Raises
     ------
@@ -69,9 +73,7 @@ def run_covariate_baseline(config: CovariateBaselineConfig) -> AuditResult:
     """
     from racelens.shared.metrics.probe import linear_probe
 
-    data = prepare_data(config.manifest, seed=config.seed, collapse=config.collapse, images=False,
-                        progress=False)
-    features = [str(f) for f in config.features]
+    features = [str(f) for f in features]
     unknown = [f for f in features if f not in data.table.columns]
     if unknown:
         raise DataError(f"covariate(s) {unknown} are not manifest columns; it has "
@@ -86,8 +88,24 @@ def run_covariate_baseline(config: CovariateBaselineConfig) -> AuditResult:
     labels = np.asarray(data.classes, dtype=object)[data.labels[keep]]
     fit = linear_probe(table[features].reset_index(drop=True), labels, table["patient_id"].to_numpy(),
                        data.split[keep], data.classes, condition=Condition("original"),
-                       seed=config.seed, n_boot=config.n_boot)
-    result_cond = replace(fit.result, extras={**fit.result.extras, "features": features})
+                       seed=seed, n_boot=n_boot)
+    return replace(fit.result, extras={**fit.result.extras, "features": features}), keep, excluded
+
+
+def run_covariate_baseline(config: CovariateBaselineConfig) -> AuditResult:
+    """Fit the race probe on covariates, write ``out/result.json`` and return the result.
+
+    Raises
+    ------
+    DataError
+        When a named covariate is not a manifest column.
+    """
+    data = prepare_data(config.manifest, seed=config.seed, collapse=config.collapse, images=False,
+                        progress=False)
+    features = [str(f) for f in config.features]
+    result_cond, keep, excluded = covariate_probe(data, features, seed=config.seed,
+                                                  n_boot=config.n_boot)
+    table = data.table[keep]
     groups = table["race"].astype(str).value_counts()
     summary = replace(data.summary, n_samples=int(keep.sum()),
                       n_patients=int(table["patient_id"].nunique()),

@@ -47,7 +47,7 @@ from racelens.shared.train.distributed import (
 )
 from racelens.shared.units import UnitScores
 
-__all__ = ["ImagingAuditConfig", "run_imaging_audit", "roc_points", "write_plots"]
+__all__ = ["ImagingAuditConfig", "run_imaging_audit", "roc_points", "train_condition", "write_plots"]
 
 log = logging.getLogger(__name__)
 ORIGINAL = Condition("original")
@@ -186,8 +186,12 @@ def _slug(cond: Condition) -> str:
     return "".join(ch if ch.isalnum() or ch in "=-_." else "_" for ch in cond.label.replace(",", "_"))
 
 
-def _train(data: PreparedData, config: ImagingAuditConfig, cond: Condition,
-           transform: Any) -> tuple[Any, dict[str, Any]]:
+def train_condition(data: PreparedData, config: ImagingAuditConfig, cond: Condition,
+                    transform: Any) -> tuple[Any, dict[str, Any]]:
+    """Train a model on ``transform``-ed train images (early stopping on val); return it and a summary.
+
+    Checkpoints go to ``config.out/train/<condition>``, so a retrain is resumable.
+    """
     from racelens.imaging.models import build_model
     from racelens.shared.train.loop import TrainConfig, train_classifier
 
@@ -327,7 +331,7 @@ def _run(config: ImagingAuditConfig, ctx: DistContext) -> AuditResult | None:
     for cond in conditions:
         if model is None or config.mode == "retrain":
             transform = None if cond == ORIGINAL else perts[cond]
-            model, training[cond.label] = _train(data, config, cond, transform)
+            model, training[cond.label] = train_condition(data, config, cond, transform)
             if cond == ORIGINAL and ctx.is_main:
                 save_model(model, out / "model.pt", classes=data.classes,
                            meta={"size": config.size, "task": config.task, "seed": config.seed})

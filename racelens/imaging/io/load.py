@@ -82,6 +82,14 @@ HEADER_KEYWORDS: tuple[str, ...] = (
     "ImageType",
     "InstanceNumber",
     "SliceThickness",
+    # acquisition settings (Lotter et al. 2024): covariates of the explain's acquisition baseline
+    "Manufacturer",
+    "KVP",
+    "Exposure",
+    "PixelSpacing",
+    "ImagerPixelSpacing",
+    "WindowCenter",
+    "WindowWidth",
 )
 #: Multi-valued geometry keywords :func:`read_dicom_header` returns as tuples of floats.
 GEOMETRY_KEYWORDS: tuple[str, ...] = ("ImagePositionPatient", "ImageOrientationPatient")

@@ -48,8 +48,8 @@ from racelens.shared.results import Condition
 
 __all__ = [
     "Perturbation", "Identity", "Lowpass", "Highpass", "Bandpass", "Notch", "Resolution",
-    "GaussianNoise", "GaussianBlur", "Patch", "MaskPatch", "RandomCrop", "Clip", "Window", "Jpeg",
-    "Equalize", "Compose", "PERTURBATIONS", "make_perturbation", "derive_seed",
+    "GaussianNoise", "GaussianBlur", "Patch", "MaskPatch", "KeepPatch", "RandomCrop", "Clip",
+    "Window", "Jpeg", "Equalize", "Compose", "PERTURBATIONS", "make_perturbation", "derive_seed",
 ]
 
 
@@ -259,6 +259,22 @@ class MaskPatch(Patch):
         return out
 
 
+class KeepPatch(Patch):
+    """Keep one tile of a ``grid x grid`` partition in place; set the rest to 0.
+
+    The complement of :class:`MaskPatch`: unlike :class:`Patch` the tile is not resized, so a
+    model trained on whole images sees it where it was (the test-time "only this tile" question).
+    """
+
+    name = "keep_patch"
+
+    def apply(self, images, generators):
+        t, b, left, right = self.tile(images.shape[-2], images.shape[-1])
+        out = torch.zeros_like(images)
+        out[..., t:b, left:right] = images[..., t:b, left:right]
+        return out
+
+
 class RandomCrop(Perturbation):
     """Crop a random window covering ``scale`` of the area (same aspect) and resize it back."""
 
@@ -365,8 +381,8 @@ class Equalize(Perturbation):
 
 PERTURBATIONS: dict[str, type[Perturbation]] = {
     cls.name: cls for cls in (Identity, Lowpass, Highpass, Bandpass, Notch, Resolution,
-                              GaussianNoise, GaussianBlur, Patch, MaskPatch, RandomCrop, Clip,
-                              Window, Jpeg, Equalize)
+                              GaussianNoise, GaussianBlur, Patch, MaskPatch, KeepPatch,
+                              RandomCrop, Clip, Window, Jpeg, Equalize)
 }
 
 

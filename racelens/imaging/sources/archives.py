@@ -34,7 +34,13 @@ from racelens.shared.labels import (
 )
 from racelens.shared.tables import read_table, require_columns
 
-__all__ = ["mimic_cxr", "chexpert", "from_dicom_folder", "race_per_patient"]
+__all__ = ["ACQUISITION_COLUMNS", "mimic_cxr", "chexpert", "from_dicom_folder", "race_per_patient"]
+
+#: Acquisition columns a manifest can carry (``from_dicom_folder`` fills them from the headers;
+#: ``view`` comes from every source): the covariates of the explain's acquisition baseline.
+ACQUISITION_COLUMNS: tuple[str, ...] = ("kvp", "exposure", "manufacturer", "view", "pixel_spacing",
+                                        "window_center", "window_width")
+_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 
 logger = logging.getLogger(__name__)
 
@@ -244,6 +250,23 @@ def _dicom_age(value: object) -> float | None:
     return int(m.group(1)) / {"Y": 1, "": 1, "M": 12, "W": 52.1775, "D": 365.25}[m.group(2)]
 
 
+def _first_number(values: pd.Series) -> pd.Series:
+    """The first number of each header value (multi-valued tags are read as ``"[a, b]"``)."""
+    def first(v: object) -> float | None:
+        m = _NUMBER.search(str(v)) if v is not None else None
+        return float(m.group(0)) if m else None
+
+    return values.map(first).astype(float)
+
+
+def _acquisition(df: pd.DataFrame) -> pd.DataFrame:
+    spacing = df["PixelSpacing"].where(df["PixelSpacing"].notna(), df["ImagerPixelSpacing"])
+    return df.assign(kvp=_first_number(df["KVP"]), exposure=_first_number(df["Exposure"]),
+                     manufacturer=df["Manufacturer"], pixel_spacing=_first_number(spacing),
+                     window_center=_first_number(df["WindowCenter"]),
+                     window_width=_first_number(df["WindowWidth"]))
+
+
 def from_dicom_folder(
     root: str | os.PathLike[str],
     *,
@@ -356,6 +379,7 @@ def from_dicom_folder(
         df["sex"] = normalise_sex(df["PatientSex"])
         df["age"] = df["PatientAge"].map(_dicom_age).astype(float)
         df["view"] = df["ViewPosition"]
+        df = _acquisition(df)
     else:
         df = df.assign(race=pd.Series(dtype=object), race_raw=pd.Series(dtype=object))
     if len(df) and "ImageLaterality" in df:
