@@ -6,11 +6,17 @@ so ``racelens.shared`` never imports this package nor names its concepts:
 - the strength axis of every image perturbation (:mod:`racelens.imaging.perturb.axes`, which
   imports no torch), so the report places image conditions of older result files too;
 - the shortcut test (``racelens.shortcut/1``, :mod:`racelens.imaging.shortcut.view`): a report
-  section and the ``shortcut.json`` document ``racelens export`` copies.
+  section and the ``shortcut.json`` document ``racelens export`` copies;
+- the "Where is the signal" section for ``explain.json`` (:mod:`racelens.imaging.explain.view`,
+  no torch either).
 """
 
 from __future__ import annotations
 
+from functools import partial
+
+from racelens.imaging.explain.view import LEAD, TITLE, render_explain
+from racelens.imaging.explain.write import EXPLAIN_SCHEMA
 from racelens.imaging.perturb import axes
 from racelens.imaging.shortcut.view import SHORTCUT_FILE, render_shortcuts
 from racelens.shared.report.registry import (
@@ -20,6 +26,7 @@ from racelens.shared.report.registry import (
     register_document,
     register_section,
     register_strength,
+    section_for_schema,
 )
 from racelens.shared.shortcut import SHORTCUT_SCHEMA
 
@@ -42,3 +49,12 @@ register_document(DocumentType(
     files_note="- `shortcut.json` - the shortcut test: per-model task AUC, race encoding and "
     "fairness gap with intervals,\n  the encoding-gap test, mitigations (aggregates only); "
     "`models/` holds the same per model."))
+
+# "Where is the signal": imaging explain.json documents. The text explain shares the schema; a
+# section already registered for it (under any key) keeps rendering the other modalities' files.
+# section_for_schema loads the other plugins first, so this holds whatever the loading order.
+_previous = section_for_schema(EXPLAIN_SCHEMA)
+register_section(ReportSection(
+    key=_previous.key if _previous is not None else "explain", title=TITLE, lead=LEAD,
+    schemas=(EXPLAIN_SCHEMA,), order=_previous.order if _previous is not None else 40,
+    render=partial(render_explain, other=_previous.render if _previous is not None else None)))

@@ -168,3 +168,38 @@ def test_shortcut_writes_shortcut_json_and_prints_aggregates(manifest, tmp_path,
     assert exc.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--gap must be one of fpr, tpr, underdiagnosis, auc" in err[0]
+
+
+def test_audit_then_explain_and_its_report_section(manifest, tmp_path, capsys):
+    from racelens.imaging.explain import read_explain
+
+    run = tmp_path / "run"
+    main(["imaging", "audit", "--manifest", str(manifest), "--out", str(run), "--size", "32",
+          "--epochs", "3", "--lr", "3e-3", "--n-boot", "50", "--device", "cpu", "--no-progress"])
+    capsys.readouterr()
+    out = run / "explain"
+    main(["imaging", "explain", "--run", str(run), "--manifest", str(manifest), "--out", str(out),
+          "--grid", "2", "--bands", "3", "--methods", "gradcam,integrated_gradients",
+          "--attribution-samples", "24", "--n-boot", "50", "--device", "cpu", "--no-progress"])
+    printed = capsys.readouterr().out
+    assert "necessary ring" in printed and "gradcam: randomised-weights rank correlation" in printed
+    doc = read_explain(out)
+    assert [a["method"] for a in doc["attribution"]] == ["gradcam", "integrated_gradients"]
+    assert len(doc["bands"]) == 3 and len(doc["tiles"]["cells"]) == 4
+    assert doc["extras"]["deletion_method"] == "gradcam"
+    for name in ("spectrum.png", "tiles.png", "attribution.png", "deletion.png"):
+        assert (out / name).stat().st_size > 0
+    preds = pd.read_parquet(run / "predictions.parquet")
+    assert not any(str(s) in printed for s in preds["sample_id"].head(20))
+
+    html = tmp_path / "report.html"
+    main(["report", str(run), "--out", str(html)])
+    page = html.read_text(encoding="utf-8")
+    assert "Where is the signal" in page and "necessary ring" in page
+
+    # too few test images to average for an overlay: one line, exit 2
+    with pytest.raises(SystemExit) as info:
+        main(["imaging", "explain", "--run", str(run), "--manifest", str(manifest), "--out",
+              str(tmp_path / "x"), "--overlay-mean-image", "--device", "cpu"])
+    assert info.value.code == 2
+    assert "needs at least 100 test images" in capsys.readouterr().err

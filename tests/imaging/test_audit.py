@@ -9,45 +9,23 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from _image_fixtures import synthetic_manifest
 
 from racelens.errors import ConfigError, ImageLoadError
 from racelens.imaging.audit.run import ImagingAuditConfig, run_imaging_audit
-from racelens.imaging.sources.cohort import from_table, write_manifest
-from racelens.imaging.synthetic import ImageSignal, synthetic_images, write_png
+from racelens.imaging.synthetic import ImageSignal
 from racelens.shared.results import AuditResult, Condition
-from racelens.shared.synthetic import synthetic_patients
 
 SIZE = 32
 
 
-
-
 def make_manifest(root: Path, strength: float, *, n_patients: int = 160, corrupt: int = 0,
                   permute: bool = False) -> Path:
-    """~380 samples of 32 px with a mid-band texture per group; ``corrupt`` files made unreadable.
-
-    ``permute`` reassigns race labels across patients after rendering, so the images carry no
-    information about the label at all (the synthetic anatomy follows BMI, which is weakly linked
-    to race, so strength 0 alone would still leave a faint real signal).
-    """
-    patients = synthetic_patients(n_patients, seed=0)
-    images = synthetic_images(patients, size=SIZE, signal=ImageSignal(band="mid", strength=strength),
-                              seed=0)
-    if permute:
-        ids = patients["patient_id"].unique()
-        race = patients.groupby("patient_id")["race_raw"].first()
-        shuffled = dict(zip(ids, race.loc[np.random.default_rng(1).permutation(ids)], strict=True))
-        patients = patients.assign(race_raw=patients["patient_id"].map(shuffled))
-    paths = [f"img/{i}.png" for i in range(len(images))]
-    for p, img in zip(paths, images, strict=True):
-        write_png(root / p, img)
-    kept = patients.index[patients["race"].isin(["Asian", "Black", "White"])]
-    for i in kept[:corrupt]:
-        (root / paths[i]).write_bytes(b"not a png")
-    patients.assign(path=paths).to_csv(root / "table.csv", index=False)
-    cohort = from_table(root / "table.csv", path_col="path", race_col="race_raw",
-                        patient_col="patient_id", sample_col="sample_id")
-    return write_manifest(cohort, root / "manifest.parquet")[0]
+    """~380 samples of 32 px with a mid-band texture per group; ``corrupt`` files made unreadable;
+    ``permute`` reassigns race labels across patients (no information left in the images)."""
+    return synthetic_manifest(root, ImageSignal(band="mid", strength=strength), size=SIZE,
+                              n_patients=n_patients, seed=0, permute_seed=1 if permute else None,
+                              corrupt=corrupt)
 
 
 @pytest.fixture(scope="module")

@@ -8,45 +8,28 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _image_fixtures import synthetic_manifest
 
 from racelens.errors import ConfigError
 from racelens.imaging.audit.run import ImagingAuditConfig, run_imaging_audit
 from racelens.imaging.explain import EXPLAIN_SCHEMA, ExplainConfig, read_explain, run_explain
 from racelens.imaging.explain.bands import corner_radius, ring_edges
 from racelens.imaging.explain.tiles import area_share
-from racelens.imaging.sources.cohort import from_table, write_manifest
-from racelens.imaging.synthetic import ImageSignal, synthetic_images, write_png
-from racelens.shared.synthetic import synthetic_patients
+from racelens.imaging.synthetic import ImageSignal
 
 SIZE = 64
+
 AUC_KEYS = {"macro", "per_group"}
-
-
-def _manifest(root: Path, signal: ImageSignal, *, n_patients: int = 170, permute: bool = False,
-              extra: dict | None = None) -> Path:
-    patients = synthetic_patients(n_patients, seed=1)
-    images = synthetic_images(patients, size=SIZE, signal=signal, seed=1)
-    if permute:  # the label carries no information about the image at all
-        ids = patients["patient_id"].unique()
-        race = patients.groupby("patient_id")["race_raw"].first()
-        shuffled = dict(zip(ids, race.loc[np.random.default_rng(2).permutation(ids)], strict=True))
-        patients = patients.assign(race_raw=patients["patient_id"].map(shuffled))
-    paths = [f"img/{i}.png" for i in range(len(images))]
-    for p, img in zip(paths, images, strict=True):
-        write_png(root / p, img)
-    patients.assign(path=paths, **(extra or {})).to_csv(root / "table.csv", index=False)
-    cohort = from_table(root / "table.csv", path_col="path", race_col="race_raw",
-                        patient_col="patient_id", sample_col="sample_id")
-    return write_manifest(cohort, root / "manifest.parquet")[0]
 
 
 def _explained(root: Path, signal: ImageSignal, *, permute: bool = False, epochs: int = 5,
                **explain_kw) -> dict:
-    manifest = _manifest(root, signal, permute=permute)
+    manifest = synthetic_manifest(root, signal, size=SIZE, n_patients=200, seed=1,
+                                  permute_seed=2 if permute else None)
     run_imaging_audit(ImagingAuditConfig(manifest=manifest, out=root / "run", size=SIZE,
                                          epochs=epochs, batch_size=32, lr=3e-3, seed=0, n_boot=100,
                                          device="cpu", progress=False))
-    kw = dict(n_boot=200, attribution_samples=64, sanity_samples=16, ig_steps=8, device="cpu",
+    kw = dict(n_boot=200, attribution_samples=96, sanity_samples=24, ig_steps=8, device="cpu",
               progress=False)
     kw.update(explain_kw)
     run_explain(ExplainConfig(run=root / "run", manifest=manifest, out=root / "explain", **kw))
@@ -87,7 +70,7 @@ def _planted_band(doc: dict, frequency: float) -> int:
 def test_rings_are_contiguous_from_zero_past_the_corner():
     rings = ring_edges(SIZE, bands=8)
     assert rings[0].inner == 0 and rings[0].outer == 1
-    assert all(a.outer == b.inner for a, b in zip(rings, rings[1:]))
+    assert all(a.outer == b.inner for a, b in zip(rings, rings[1:], strict=False))
     assert corner_radius(SIZE) < rings[-1].outer < corner_radius(SIZE) + 0.02
     with pytest.raises(ConfigError, match="must reach past the corner radius 45.25"):
         ring_edges(SIZE, edges=(0, 10, 40))

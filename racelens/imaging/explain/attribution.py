@@ -8,7 +8,8 @@ maps, it does not re-implement them):
 - ``gradcam``: :class:`captum.attr.LayerGradCam` on the backbone's last spatial feature layer,
   ReLU'd and upsampled to the image (torchvision's DenseNet uses a functional ReLU, which is why
   DeepLift is not offered);
-- ``occlusion``: :class:`captum.attr.Occlusion` with black square windows of half a tile.
+- ``occlusion``: :class:`captum.attr.Occlusion` with black square windows of half a tile (its
+  positive part: where covering the window lowers the predicted group's score).
 
 Each image's map is the attribution magnitude toward the group the model predicts for it (never
 the label, so that a deletion mask chosen from the map cannot carry the label), normalised to sum 1,
@@ -82,9 +83,11 @@ def randomized_copy(model: nn.Module, *, seed: int) -> nn.Module:
     return clone.eval()
 
 
-def _normalise(attr: torch.Tensor) -> torch.Tensor:
-    """``|attr|`` summed over channels, each image scaled to sum 1 (uniform where all zero)."""
-    mag = attr.detach().float().abs().sum(dim=1)
+def _normalise(attr: torch.Tensor, *, positive: bool = False) -> torch.Tensor:
+    """``|attr|`` (or its positive part) summed over channels, each image scaled to sum 1
+    (uniform where all zero)."""
+    a = attr.detach().float()
+    mag = (a.clamp(min=0) if positive else a.abs()).sum(dim=1)
     total = mag.sum(dim=(1, 2), keepdim=True)
     uniform = torch.full_like(mag, 1.0 / (mag.shape[1] * mag.shape[2]))
     return torch.where(total > 0, mag / total.clamp(min=1e-30), uniform)
@@ -134,7 +137,8 @@ def attribution_maps(model: nn.Module, images: torch.Tensor, targets: torch.Tens
                                        sliding_window_shapes=(x.shape[1], window, window),
                                        strides=(x.shape[1], window, window),
                                        perturbations_per_eval=max(1, 256 // len(x)))
-        out.append(_normalise(attr).cpu())
+        # occlusion's sign is meaningful: positive where covering the window lowers the score
+        out.append(_normalise(attr, positive=method == "occlusion").cpu())
     maps = torch.cat(out).numpy() if out else np.zeros((0, h, w), dtype=np.float32)
     delta_mean = float(torch.cat(deltas).mean()) if deltas else None
     return AttributionMaps(method, maps, delta_mean)

@@ -137,12 +137,10 @@ class _Scorer:
 
     def auc(self, probs: np.ndarray, subset: np.ndarray | None = None) -> dict[str, Any]:
         from racelens.shared.metrics import auc_with_ci
-        from racelens.shared.results import AUCBlock
 
         sel = slice(None) if subset is None else subset
-        block = auc_with_ci(self.y_true[sel], probs, self.classes, patient_ids=self.patient_ids[sel],
-                            n_boot=self.config.n_boot, seed=self.seed)
-        return AUCBlock.from_dict(block).to_dict()
+        return auc_with_ci(self.y_true[sel], probs, self.classes, patient_ids=self.patient_ids[sel],
+                           n_boot=self.config.n_boot, seed=self.seed).to_dict()
 
     def condition(self, transform: Any, model: Any = None) -> dict[str, Any]:
         return self.auc(self.probs(self.images, transform, model))
@@ -173,7 +171,8 @@ def _retrain_config(config: ExplainConfig, cfg: dict[str, Any], seed: int) -> An
         size=int(cfg.get("size", 224)), epochs=int(cfg.get("epochs", 10)),
         batch_size=int(cfg.get("batch_size", 32)), lr=float(cfg.get("lr", 1e-3)), seed=seed,
         patience=int(cfg.get("patience", 3)), device=config.device, progress=config.progress,
-        weights=Path(weights) if weights else None, n_boot=config.n_boot)
+        weights=Path(weights) if weights else None, n_boot=config.n_boot,
+        voi=str(cfg.get("voi", "auto")))
 
 
 def _subset(n: int, size: int | None, seed: int) -> np.ndarray:
@@ -208,10 +207,12 @@ def run_explain(config: ExplainConfig) -> ExplainResult:
     size = int(cfg.get("size", meta.get("size", 224)))
     rings = ring_edges(size, bands=config.bands, edges=config.band_edges)
     tiles = grid_tiles(config.grid)
+    run_dir = Path(config.run)
     data = prepare_data(config.manifest, size=size, seed=seed,
-                        cache_dir=config.cache_dir or Path(cfg.get("cache_dir") or Path(config.run) / "cache"),
+                        cache_dir=config.cache_dir or Path(cfg.get("cache_dir") or run_dir / "cache"),
                         collapse=cfg.get("collapse"), strict=bool(cfg.get("strict", False)),
-                        progress=False, split_from=pd.read_parquet(Path(config.run) / "splits.parquet"))
+                        voi=str(cfg.get("voi", "auto")), progress=False,
+                        split_from=pd.read_parquet(run_dir / "splits.parquet"))
     if set(data.classes) != set(classes):
         raise ConfigError(f"the manifest's groups {data.classes} are not the model's {classes}; "
                           "pass the manifest the run audited")

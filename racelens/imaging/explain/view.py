@@ -35,9 +35,9 @@ def _ring(b: Mapping[str, Any]) -> str:
 
 
 def _svg(draw: Callable[[Any], Any], figsize: tuple[float, float]) -> str:
-    from racelens.shared.report.build import svg_uri
-
     from matplotlib.figure import Figure as MplFigure
+
+    from racelens.shared.report.build import svg_uri
 
     fig = MplFigure(figsize=figsize)
     draw(fig)

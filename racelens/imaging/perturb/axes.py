@@ -48,6 +48,7 @@ AXES: dict[str, PerturbationAxis] = {a.name: a for a in (
     PerturbationAxis("gaussian_blur", "Gaussian blur (sigma)", "sigma", +1),
     PerturbationAxis("patch", "Tile of a grid (index)", "index", +1),
     PerturbationAxis("mask_patch", "Masked tile"),
+    PerturbationAxis("keep_patch", "Only one tile kept (in place)"),
     PerturbationAxis("random_crop", "Random crop (scale)", "scale", -1),
     PerturbationAxis("clip", "Bone-intensity clipping (threshold)", "threshold", -1),
     PerturbationAxis("window", "Intensity window (width)", "width", -1),

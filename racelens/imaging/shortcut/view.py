@@ -27,13 +27,13 @@ def _figure(result: ShortcutResult) -> str:
     from matplotlib.figure import Figure as MplFigure
 
     from racelens.imaging.shortcut.plots import plot_encoding_vs_gap, plot_mitigation_gaps
-    from racelens.shared.report.build import _svg_uri  # the report's one SVG encoder
+    from racelens.shared.report.build import svg_uri  # the report's one SVG encoder
 
     fig = MplFigure(figsize=(10.5, 4.2))
     plot_encoding_vs_gap(result, fig.add_subplot(1, 2, 1))
     plot_mitigation_gaps(result, fig.add_subplot(1, 2, 2))
     fig.tight_layout()
-    return _svg_uri(fig)
+    return svg_uri(fig)
 
 
 def render_shortcuts(docs: list[tuple[Origin, Mapping[str, Any]]]) -> SectionView:

@@ -46,7 +46,7 @@ from racelens.shared.run_files import write_files_note
 from racelens.shared.tables import atomic_write_json, atomic_write_text
 
 __all__ = ["REPORT_SCHEMA", "ReportPayload", "find_results", "build_report", "render_html",
-           "render_markdown", "write_report"]
+           "render_markdown", "svg_uri", "write_report"]
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +106,8 @@ def _input(path: Path, rid: str | None, schema: str) -> dict[str, Any]:
             "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
 
 
-def _svg_uri(fig: Any) -> str:
+def svg_uri(fig: Any) -> str:
+    """A matplotlib figure as a ``data:image/svg+xml;base64,...`` URI (no timestamp)."""
     buf = io.BytesIO()
     fig.savefig(buf, format="svg", metadata={"Date": None})
     return "data:image/svg+xml;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
@@ -157,12 +158,12 @@ def _figures(results: Sequence[AuditResult], labels: Sequence[str],
         ncols = n if n <= 4 else 3
         fig = plot_auc_panels(results, labels=labels, ncols=ncols)
         fig.set_size_inches(max(6.0, 3.3 * ncols), 3.4 * math.ceil(n / ncols) + 0.6)
-        figs["auc_vs_strength"] = _svg_uri(fig)
+        figs["auc_vs_strength"] = svg_uri(fig)
         for item in roc:
             ax = plot_roc_per_group(item["curves"], aucs=item["auc"])
             ax.figure.set_size_inches(3.6, 3.4)
             figs["roc"].append({"result": item["result"], "title": item["title"],
-                                "src": _svg_uri(ax.figure)})
+                                "src": svg_uri(ax.figure)})
     except (ValueError, TypeError, KeyError) as exc:  # a malformed extra must not sink the report
         log.warning("a report figure could not be drawn: %s", exc)
     return figs
