@@ -60,8 +60,8 @@ COVARIATES = ("age", "sex", "bmi", "No Finding", "Cardiomegaly", "Pleural Effusi
 class DemoScale:
     """Cohort, signal and training sizes of one demo flavour (``quick`` or the default).
 
-    ``image_signal`` and ``note_proxies`` are the specs of ``racelens synth``; ``strip_proxies``
-    and ``proxy_step`` those of the text audit.
+    ``image_signal`` and ``note_proxies`` are the specs of ``racelens synth``; ``strip_proxies``,
+    ``proxy_step`` and ``replacements`` those of the text audit.
     """
 
     n_patients: int
@@ -72,6 +72,9 @@ class DemoScale:
     note_proxies: str = NOTE_PROXIES
     strip_proxies: int = 120
     proxy_step: int = 30
+    # the [RACE] token and deletion: where groups' mention rates differ, the token's count is
+    # itself a race signal that deletion removes (issue 13); both are cheap next to imaging
+    replacements: tuple[str, ...] = ("token", "delete")
     batch_size: int = 16
     lr: float = 1e-3
 
@@ -386,7 +389,8 @@ def run_demo(config: DemoConfig) -> DemoResult:
     text = run_text_audit(TextAuditConfig(
         synth.notes_csv, text_col="text", label_col="race", patient_col="subject_id",
         sample_col="note_id", out=out / "text", levels=("none", "explicit", "extended"),
-        strip_proxies=scale.strip_proxies, proxy_step=scale.proxy_step, race_source="mimic-iv",
+        replacements=scale.replacements, strip_proxies=scale.strip_proxies,
+        proxy_step=scale.proxy_step, race_source="mimic-iv",
         collapse="abw", seed=seed, n_boot=scale.n_boot))
     checks = dict(text.extras.get("check", {}))
     checks["explicit"] = _text_check(out / "cohort", seed, scale.n_boot)

@@ -114,6 +114,8 @@ def _check_text(results):
     assert check["residual"]["n_mentions"] == 0
     assert check["spans"]["n_gold"] > 0 and check["spans"]["precision"] == 1.0
     assert check["proxies"], "the leakage probe lists no proxies"
+    # the [RACE] token and deletion side by side (issue 13)
+    assert _macro(txt, "redact", level="explicit", replacement="delete").estimate is not None
     # one condition, one number: the check's leakage AUC is the audit's AUC for the level
     assert check["leakage"]["auc"] == txt.condition("redact", level="explicit").auc.to_dict()
 
