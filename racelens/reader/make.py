@@ -163,7 +163,7 @@ def _pool(cfg: StudyConfig) -> tuple[pd.DataFrame, tuple[str, ...], str, str]:
                             patient_col=cfg.patient_col, sample_col=cfg.sample_col,
                             race_source=cfg.race_source, collapse=cfg.collapse)
         order = COLLAPSES[cohort.collapse].groups if cohort.collapse in COLLAPSES else ()
-        table, dataset, fp = cohort.table, cohort.dataset, cohort.fingerprint()
+        table, dataset, fp = cohort.table, cohort.source, cohort.fingerprint()
         payload = "text"
     else:
         from racelens.imaging.sources.cohort import load_manifest
