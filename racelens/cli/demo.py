@@ -63,6 +63,9 @@ def demo(
     reader_study: Annotated[bool, typer.Option(
         "--reader-study", help="Optional step: also make a small blinded reader study of the "
         "test notes (OUT/reader/reader.html; not a known answer).")] = False,
+    ct: Annotated[bool, typer.Option(
+        "--ct", help="Also run the CT part: 60 synthetic CT series scored per series (about "
+        "half a minute more).")] = False,
 ) -> None:
     """Run the whole audit on a built-in synthetic cohort and check its known answers.
 
@@ -85,7 +88,7 @@ def demo(
         console.print(f"[dim]{time.perf_counter() - t0:6.1f} s[/dim]  {message}")
 
     result = run_demo(DemoConfig(out=out, quick=quick, seed=seed, progress=progress,
-                                 reader_study=reader_study))
+                                 reader_study=reader_study, ct=ct))
     print_demo(result, console)
     console.print(f"done in {time.perf_counter() - t0:.1f} s")
     if not result.passed:

@@ -107,6 +107,9 @@ class DemoConfig:
     reader_study
         Also make a small blinded reader study (``OUT/reader``) from the text audit's test
         notes, for people to try the page: an optional step, not a known answer.
+    ct
+        Also run the CT part (:mod:`racelens.demo.ct`): a tree of axial CT series scored per
+        series, with its own known answers.
     """
 
     out: Path = Path("out/demo")
@@ -114,6 +117,7 @@ class DemoConfig:
     seed: int = 0
     progress: Callable[[str], None] | None = None
     reader_study: bool = False
+    ct: bool = False
 
     @property
     def scale(self) -> DemoScale:
@@ -211,6 +215,10 @@ def known_answers(results: dict[str, AuditResult],
         Rows of each audit's input table, for the accounting check.
     """
     out: list[KnownAnswer] = []
+    if "ct" in results:
+        from racelens.demo.ct import ct_answers
+
+        out += [_answer(*a) for a in ct_answers(results["ct"])]
     img = results.get("imaging")
     if img is not None:
         orig = img.condition("original")
@@ -401,6 +409,15 @@ def run_demo(config: DemoConfig) -> DemoResult:
     page = _reader_study(out, synth.notes_csv, config, stages) if config.reader_study else None
 
     results = {"imaging": imaging, "covariates": covariates, "text": text}
+    input_rows: dict[str, int] = {}
+    if config.ct:
+        from racelens.demo.ct import CT_PATIENTS, run_ct_part
+
+        stages.start("ct", f"CT part: {2 * CT_PATIENTS} synthetic CT series, scored per series")
+        ct, input_rows["ct"] = run_ct_part(out, seed=seed, n_boot=scale.n_boot)
+        results["ct"] = _named(ct, out / "ct")
+        stages.done("ct", f"ct: per-series macro AUC {_ci(ct.conditions[0].auc.macro)}, "
+                    f"n_test {ct.conditions[0].n_test} series")
     paths = {name: out / name / "result.json" for name in results}
     stages.start("report", "writing the combined report")
     report = write_report(list(paths.values()), out / "report.html")
@@ -408,6 +425,6 @@ def run_demo(config: DemoConfig) -> DemoResult:
 
     n_images = _rows(synth.images_csv)
     answers = known_answers(results, {"imaging": n_images, "covariates": n_images,
-                                      "text": _rows(synth.notes_csv)})
+                                      "text": _rows(synth.notes_csv), **input_rows})
     return DemoResult(results=paths, report=dict(report), summary=_summary(results),
                       checks=answers, seconds=dict(stages.seconds), reader_study=page)
