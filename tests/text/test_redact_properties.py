@@ -160,6 +160,10 @@ _SLOT_RACE = ["black", "Black", "WHITE", "white", "AA"]
 
 @pytest.mark.parametrize("replacement", REPLACEMENTS)
 @SETTINGS
+# a compact form on the line after a bare age: the redactor read a bare age on the same line
+# only, the scan across line breaks (found by HYPOTHESIS_PROFILE=explore)
+@example(token="72F", sep=" ", race="black", token_first=False,
+         before="African American 54 \nAAM Haitian", after=" w/ GERD")
 @given(token=st.sampled_from(_SLOT_TOKENS), sep=st.sampled_from(_SLOT_SEPS),
        race=st.sampled_from(_SLOT_RACE), token_first=st.booleans(),
        before=note_text, after=st.sampled_from([" w/ GERD", " with CP", ", presents", "", "\n"]))
@@ -176,3 +180,20 @@ def test_slot_grammar_redacts_the_word_beside_a_token(replacement: str, token: s
     assert r.redact(once.text).text == once.text
     if scan_residual is not None:
         assert scan_residual(once.text, level="explicit") == []
+
+
+@pytest.mark.parametrize("level", ["explicit", "extended"])
+@SETTINGS
+@given(text=note_text)
+@example(text="54 yo W F, 61yoAAM, 54WM 12 bm, last BM, Race: White Sex: F, speaks Spanish")
+def test_dispatched_scan_finds_what_the_plain_alternation_finds(level: str, text: str) -> None:
+    # the alternation regrouped by first character (racelens.text.redact.dispatch) is an
+    # optimisation only: on any text it yields the hits of the plain alternation
+    registry = REDACTORS[level, "[RACE]"]._registry
+
+    def view(hits: list) -> list:
+        return [(h.start, h.end, h.kind, h.category, h.rule, h.pending) for h in hits]
+
+    lowered_ascii = text.encode("ascii", "replace").decode()  # the dispatched path is ASCII only
+    for t in (text, lowered_ascii):
+        assert view(registry.candidates(t)) == view(registry.candidates(t, dispatched=False))

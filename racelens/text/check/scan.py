@@ -70,6 +70,8 @@ _SLOTSEP = r"(?:[^\S\n]|[,/])*\n?(?:[^\S\n]|[,/])*"
 _NOT_MEDICAL = (r"(?![\s-]*(?:stools?|tarry|outs?|box|eschars?|blood|cells?|counts?|matter|"
                 r"meetings?|sponsors?|groups?)\b)")
 
+_SP = r"[^\S\n]*\n?[^\S\n]*"
+
 _SLOT_PATTERNS: tuple[tuple[str, str], ...] = (
     # "black woman", "white male patient"
     (rf"\b(?P<t>{_COLOUR})(?=[\s-]+{_PERSON}\b)", "race"),
@@ -77,7 +79,8 @@ _SLOT_PATTERNS: tuple[tuple[str, str], ...] = (
     (rf"\b{_AGE}\s+(?P<t>aa|african[\s-]+american|{_COLOUR})(?=\s+{_SEX}\b)", "race"),
     # "54 yo WM", "54 y/o B/F"
     # (the age starts a word: "A00AAM" is no age)
-    (rf"(?<!\w)\d{{2,3}}\s*(?:y/?o|yo|-?\s*year[\s-]old)?\s*(?P<t>{_COMPACT})(?=\W|$)", "race"),
+    # (one line break at most between the age and the form, as in the other slot patterns)
+    (rf"(?<!\w)\d{{2,3}}{_SP}(?:y/?o|yo|-?\s*year[\s-]old)?{_SP}(?P<t>{_COMPACT})(?=\W|$)", "race"),
     # "61 yo A/M", "33 y/o H/F" (only with the slash and an age: bare "AF" is atrial fibrillation)
     (rf"\b{_AGE}\s*(?P<t>a\s*/\s*[mf])(?=\W|$)", "race"),
     (rf"\b{_AGE}\s*(?P<t>h\s*/\s*[mf])(?=\W|$)", "ethnicity"),

@@ -22,9 +22,18 @@ from dataclasses import dataclass
 from racelens.text.redact.lexicon import term_key, trie_regex
 from racelens.text.redact.slot import AGE, WS, SlotGrammar
 
-__all__ = ["Hit", "ContextRules"]
+__all__ = ["Hit", "ContextRules", "char_before"]
 
 _FLAGS = re.IGNORECASE | re.MULTILINE
+_UNIT_ENDS = frozenset("oysdrOYSDR.")  # y/o, yo, y.o., yrs, years, y, old
+
+
+def char_before(text: str, start: int, skip: str = ",-/") -> str:
+    """The character before ``start`` once whitespace and ``skip`` are passed over ("" if none)."""
+    i = start - 1
+    while i >= 0 and (text[i].isspace() or text[i] in skip):
+        i -= 1
+    return text[i] if i >= 0 else ""
 
 
 @dataclass(slots=True)
@@ -66,7 +75,8 @@ class ContextRules:
             rf"(?:(?<!\w){identity}|(?<!\w)(?:race|ethnicity)(?:{WS}+(?:is|was))?{WS}*:?)"
             rf"(?:{WS}|[,\-])*\Z", _FLAGS)
         self._age_before = re.compile(rf"(?<!\d){AGE}(?:{WS}|[,\-])*(?:\n(?:{WS}|[,\-])*)?\Z", _FLAGS)
-        self._bare_age_before = re.compile(rf"(?<![\d.])\d{{2,3}}{WS}*\Z")
+        # "54 WM", "54\nWM": one line break at most, as everywhere in the slot
+        self._bare_age_before = re.compile(rf"(?<![\d.])\d{{2,3}}{WS}*(?:\n{WS}*)?\Z")
         self._sex_after = re.compile(
             rf"{WS}+(?:(?-i:[{letters}])|male|female|man|woman|gentleman|lady|pt|patient)(?!\w)", _FLAGS)
         self._sex_after_keys = {term_key(t) for t in context.get("sex_after_terms", ())}
@@ -74,6 +84,8 @@ class ContextRules:
 
     def age_before(self, text: str, start: int) -> bool:
         """An age with a unit ends right before ``start`` ("54 yo AA", "54-year-old\\nwhite")."""
+        if char_before(text, start) not in _UNIT_ENDS:
+            return False  # cheap: a unit ends in one of these, the separators skipped
         return self._age_before.search(text, max(0, start - 40), start) is not None
 
     def slot_rule(self, text: str, start: int, end: int) -> str | None:
@@ -109,23 +121,24 @@ class ContextRules:
 
         A chain is a run of hits separated only by connectors and punctuation ("Black and
         white patients", "white/Hispanic"); its pending hits are kept with one rule or dropped.
+        Only the chains around pending hits are built.
         """
-        if not any(h.pending for h in hits):
-            return [h for h in hits if h.kind != "repl"]
-        kept: list[Hit] = []
-        i = 0
-        while i < len(hits):
-            j = i + 1
-            while j < len(hits) and self._gap.fullmatch(text, hits[j - 1].end, hits[j].start):
-                j += 1
-            chain = hits[i:j]
-            rule = self._chain_rule(text, chain) if any(h.pending for h in chain) else None
-            for h in chain:
-                if h.pending:
-                    if rule is None:
-                        continue
-                    h.rule, h.pending = rule, False
-                if h.kind != "repl":
-                    kept.append(h)
-            i = j
-        return kept
+        pending = [i for i, h in enumerate(hits) if h.pending]
+        if pending:
+            gap, n, done = self._gap.fullmatch, len(hits), -1
+            for i in pending:
+                if i <= done:
+                    continue
+                lo = hi = i
+                while lo > done + 1 and gap(text, hits[lo - 1].end, hits[lo].start):
+                    lo -= 1
+                while hi + 1 < n and gap(text, hits[hi].end, hits[hi + 1].start):
+                    hi += 1
+                chain = hits[lo:hi + 1]
+                rule = self._chain_rule(text, chain)
+                if rule is not None:
+                    for h in chain:
+                        if h.pending:
+                            h.rule, h.pending = rule, False
+                done = hi
+        return [h for h in hits if h.kind != "repl" and not h.pending]

@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterable, Sequence
 
 from racelens.text.redact.context import ContextRules, Hit
+from racelens.text.redact.dispatch import dispatch_pattern
 from racelens.text.redact.lexicon import Lexicon, Term, literal_regex, term_key, trie_regex
 from racelens.text.redact.slot import AGE, GAP, WS
 
@@ -30,6 +31,7 @@ class TermIndex:
     def __init__(self, terms: Sequence[Term]) -> None:
         self.terms = tuple(terms)
         self._by_key: dict[str, Term] = {}
+        self._cache: dict[str, Term | None] = {}
         for t in terms:
             for form in t.forms():
                 self._by_key.setdefault(term_key(form), t)
@@ -38,6 +40,17 @@ class TermIndex:
         self.search_re = re.compile(r"(?<!\w)(?:" + self.regex + r")(?!\w)", _FLAGS)
 
     def lookup(self, matched: str) -> Term | None:
+        """The term ``matched`` is a form of (None if none)."""
+        try:
+            return self._cache[matched]
+        except KeyError:
+            pass
+        term = self._lookup(matched)
+        if len(self._cache) < 100_000:
+            self._cache[matched] = term
+        return term
+
+    def _lookup(self, matched: str) -> Term | None:
         term = self._by_key.get(term_key(matched))
         if term is None:  # case folding that casefold() and re disagree on: slow, rare path
             term = next((t for rx, t in self._res if rx.match(matched)), None)
@@ -51,13 +64,15 @@ class Recognizer:
     """One job: a pattern (a group of the registry's alternation) and what its match means."""
 
     name: str = ""
+    #: a match only protects what it covers (a safe phrase): no hit to make
+    protects_only: bool = False
 
     def pattern(self, lowered: bool) -> str:
         """The regex of this recognizer's group; ``lowered``: for the lower-cased ASCII scan."""
         raise NotImplementedError
 
     def hit(self, m: re.Match[str], text: str) -> Hit | None:
-        """The candidate for match ``m`` of this recognizer's group in ``text``, or None."""
+        """The candidate for match ``m`` of this recognizer's alternative in ``text``, or None."""
         raise NotImplementedError
 
 
@@ -93,26 +108,34 @@ class Replacement(Recognizer):
 
 
 class Safe(Recognizer):
-    """Protected phrases (``white blood cell``, ``black stools``, ``Dr. White``): no mention."""
+    """Protected phrases (``white blood cell``, ``black stools``): matched so that no term inside
+    them is, and no mention themselves."""
 
-    name = "safe"
+    protects_only = True
 
-    def __init__(self, lexicon: Lexicon, index: TermIndex) -> None:
-        self.patterns = tuple(s.pattern for s in lexicon.safe)
-        titled = next((sp.pattern for sp in lexicon.safe if sp.name == _TITLED_SURNAME), None)
-        self._titled = re.compile(titled, _FLAGS) if titled is not None else None
-        self._index = index
+    def __init__(self, name: str, patterns: Sequence[str]) -> None:
+        self.name, self.patterns = name, tuple(patterns)
 
     def pattern(self, lowered: bool) -> str:
-        return "|".join(f"(?:{p})" for p in self.patterns)
+        return "(?:" + "|".join(f"(?:{p})" for p in self.patterns) + ")"
 
     def hit(self, m: re.Match[str], text: str) -> Hit | None:
-        """A surname is written with a capital ("Dr. White"); "Per Mr. white woman" is a title
-        before a race mention. The lower-case word is judged like any person-context term (race
-        only next to a person noun), not protected."""
+        return None
+
+
+class TitledSurname(Safe):
+    """A title before a surname ("Dr. White", "Mrs. Black"): protected, unless the word is in
+    lower case ("Per Mr. white woman"), which is a title before a race mention: that word is
+    judged like any person-context term (race only next to a person noun), not protected."""
+
+    protects_only = False
+
+    def __init__(self, name: str, pattern: str, index: TermIndex) -> None:
+        super().__init__(name, (pattern,))
+        self._index = index
+
+    def hit(self, m: re.Match[str], text: str) -> Hit | None:
         start, end = m.span()
-        if self._titled is None or self._titled.fullmatch(text, start, end) is None:
-            return None
         word = re.search(r"[^\W\d_]+\Z", text[start:end])  # the surname ends the phrase
         if word is None or not word.group()[0].islower():
             return None
@@ -122,48 +145,81 @@ class Safe(Recognizer):
         return Hit(start + word.start(), end, "term", term.category, "term", pending=True)
 
 
-class _Value(Recognizer):
-    """A recognizer whose mention is one named part (``<name>_v``) of its match."""
+def _safe_recognizers(lexicon: Lexicon, index: TermIndex) -> list[Recognizer]:
+    """The safe phrases in lexicon order: runs of plain ones, and the titled surname alone."""
+    out: list[Recognizer] = []
+    run: list[str] = []
+    for sp in lexicon.safe:
+        if sp.name == _TITLED_SURNAME:
+            if run:
+                out.append(Safe(f"safe{len(out)}", run))
+                run = []
+            out.append(TitledSurname(f"titled{len(out)}", sp.pattern, index))
+        else:
+            run.append(sp.pattern)
+    if run:
+        out.append(Safe(f"safe{len(out)}", run))
+    return out
 
-    def __init__(self, name: str, regex: str, kind: str, category: str, rule: str) -> None:
+
+class _Value(Recognizer):
+    """A recognizer whose mention is one named part (``<name>_v``) of its match, or all of it."""
+
+    def __init__(self, name: str, regex: str, kind: str, category: str, rule: str,
+                 whole: bool = False) -> None:
         self.name, self._regex, self.kind, self.category, self.rule = name, regex, kind, category, rule
-        self.value = f"{name}_v"
+        self.value = None if whole else f"{name}_v"
+
+    def pattern(self, lowered: bool) -> str:
+        return self._regex
+
+    def span(self, m: re.Match[str]) -> tuple[int, int]:
+        return m.span() if self.value is None else m.span(self.value)
+
+    def hit(self, m: re.Match[str], text: str) -> Hit | None:
+        start, end = self.span(m)
+        return Hit(start, end, self.kind, self.category, self.rule)
+
+
+class AgeSlot(Recognizer):
+    """Short forms glued to an age: after an age with a unit ("54yoAAM", "54 yo AA"), after a
+    bare age of two or three digits ("54WM"), or the letter of a compact "W/F" form spaced
+    between an age and a sex letter ("61 yo W F"). One pattern, so a number costs one branch:
+    after the digits a unit (or a space) and a letter cannot both come, so the three never
+    compete for one position."""
+
+    name = "age_slot"
+
+    def __init__(self, index: TermIndex) -> None:
+        self._index = index
+        slot = trie_regex(index.forms("slot"))
+        # bare "54AA" and "54BM" are no slot ("AA" needs the unit, "BM" is a bowel movement)
+        bare = trie_regex(f for f in index.forms("slot") if term_key(f) not in ("aa", "bm"))
+        self.letters = {f[0].lower(): index.lookup(f) for f in index.forms("slot")
+                        if re.fullmatch(r"[A-Za-z]/[MF]", f)}
+        letters = "[" + "".join(sorted(self.letters)) + "]" if self.letters else "(?!)"
+        digits = r"\d{1,3}"
+        assert AGE.startswith(digits)
+        # the whole number or nothing: a shorter run leaves a digit next, which no branch takes
+        self._regex = (digits + r"(?!\d)(?:(?=[\s\-y])" + AGE[len(digits):]
+                       + rf"(?:(?P<glued_v>{slot})(?!\w)|{GAP}(?P<spaced_v>{letters})(?=\s){GAP}(?=[mf](?!\w)))"
+                       + rf"|(?P<bare_v>{bare})(?!\w))")
 
     def pattern(self, lowered: bool) -> str:
         return self._regex
 
     def hit(self, m: re.Match[str], text: str) -> Hit | None:
-        start, end = m.span(self.value)
-        return Hit(start, end, self.kind, self.category, self.rule)
-
-
-class GluedSlot(_Value):
-    """A short form glued to an age ("54yoAAM", "54 yo AA") or to a bare age ("54WM")."""
-
-    def __init__(self, name: str, regex: str, index: TermIndex) -> None:
-        super().__init__(name, regex, "term", "", "demographic_slot")
-        self._index = index
-
-    def hit(self, m: re.Match[str], text: str) -> Hit | None:
-        term = self._index.lookup(m.group(self.value))
-        if term is None:
-            return None
-        start, end = m.span(self.value)
-        return Hit(start, end, "term", term.category, "demographic_slot")
-
-
-class SpacedSlotLetter(_Value):
-    """The letter of a compact "W/F" form, spaced, between an age and a sex letter ("61 yo W F")."""
-
-    def __init__(self, index: TermIndex) -> None:
-        self.letters = {f[0].lower(): index.lookup(f) for f in index.forms("slot")
-                        if re.fullmatch(r"[A-Za-z]/[MF]", f)}
-        letters = "[" + "".join(sorted(self.letters)) + "]" if self.letters else "(?!)"
-        super().__init__("spaced", AGE + GAP + rf"(?P<spaced_v>{letters})(?=\s){GAP}(?=[mf](?!\w))",
-                         "term", "", "demographic_slot")
-
-    def hit(self, m: re.Match[str], text: str) -> Hit | None:
-        start, end = m.span(self.value)
+        start, end = m.span("glued_v")
+        if start >= 0:
+            term = self._index.lookup(text[start:end])
+            return None if term is None else Hit(start, end, "term", term.category, "demographic_slot")
+        start, end = m.span("bare_v")
+        if start >= 0:
+            term = self._index.lookup(text[start:end])
+            if term is None or start - m.start() < 2:  # a bare age has two or three digits
+                return None
+            return Hit(start, end, "term", term.category, "demographic_slot")
+        start, end = m.span("spaced_v")
         if not (text[start].isupper() and text[m.end()].isupper()):  # "W F", not "a f/u"
             return None
         term = self.letters[text[start].lower()]
@@ -194,7 +250,7 @@ class DemographicLine(_Value):
         self._index = index
 
     def hit(self, m: re.Match[str], text: str) -> Hit | None:
-        start, end = m.span(self.value)
+        start, end = self.span(m)
         inner = self._index.search_re.search(text, start, end)
         category = "unspecified"
         if inner is not None:
@@ -215,10 +271,10 @@ class TermRecognizer(Recognizer):
         return self._index.regex + r"(?!\w)"
 
     def hit(self, m: re.Match[str], text: str) -> Hit | None:
-        term = self._index.lookup(m.group())
+        start, end = m.span()
+        term = self._index.lookup(text[start:end])
         if term is None:
             return None
-        start, end = m.span()
         if term.context == "slot":
             rule = self._rules.slot_rule(text, start, end)
             return None if rule is None else Hit(start, end, "term", term.category, rule)
@@ -228,9 +284,10 @@ class TermRecognizer(Recognizer):
 class RecognizerRegistry:
     """Recognizers in order, joined into one alternation; each match dispatched to its owner.
 
-    The alternation is compiled twice: case-insensitively for any text and, when no safe pattern
-    holds an upper-case letter, case-sensitively for lower-cased ASCII text (same offsets, several
-    times faster).
+    The alternation is compiled case-insensitively for any text and, when no safe pattern holds
+    an upper-case letter, case-sensitively for lower-cased ASCII text (same offsets), there
+    regrouped by first character (:mod:`~racelens.text.redact.dispatch`) so that a word start
+    costs one branch instead of one per recognizer.
     """
 
     def __init__(self, recognizers: Sequence[Recognizer], *, lowerable: bool) -> None:
@@ -243,16 +300,46 @@ class RecognizerRegistry:
             return f"(?<!\\w)(?:{body})"
 
         self._master = re.compile(joined(False), _FLAGS)
-        self._master_cs = re.compile(joined(True), re.MULTILINE) if lowerable else None
+        self._master_cs: re.Pattern[str] | None = None
+        # marker group -> (recognizer, its own pattern to read its parts again, or None)
+        self._markers: dict[str, tuple[Recognizer, re.Pattern[str] | None]] = {}
+        if lowerable:
+            patterns = [r.pattern(True) for r in recognizers]
+            fast = dispatch_pattern(patterns)
+            if fast is None:  # a pattern that cannot be regrouped: the plain alternation
+                self._master_cs = re.compile(joined(True), re.MULTILINE)
+                self._markers = {r.name: (r, None) for r in recognizers}
+            else:
+                body, owners = fast
+                self._master_cs = re.compile(f"(?<!\\w)(?:{body})", re.MULTILINE)
+                own = [re.compile(p, re.MULTILINE) if "(?P<" in p else None for p in patterns]
+                self._markers = {k: (recognizers[i], own[i]) for k, i in owners.items()}
+            # a safe phrase's match makes no hit: known by its marker, no call
+            self._markers = {k: v for k, v in self._markers.items() if not v[0].protects_only}
 
-    def candidates(self, text: str) -> list[Hit]:
-        """Every candidate hit in ``text``, in order (person-context ones still pending)."""
-        if self._master_cs is not None and text.isascii():
-            matches = self._master_cs.finditer(text.lower())
+    def candidates(self, text: str, *, dispatched: bool = True) -> list[Hit]:
+        """Every candidate hit in ``text``, in order (person-context ones still pending).
+
+        ``dispatched=False`` runs the plain alternation instead of the regrouped one (the same
+        hits, slower; for tests that hold the two equal).
+        """
+        hits: list[Hit] = []
+        if self._master_cs is not None and text.isascii() and dispatched:
+            markers, lowered = self._markers, text.lower()
+            for m in self._master_cs.finditer(lowered):
+                found = markers.get(m.lastgroup or "")
+                if found is None:
+                    continue
+                rec, own = found
+                if own is not None:  # the owner's parts: its own pattern, at the same start
+                    m = own.match(lowered, m.start())  # type: ignore[assignment]
+                if (h := rec.hit(m, text)) is not None:
+                    hits.append(h)
         else:
-            matches = self._master.finditer(text)
-        by_name = self._by_name
-        hits = [h for m in matches if (h := by_name[m.lastgroup or ""].hit(m, text)) is not None]
+            by_name = self._by_name
+            for m in self._master.finditer(text):
+                if (h := by_name[m.lastgroup or ""].hit(m, text)) is not None:
+                    hits.append(h)
         if self.replacement is not None and self.replacement.token in text:
             self.replacement.add_glued(text, hits)
         return hits
@@ -262,16 +349,10 @@ def build_registry(lexicon: Lexicon, level: str, replacement: str,
                    rules: ContextRules) -> tuple[RecognizerRegistry, TermIndex]:
     """The recognizers of ``level`` over ``lexicon``, in the order they are tried."""
     index = TermIndex(lexicon.terms_for(level))  # type: ignore[arg-type]
-    slot_terms = trie_regex(index.forms("slot"))
-    # "54yoAAM": a short form glued to the age is still in the demographic slot; bare "54AA" and
-    # "54BM" are not ("AA" needs the unit, "BM" is a bowel movement)
-    bare_ok = trie_regex(f for f in index.forms("slot") if term_key(f) not in ("aa", "bm"))
     recognizers: list[Recognizer] = [Replacement(replacement)] if replacement else []
+    recognizers += _safe_recognizers(lexicon, index)
     recognizers += [
-        Safe(lexicon, index),
-        GluedSlot("glued", AGE + r"(?P<glued_v>" + slot_terms + r")(?!\w)", index),
-        GluedSlot("bare", r"\d{2,3}(?P<bare_v>" + bare_ok + r")(?!\w)", index),
-        SpacedSlotLetter(index),
+        AgeSlot(index),
         DemographicLine(lexicon.lines_for(level), index),  # type: ignore[arg-type]
     ]
     if level == "extended":
@@ -284,8 +365,8 @@ def build_registry(lexicon: Lexicon, level: str, replacement: str,
         recognizers += [
             _Value("lang_b", before + rf"(?:{WS}*:{WS}*|{WS}+)(?P<lang_b_v>{langs})(?!\w)",
                    "language", "language", "language"),
-            _Value("lang_a", rf"(?P<lang_a_v>{langs})(?=(?:{WS}|-)*{after}(?!\w))",
-                   "language", "language", "language"),
+            _Value("lang_a", rf"{langs}(?=(?:{WS}|-)*{after}(?!\w))",
+                   "language", "language", "language", whole=True),
             _Value("birth", trie_regex(lexicon.country_cues) + rf"{WS}+(?:the{WS}+)?(?P<birth_v>"
                    + trie_regex(lexicon.countries) + r")(?!\w)", "birthplace", "birthplace",
                    "birthplace"),

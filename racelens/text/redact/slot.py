@@ -46,6 +46,7 @@ AGE_AFTER = rf"\d{{1,3}}{GAP}-?{GAP}(?:y/o|y\.o\.?|yo)(?!\w)|\d{{1,3}}(?:{WS}|-)
 #: between a token and a race term
 SEP = rf"(?:{WS}|[,/\-])*(?:\n(?:{WS}|[,/\-])*)?"
 _FLAGS = re.IGNORECASE | re.MULTILINE
+_TOKEN_ENDS = frozenset("mfMF0123456789")
 
 
 class SlotGrammar:
@@ -71,6 +72,11 @@ class SlotGrammar:
 
     def token_before(self, text: str, start: int) -> bool:
         """An age-sex or sex-age token ends right before ``start`` (separators between)."""
+        i = start - 1
+        while i >= 0 and (text[i].isspace() or text[i] in ",/-"):
+            i -= 1
+        if i < 0 or text[i] not in _TOKEN_ENDS:
+            return False  # cheap: a token ends in a sex letter or a digit
         return self._before.search(text, max(0, start - self.WINDOW), start) is not None
 
     def token_after(self, text: str, end: int) -> bool:
