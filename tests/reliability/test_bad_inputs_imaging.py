@@ -431,8 +431,10 @@ def test_dicom_folder_lists_unreadable_files_as_skipped(tmp_path: Path) -> None:
     assert_clean_success(run)
     side = json.loads((tmp_path / "m.json").read_text())
     reasons = {s["sample_id"]: s["reason"] for s in side["skipped"]}
-    assert set(reasons) == {f"junk/{n}" for n in bad}
-    assert "multi-frame" in reasons["junk/multi.dcm"]
+    # an enhanced multi-frame MR object is a series since issue 15: it loads, and having no
+    # label it is excluded (counted), not skipped
+    assert set(reasons) == {f"junk/{n}" for n in bad if n != "multi.dcm"}
+    assert sum(side["excluded"].values()) == 1
     assert "pixel data" in reasons["junk/rtplan.dcm"]
     assert "empty" in reasons["junk/zero.dcm"]
     assert side["rows"] == 3 and side["n_input_rows"] == 3 + len(bad)
