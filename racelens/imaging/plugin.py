@@ -13,8 +13,6 @@ so ``racelens.shared`` never imports this package nor names its concepts:
 
 from __future__ import annotations
 
-from functools import partial
-
 from racelens.imaging.explain.view import LEAD, TITLE, render_explain
 from racelens.imaging.explain.write import EXPLAIN_SCHEMA
 from racelens.imaging.perturb import axes
@@ -26,7 +24,6 @@ from racelens.shared.report.registry import (
     register_document,
     register_section,
     register_strength,
-    section_for_schema,
 )
 from racelens.shared.shortcut import SHORTCUT_SCHEMA
 
@@ -50,11 +47,9 @@ register_document(DocumentType(
     "fairness gap with intervals,\n  the encoding-gap test, mitigations (aggregates only); "
     "`models/` holds the same per model."))
 
-# "Where is the signal": imaging explain.json documents. The text explain shares the schema; a
-# section already registered for it (under any key) keeps rendering the other modalities' files.
-# section_for_schema loads the other plugins first, so this holds whatever the loading order.
-_previous = section_for_schema(EXPLAIN_SCHEMA)
+# "Where is the signal": imaging explain.json documents. The text explain shares the schema and
+# registers its own section for modality "text" ("Which words carry race"); this one is bound
+# to modality "imaging", so neither replaces the other, whatever the loading order.
 register_section(ReportSection(
-    key=_previous.key if _previous is not None else "explain", title=TITLE, lead=LEAD,
-    schemas=(EXPLAIN_SCHEMA,), order=_previous.order if _previous is not None else 40,
-    render=partial(render_explain, other=_previous.render if _previous is not None else None)))
+    key="explain", title=TITLE, lead=LEAD, schemas=(EXPLAIN_SCHEMA,), order=40,
+    render=render_explain, modality="imaging"))
