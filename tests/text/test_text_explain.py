@@ -7,6 +7,7 @@ import re
 
 import numpy as np
 import pytest
+from test_text_models import tiny_bert  # noqa: F401, E402 - the tiny local BERT fixture
 
 from racelens.errors import ConfigError
 from racelens.shared.synthetic import synthetic_patients
@@ -147,3 +148,20 @@ def test_pieces():
         ExplainConfig("x.csv", level="all")
     with pytest.raises(ConfigError, match="model"):
         ExplainConfig("x.csv", model="embeddings:/m")
+
+
+def test_transformer_terms_by_integrated_gradients(tiny_bert):  # noqa: F811 - the fixture
+    import pandas as pd
+    from test_text_models import CUES, notes
+
+    texts, groups = notes(120, 3)
+    df = pd.DataFrame({"text": texts, "race": groups, "patient_id": range(len(texts))})
+    doc = run_text_explain(ExplainConfig(
+        df, model=f"transformer:{tiny_bert}", collapse="bw", min_patients=5, n_boot=20, ks=(10,),
+        model_params={"max_length": 32, "stride": 4, "max_chunks": 2, "epochs": 2, "lr": 3e-3,
+                      "batch_size": 16, "device": "cpu"}))
+    assert doc["method"].startswith("captum LayerIntegratedGradients")
+    assert doc["completeness_delta"] < 1e-2
+    top = {g: [t["term"] for t in doc["terms"] if t["group"] == g][:5] for g in ("Black", "White")}
+    assert set(top["Black"]) & set(CUES["Black"].split()), top
+    assert set(top["White"]) & set(CUES["White"].split()), top

@@ -145,13 +145,12 @@ class _Data:
         from racelens.text.check.leakage import fit_leakage
 
         cfg = self.cfg
-        if rows is None:
-            return fit_leakage(texts, self.y, self.pids, self.split, self.classes, cond,
-                               model=model or cfg.model, model_params=cfg.model_params,
-                               seed=cfg.seed, n_boot=cfg.n_boot)
+        model = model or cfg.model
+        params = cfg.model_params if model == cfg.model else None  # a transformer's are its own
+        rows = np.arange(len(self.y)) if rows is None else rows
         return fit_leakage(texts, self.y[rows], self.pids[rows], self.split[rows], self.classes,
-                           cond, model=model or cfg.model, model_params=cfg.model_params,
-                           seed=cfg.seed, n_boot=cfg.n_boot)
+                           cond, model=model, model_params=params, seed=cfg.seed,
+                           n_boot=cfg.n_boot)
 
     def fit_x(self, X: Any, cond: Any, C: float) -> dict[str, Any]:  # noqa: N803
         """The AUC of the linear model re-fitted on features ``X`` with the given ``C``."""
