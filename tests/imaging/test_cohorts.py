@@ -428,3 +428,22 @@ def test_manifest_round_trip(mimic, tmp_path):
     assert load_manifest(pq).n_input_rows == 2
     with pytest.raises(DataError, match="a manifest is a parquet file"):
         write_manifest(c, tmp_path / "manifest.csv")
+
+
+def test_from_dicom_folder_carries_acquisition_tags(dicom_dir):
+    import pydicom
+
+    from racelens.imaging.sources.archives import ACQUISITION_COLUMNS
+
+    ds = pydicom.dcmread(dicom_dir / "P1" / "1.dcm")
+    ds.KVP, ds.Exposure, ds.Manufacturer = "110", 4, "ACME"
+    ds.PixelSpacing, ds.WindowCenter, ds.WindowWidth = [0.139, 0.139], [2048, 1024], 4096
+    ds.save_as(dicom_dir / "P1" / "1.dcm")
+    c = from_dicom_folder(dicom_dir)
+    assert set(ACQUISITION_COLUMNS) <= set(c.table.columns)
+    row = c.table.set_index("sample_id").loc["P1/1.dcm"]
+    assert (row["kvp"], row["exposure"], row["manufacturer"]) == (110.0, 4.0, "ACME")
+    # multi-valued tags: the first value
+    assert (row["pixel_spacing"], row["window_center"], row["window_width"]) == (0.139, 2048.0, 4096.0)
+    other = c.table.set_index("sample_id").loc["P2/1.dcm"]
+    assert pd.isna(other["kvp"]) and pd.isna(other["manufacturer"])
