@@ -203,3 +203,22 @@ def test_audit_then_explain_and_its_report_section(manifest, tmp_path, capsys):
               str(tmp_path / "x"), "--overlay-mean-image", "--device", "cpu"])
     assert info.value.code == 2
     assert "needs at least 100 test images" in capsys.readouterr().err
+
+
+def test_explain_retrain_mode_trains_a_model_per_ring(manifest, tmp_path, capsys):
+    from racelens.imaging.explain import read_explain
+
+    run = tmp_path / "run"
+    main(["imaging", "audit", "--manifest", str(manifest), "--out", str(run), "--size", "32",
+          "--epochs", "2", "--lr", "3e-3", "--n-boot", "20", "--device", "cpu", "--no-progress"])
+    out = tmp_path / "explain"
+    main(["imaging", "explain", "--run", str(run), "--manifest", str(manifest), "--out", str(out),
+          "--mode", "retrain", "--band-edges", "0,10,23", "--grid", "1", "--methods", "gradcam",
+          "--attribution-samples", "8", "--n-boot", "20", "--device", "cpu", "--no-progress"])
+    doc = read_explain(out)
+    assert doc["config"]["mode"] == "retrain"
+    assert [(b["inner"], b["outer"]) for b in doc["bands"]] == [(0, 10), (10, 23)]
+    # one checkpointed model per ring and question (kept alone, removed), like the audit's retrain
+    trained = sorted(p.name for p in (out / "train").iterdir())
+    assert len(trained) == 4 and all(n.startswith(("bandpass", "notch")) for n in trained)
+    assert all(set(b["keep"]) == {"macro", "per_group"} for b in doc["bands"])
