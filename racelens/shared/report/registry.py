@@ -48,12 +48,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from racelens.errors import ConfigError
 
-if TYPE_CHECKING:
-    from racelens.shared.results import AuditResult, Condition, Strength
+# The callables below take and return racelens.shared.results objects (AuditResult, Condition,
+# Strength). They are typed Any here: results writes FILES.md through run_files, which reads this
+# registry, so even a type-only import of results would close an import cycle.
+AuditResult = Condition = Strength = Any
 
 __all__ = [
     "Origin", "Table", "Figure", "Card", "SectionView", "ReportSection", "AttachmentType",
