@@ -23,7 +23,7 @@ from typing import Literal
 
 import numpy as np
 
-__all__ = ["MODES", "redact_mode", "mention_features", "PLACEHOLDER"]
+__all__ = ["MODES", "redact_mode", "token_and_category", "mention_features", "PLACEHOLDER"]
 
 Mode = Literal["token", "category", "delete"]
 MODES: tuple[Mode, ...] = ("token", "category", "delete")
@@ -41,6 +41,16 @@ def _category_text(text: str, spans: Sequence[object]) -> str:
     return "".join(parts)
 
 
+def token_and_category(texts: Sequence[str], *, level: str = "explicit"
+                       ) -> tuple[list[str], list[str]]:
+    """The ``token`` and ``category`` redactions of ``texts`` from one redaction pass."""
+    from racelens.text.redact.redactor import RaceRedactor
+
+    reds = list(RaceRedactor(level=level).redact_batch(list(texts)))  # type: ignore[arg-type]
+    return ([r.text for r in reds],
+            [_category_text(t, r.spans) for t, r in zip(texts, reds, strict=True)])
+
+
 def redact_mode(texts: Sequence[str], mode: Mode, *, level: str = "explicit") -> list[str]:
     """``texts`` redacted at ``level`` in one of :data:`MODES`."""
     from racelens.errors import ConfigError
@@ -51,11 +61,8 @@ def redact_mode(texts: Sequence[str], mode: Mode, *, level: str = "explicit") ->
     if mode == "delete":
         return [r.text for r in RaceRedactor(level=level, replacement="")  # type: ignore[arg-type]
                 .redact_batch(list(texts))]
-    red = RaceRedactor(level=level)  # type: ignore[arg-type]
-    if mode == "token":
-        return [r.text for r in red.redact_batch(list(texts))]
-    return [_category_text(t, r.spans) for t, r in zip(texts, red.redact_batch(list(texts)),
-                                                      strict=True)]
+    token, category = token_and_category(texts, level=level)
+    return token if mode == "token" else category
 
 
 def mention_features(texts: Sequence[str]) -> tuple[np.ndarray, list[str]]:

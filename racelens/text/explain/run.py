@@ -233,7 +233,7 @@ def _sections(data: _Data, redacted: list[str], notes: list[str]) -> list[dict[s
     return out
 
 
-def _placeholder(data: _Data, token_texts: list[str], token_fit: Any
+def _placeholder(data: _Data, token_texts: list[str], category_texts: list[str], token_fit: Any
                  ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     from racelens.shared.metrics.probe import linear_probe
     from racelens.shared.results import Condition
@@ -242,8 +242,9 @@ def _placeholder(data: _Data, token_texts: list[str], token_fit: Any
     pattern, full, rates = {}, {}, {}
     original = data.texts
     for mode in MODES:
-        texts = token_texts if mode == "token" else redact_mode(original, mode,
-                                                                 level=data.cfg.level)
+        given = {"token": token_texts, "category": category_texts}
+        texts = given[mode] if mode in given else redact_mode(original, mode,
+                                                               level=data.cfg.level)
         x, _ = mention_features(texts)
         cond = Condition("placeholder", {"replacement": mode})
         fit = linear_probe(x, data.y, data.pids, data.split, data.classes, condition=cond,
@@ -264,7 +265,7 @@ def run_text_explain(config: ExplainConfig) -> dict[str, Any]:
     from racelens.shared.results import Condition
     from racelens.shared.tables import atomic_write_text, check_writable_dir
     from racelens.text.explain.categories import categorize
-    from racelens.text.explain.placeholder import redact_mode
+    from racelens.text.explain.placeholder import token_and_category
 
     cfg = config
     if cfg.out is not None:
@@ -274,7 +275,7 @@ def run_text_explain(config: ExplainConfig) -> dict[str, Any]:
     _say(cfg, f"{len(data.texts):,} notes of {len(set(data.pids)):,} patients; fitting the "
               "leakage model on the original and the redacted notes")
     original = data.fit(data.texts, Condition("original"))
-    redacted = redact_mode(data.texts, "token", level=cfg.level)
+    redacted, category_texts = token_and_category(data.texts, level=cfg.level)
     red = data.fit(redacted, Condition("redact", {"level": cfg.level}))
     lin = red.model if cfg.model == "tfidf" else data.fit(
         redacted, Condition("redact", {"level": cfg.level}), model="tfidf").model
@@ -308,7 +309,7 @@ def run_text_explain(config: ExplainConfig) -> dict[str, Any]:
     _say(cfg, "sections: each section alone")
     sections = _sections(data, redacted, notes)
     _say(cfg, "placeholder: the mention pattern alone, token / category / delete")
-    pattern, full, rates = _placeholder(data, redacted, red)
+    pattern, full, rates = _placeholder(data, redacted, category_texts, red)
 
     doc = {"schema": EXPLAIN_SCHEMA, "modality": "text", "config": cfg.to_dict(),
            "data": {"n_notes": len(data.texts), "n_patients": int(len(set(data.pids))),
