@@ -128,6 +128,7 @@ label-col = "race"
 patient-col = "subject_id"
 sample-col = "note_id"
 levels = "none,explicit,extended"
+replacements = "{",".join(s.replacements)}"
 strip-proxies = {s.strip_proxies}
 proxy-step = {s.proxy_step}
 race-source = "mimic-iv"
