@@ -18,7 +18,8 @@ from racelens.shared.report.plots import AUC_LIMITS, CHANCE
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-    from racelens.imaging.explain.write import ExplainResult
+# write.py's ExplainResult; typed Any because write.py imports this module to draw the figures
+ExplainResult = Any
 
 __all__ = ["plot_spectrum", "plot_tile_map", "plot_mass_map", "plot_attribution_map",
            "plot_deletion", "write_figures"]

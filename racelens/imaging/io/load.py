@@ -18,10 +18,9 @@ Decisions
   HU presets (``lung``, ``mediastinum``, ``bone``) and ``C/W`` windows apply to CT modality values.
 - Multi-frame objects (enhanced CT/MR, tomosynthesis, old-style multi-frame MR) are read one frame
   at a time (``frame=k``), with the frame's own rescale and window from the functional groups.
-- Compressed pixel data is decoded by the first plugin of
-  :data:`racelens.imaging.io.decoders.PLUGIN_ORDER` that accepts it (imagecodecs after
-  pylibjpeg, so JPEG lossy codestreams pylibjpeg-libjpeg rejects still load); ``info`` receives
-  the plugin's name.
+- Compressed pixel data is decoded by the first plugin of :data:`~.decoders.PLUGIN_ORDER` that
+  accepts it (imagecodecs after pylibjpeg, so JPEG lossy codestreams pylibjpeg-libjpeg rejects
+  still load); ``info`` receives the plugin's name.
 - Mammograms (Modality MG) of the right breast (``ImageLaterality`` or ``Laterality`` ``R``) are
   flipped left-right, so every breast has its chest wall on the same side.
 - PNG: 8-bit (``L``) is divided by 255, 16-bit (``I;16``/``I``) by 65535. RGB, RGBA and palette

@@ -15,7 +15,6 @@ from typing import NamedTuple
 from torch import Tensor, nn
 
 from racelens.imaging.models import ImagingClassifier, build_model
-from racelens.shared.seeds import derive_seed
 from racelens.shared.train.inference import seeded_rng
 from racelens.shared.train.objectives import grad_reverse
 
@@ -48,5 +47,5 @@ def build_shortcut_model(arch: str, n_groups: int, *, scale: float, seed: int = 
                          weights: Path | None = None) -> ShortcutClassifier:
     """A two-class task model of ``arch`` with a race head of ``n_groups`` outputs at λ = ``scale``."""
     base = build_model(arch, 2, weights=weights, seed=seed)
-    with seeded_rng(derive_seed(seed, "race_head")):
+    with seeded_rng(seed + 1):
         return ShortcutClassifier(base, n_groups, scale)
