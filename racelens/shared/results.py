@@ -27,8 +27,7 @@ import numpy as np
 from racelens.errors import ConfigError, SchemaError
 from racelens.shared.metrics.estimate import AUCBlock, Estimate
 from racelens.shared.metrics.estimate import finite_or_none as _num
-from racelens.shared.run_files import write_files_note
-from racelens.shared.tables import atomic_write_json
+from racelens.shared.run_files import write_run_document
 
 __all__ = [
     "SCHEMA_ID",
@@ -342,12 +341,7 @@ class AuditResult:
 
         The run directory also gets ``FILES.md``, which says which of its files are aggregates.
         """
-        path = Path(path)
-        if path.suffix != ".json":
-            path = path / "result.json"
-        atomic_write_json(path, self.to_dict())
-        write_files_note(path.parent)
-        return path
+        return write_run_document(path, "result.json", self.to_dict())
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> AuditResult:

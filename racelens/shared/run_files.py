@@ -19,10 +19,12 @@ Example
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from racelens.shared.tables import atomic_write_text
+from racelens.shared.tables import atomic_write_json, atomic_write_text
 
-__all__ = ["FILES_NOTE", "EXPORTABLE", "classify", "exportable", "write_files_note"]
+__all__ = ["FILES_NOTE", "EXPORTABLE", "classify", "exportable", "write_files_note",
+           "write_run_document"]
 
 FILES_NOTE = "FILES.md"
 _MARK = "<!-- racelens: run directory files -->"
@@ -129,3 +131,14 @@ def write_files_note(directory: str | Path, *, extra: str = "") -> Path | None:
         if current == note:
             return path
     return atomic_write_text(path, note)
+
+
+def write_run_document(path: str | Path, filename: str, obj: Any) -> Path:
+    """Write a JSON document atomically into a run directory (``path`` may be the file itself,
+    else ``path / filename``) and refresh the directory's ``FILES.md``; return the file."""
+    path = Path(path)
+    if path.suffix != ".json":
+        path = path / filename
+    atomic_write_json(path, obj)
+    write_files_note(path.parent)
+    return path

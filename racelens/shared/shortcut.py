@@ -42,7 +42,6 @@ from scipy import stats
 
 from racelens.errors import ConfigError, SchemaError
 from racelens.shared.results import Estimate
-from racelens.shared.tables import atomic_write_json
 
 __all__ = [
     "SHORTCUT_SCHEMA",
@@ -276,14 +275,9 @@ class ShortcutResult:
 
     def write(self, path: str | Path) -> Path:
         """Write ``shortcut.json`` atomically; ``path`` may be a run directory."""
-        from racelens.shared.run_files import write_files_note
+        from racelens.shared.run_files import write_run_document
 
-        path = Path(path)
-        if path.suffix != ".json":
-            path = path / "shortcut.json"
-        atomic_write_json(path, self.to_dict())
-        write_files_note(path.parent)
-        return path
+        return write_run_document(path, "shortcut.json", self.to_dict())
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> ShortcutResult:
