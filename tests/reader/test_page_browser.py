@@ -102,14 +102,28 @@ def _assert_quiet_and_offline(d, url: str) -> None:
     assert url in requested and not others, others
 
 
-def _wait(predicate, seconds: float = 20.0):
+def _wait(predicate, seconds: float = 90.0):
+    """Poll ``predicate`` until it is truthy. The limit is generous because the suite runs on two
+    shared cores beside other workers (a 20 s limit timed out there once); it costs nothing when
+    the page is quick. A page that is reloading may briefly have no element or no script object:
+    those errors mean "not yet", not failure (the last one is raised if time runs out)."""
+    from selenium.common.exceptions import (
+        JavascriptException,
+        NoSuchElementException,
+        StaleElementReferenceException,
+    )
+
     until = time.monotonic() + seconds
+    last: Exception | None = None
     while time.monotonic() < until:
-        out = predicate()
+        try:
+            out = predicate()
+        except (JavascriptException, NoSuchElementException, StaleElementReferenceException) as exc:
+            last, out = exc, None
         if out:
             return out
         time.sleep(0.1)
-    raise TimeoutError("condition not met in time")
+    raise TimeoutError(f"condition not met in {seconds:.0f} s") from last
 
 
 def test_reader_page_by_keyboard_with_reload_and_export(tmp_path, driver, notes_csv):

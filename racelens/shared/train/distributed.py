@@ -123,11 +123,20 @@ def distributed_session(device: str = "auto") -> Iterator[DistContext]:
     level = pkg_log.level
     if not ctx.is_main:
         pkg_log.setLevel(logging.WARNING)
+    failed = False
     try:
         yield ctx
+    except BaseException:
+        failed = True
+        raise
     finally:
         pkg_log.setLevel(level)
         if owned and ctx.is_distributed and dist.is_initialized():
+            # gloo aborts a rank ("terminate called without an active exception") whose peer
+            # tore its connections down first: meet before the teardown. Not after a failure,
+            # where the other ranks may never arrive (torchrun stops them).
+            if not failed:
+                dist.barrier()
             dist.destroy_process_group()
 
 
