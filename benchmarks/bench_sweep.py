@@ -29,8 +29,7 @@ from racelens.imaging.audit.data import prepare_data
 from racelens.imaging.audit.run import ORIGINAL, ImagingAuditConfig, _evaluate
 from racelens.imaging.models import build_model
 from racelens.imaging.perturb.transforms import make_perturbation
-from racelens.imaging.sources.cohort import from_table, write_manifest
-from racelens.imaging.synthetic import ImageSignal, synthetic_images, write_png
+from racelens.imaging.synthetic import ImageSignal, synthetic_images, write_png_manifest
 from racelens.shared.results import Condition, parse_conditions
 from racelens.shared.synthetic import synthetic_patients
 from racelens.shared.train.loop import TrainConfig, predict_proba, resolve_device, train_classifier
@@ -47,13 +46,7 @@ def _conditions(size: int) -> list[Condition]:
 def _manifest(root: Path, n_patients: int, size: int) -> Path:
     patients = synthetic_patients(n_patients, seed=0)
     images = synthetic_images(patients, size=size, signal=ImageSignal(band="mid", strength=1.0))
-    paths = [f"img/{i}.png" for i in range(len(images))]
-    for p, img in zip(paths, images, strict=True):
-        write_png(root / p, img)
-    patients.assign(path=paths).to_csv(root / "table.csv", index=False)
-    cohort = from_table(root / "table.csv", path_col="path", race_col="race_raw",
-                        patient_col="patient_id", sample_col="sample_id")
-    return write_manifest(cohort, root / "manifest.parquet")[0]
+    return write_png_manifest(root, patients, images)
 
 
 def _sync(device: torch.device) -> None:

@@ -46,6 +46,7 @@ __all__ = [
     "synthetic_images",
     "write_dicom",
     "write_png",
+    "write_png_manifest",
 ]
 
 Band = Literal["low", "mid", "high"]
@@ -330,6 +331,32 @@ def write_png(path: str | os.PathLike[str], image: np.ndarray) -> Path:
     levels = np.rint(np.clip(image, 0.0, 1.0) * 65535.0).astype(np.uint16)
     Image.fromarray(levels).save(path, format="PNG")
     return path
+
+
+def write_png_manifest(root: str | os.PathLike[str], patients: pd.DataFrame, images: np.ndarray,
+                       **columns: Sequence[object]) -> Path:
+    """Write a PNG cohort and its manifest: the one writer of the tests' and benchmarks' cohorts.
+
+    ``root/img/<i>.png`` per row of ``patients`` (as :func:`racelens.shared.synthetic.synthetic_patients`
+    makes them: ``sample_id``, ``patient_id``, ``race_raw`` ...), ``root/table.csv`` (those columns,
+    ``path`` and any ``columns`` given, e.g. ``split=...``) and ``root/manifest.parquet`` read
+    through :func:`racelens.imaging.sources.cohort.from_table`, as a user's table would be.
+
+    Returns
+    -------
+    Path
+        The manifest.
+    """
+    from racelens.imaging.sources.cohort import from_table, write_manifest
+
+    root = Path(root)
+    paths = [f"img/{i}.png" for i in range(len(images))]
+    for p, img in zip(paths, images, strict=True):
+        write_png(root / p, img)
+    patients.assign(path=paths, **columns).to_csv(root / "table.csv", index=False)
+    cohort = from_table(root / "table.csv", path_col="path", race_col="race_raw",
+                        patient_col="patient_id", sample_col="sample_id")
+    return write_manifest(cohort, root / "manifest.parquet")[0]
 
 
 def write_dicom(

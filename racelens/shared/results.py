@@ -27,7 +27,7 @@ import numpy as np
 from racelens.errors import ConfigError, SchemaError
 from racelens.shared.metrics.estimate import AUCBlock, Estimate
 from racelens.shared.metrics.estimate import finite_or_none as _num
-from racelens.shared.run_files import write_run_document
+from racelens.shared.run_files import read_run_document, write_run_document
 
 __all__ = [
     "SCHEMA_ID",
@@ -368,13 +368,9 @@ class AuditResult:
     @classmethod
     def read(cls, path: str | Path) -> AuditResult:
         """Read ``result.json`` (or a run directory holding one)."""
-        path = Path(path)
-        if path.is_dir():
-            path = path / "result.json"
-        if not path.exists():
-            raise SchemaError(f"{path}: no result.json here")
+        path, doc = read_run_document(path, "result.json")
         try:
-            return cls.from_json(path.read_text(encoding="utf-8"))
+            return cls.from_dict(doc)
         except SchemaError as exc:
             raise SchemaError(f"{path}: {exc}") from exc
 

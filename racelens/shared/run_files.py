@@ -18,13 +18,15 @@ Example
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
+from racelens.errors import SchemaError
 from racelens.shared.tables import atomic_write_json, atomic_write_text
 
 __all__ = ["FILES_NOTE", "EXPORTABLE", "classify", "exportable", "write_files_note",
-           "write_run_document"]
+           "read_run_document", "write_run_document"]
 
 FILES_NOTE = "FILES.md"
 _MARK = "<!-- racelens: run directory files -->"
@@ -142,3 +144,43 @@ def write_run_document(path: str | Path, filename: str, obj: Any) -> Path:
     atomic_write_json(path, obj)
     write_files_note(path.parent)
     return path
+
+
+def read_run_document(path: str | Path, filename: str, *, schema: str | None = None,
+                      modality: str | None = None, hint: str = "") -> tuple[Path, dict[str, Any]]:
+    """Read a JSON document of a run directory (``path`` may be the file itself, else
+    ``path / filename``): the one reader behind ``result.json``, ``shortcut.json`` and
+    ``explain.json``.
+
+    Parameters
+    ----------
+    schema, modality
+        When given, the document's ``schema`` (and ``modality``) must be these.
+    hint
+        Appended to the "no such file" message, e.g. which command writes the file.
+
+    Returns
+    -------
+    (file, document)
+
+    Raises
+    ------
+    SchemaError
+        Naming the file: missing, not JSON, not an object, or another schema or modality.
+    """
+    path = Path(path)
+    if path.is_dir():
+        path = path / filename
+    if not path.exists():
+        raise SchemaError(f"{path}: no {filename} here" + (f"; {hint}" if hint else ""))
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SchemaError(f"{path}: not a JSON document ({exc})") from exc
+    if not isinstance(doc, dict):
+        raise SchemaError(f"{path}: expected a JSON object, got {type(doc).__name__}")
+    if schema is not None and doc.get("schema") != schema:
+        raise SchemaError(f"{path}: schema is {doc.get('schema')!r}, expected {schema!r}")
+    if modality is not None and doc.get("modality") != modality:
+        raise SchemaError(f"{path}: modality is {doc.get('modality')!r}, expected {modality!r}")
+    return path, doc

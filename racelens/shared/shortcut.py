@@ -30,7 +30,6 @@ Example
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -297,12 +296,10 @@ class ShortcutResult:
     @classmethod
     def read(cls, path: str | Path) -> ShortcutResult:
         """Read ``shortcut.json`` (or a run directory holding one)."""
-        path = Path(path)
-        if path.is_dir():
-            path = path / "shortcut.json"
-        if not path.exists():
-            raise SchemaError(f"{path}: no shortcut.json here")
+        from racelens.shared.run_files import read_run_document
+
+        path, doc = read_run_document(path, "shortcut.json")
         try:
-            return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
-        except (json.JSONDecodeError, SchemaError) as exc:
+            return cls.from_dict(doc)
+        except SchemaError as exc:
             raise SchemaError(f"{path}: {exc}") from exc

@@ -9,8 +9,7 @@ import pandas as pd
 import pytest
 
 from racelens.cli.main import main
-from racelens.imaging.sources.cohort import from_table, write_manifest
-from racelens.imaging.synthetic import ImageSignal, synthetic_images, write_png
+from racelens.imaging.synthetic import ImageSignal, synthetic_images, write_png_manifest
 from racelens.shared.results import AuditResult
 from racelens.shared.synthetic import synthetic_patients
 
@@ -20,14 +19,9 @@ def manifest(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("cli")
     patients = synthetic_patients(120, seed=3)
     images = synthetic_images(patients, size=32, signal=ImageSignal(band="mid", strength=2.0), seed=3)
-    paths = [f"img/{i}.png" for i in range(len(images))]
-    for p, img in zip(paths, images, strict=True):
-        write_png(root / p, img)
-    (root / paths[0]).write_bytes(b"")  # an empty file: skipped, not dropped silently
-    patients.assign(path=paths).to_csv(root / "table.csv", index=False)
-    cohort = from_table(root / "table.csv", path_col="path", race_col="race_raw",
-                        patient_col="patient_id", sample_col="sample_id")
-    return write_manifest(cohort, root / "manifest.parquet")[0]
+    manifest = write_png_manifest(root, patients, images)
+    (root / "img/0.png").write_bytes(b"")  # an empty file: skipped, not dropped silently
+    return manifest
 
 
 def _rows(manifest: Path) -> int:

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from racelens.imaging.sources.cohort import from_table, write_manifest
-from racelens.imaging.synthetic import ImageSignal, synthetic_images, write_png
+from racelens.imaging.synthetic import ImageSignal, synthetic_images, write_png_manifest
 from racelens.shared.synthetic import synthetic_patients
 
 
@@ -28,13 +27,8 @@ def synthetic_manifest(root: Path, signal: ImageSignal, *, size: int, n_patients
         perm = np.random.default_rng(permute_seed).permutation(ids)
         shuffled = dict(zip(ids, race.loc[perm], strict=True))
         patients = patients.assign(race_raw=patients["patient_id"].map(shuffled))
-    paths = [f"img/{i}.png" for i in range(len(images))]
-    for p, img in zip(paths, images, strict=True):
-        write_png(root / p, img)
+    manifest = write_png_manifest(root, patients, images)
     kept = patients.index[patients["race"].isin(["Asian", "Black", "White"])]
-    for i in kept[:corrupt]:
-        (root / paths[i]).write_bytes(b"not a png")
-    patients.assign(path=paths).to_csv(root / "table.csv", index=False)
-    cohort = from_table(root / "table.csv", path_col="path", race_col="race_raw",
-                        patient_col="patient_id", sample_col="sample_id")
-    return write_manifest(cohort, root / "manifest.parquet")[0]
+    for i in kept[:corrupt]:  # the manifest reads no pixels: the cache meets the broken files
+        (root / f"img/{i}.png").write_bytes(b"not a png")
+    return manifest

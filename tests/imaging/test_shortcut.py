@@ -18,7 +18,12 @@ import pytest
 
 from racelens.errors import ConfigError, SplitError
 from racelens.imaging.shortcut import ShortcutConfig, run_shortcut
-from racelens.imaging.synthetic import FindingSignal, ImageSignal, synthetic_images
+from racelens.imaging.synthetic import (
+    FindingSignal,
+    ImageSignal,
+    synthetic_images,
+    write_png_manifest,
+)
 from racelens.shared.resample import EvalSets
 from racelens.shared.shortcut import SHORTCUT_SCHEMA, ShortcutResult
 from racelens.shared.shortcut_eval import RowsInfo, evaluate_model
@@ -37,7 +42,7 @@ def make_manifest(helpers, root: Path, prevalence: dict[str, float], *, n_patien
     images = synthetic_images(patients, size=SIZE, seed=0,
                               signal=ImageSignal(band="mid", strength=race_strength),
                               finding=FindingSignal(strength=finding_strength))
-    return helpers("imaging/_manifest_fixtures.py").write_png_manifest(root, patients, images)
+    return write_png_manifest(root, patients, images)
 
 
 def _config(manifest: Path, out: Path, **kw) -> ShortcutConfig:
@@ -164,7 +169,7 @@ def _known_manifest(helpers, root: Path, prevalence: dict[str, float], *,
     patients = plant_finding(patients, prevalence=prevalence, seed=0)
     images = synthetic_images(patients, size=SIZE, seed=0, signal=ImageSignal(band="mid", strength=0.2),
                               finding=FindingSignal(strength=finding_strength))
-    return helpers("imaging/_manifest_fixtures.py").write_png_manifest(root, patients, images)
+    return write_png_manifest(root, patients, images)
 
 
 @pytest.mark.known_answer

@@ -227,3 +227,25 @@ def test_check_writable_dir(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("x")
     with pytest.raises(ConfigError, match="is a file"):
         check_writable_dir(tmp_path / "file" / "run")
+
+
+def test_run_documents_share_one_reader_that_names_the_file(tmp_path: Path) -> None:
+    from racelens.shared.run_files import read_run_document
+    from racelens.shared.shortcut import ShortcutResult
+
+    (tmp_path / "result.json").write_text('{"schema": "other/1"}', encoding="utf-8")
+    with pytest.raises(SchemaError, match=r"result\.json: not a racelens audit result"):
+        AuditResult.read(tmp_path)
+    (tmp_path / "shortcut.json").write_text("[1, 2]", encoding="utf-8")
+    with pytest.raises(SchemaError, match=r"shortcut\.json: expected a JSON object, got list"):
+        ShortcutResult.read(tmp_path)
+    (tmp_path / "shortcut.json").write_text("{not json", encoding="utf-8")
+    with pytest.raises(SchemaError, match=r"shortcut\.json: not a JSON document"):
+        ShortcutResult.read(tmp_path / "shortcut.json")
+    with pytest.raises(SchemaError, match="no explain.json here; run it"):
+        read_run_document(tmp_path, "explain.json", hint="run it")
+    (tmp_path / "explain.json").write_text('{"schema": "s/1", "modality": "text"}', encoding="utf-8")
+    path, doc = read_run_document(tmp_path, "explain.json", schema="s/1", modality="text")
+    assert path == tmp_path / "explain.json" and doc["modality"] == "text"
+    with pytest.raises(SchemaError, match="modality is 'text', expected 'imaging'"):
+        read_run_document(tmp_path, "explain.json", schema="s/1", modality="imaging")
