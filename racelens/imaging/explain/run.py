@@ -42,8 +42,8 @@ __all__ = ["ExplainConfig", "run_explain"]
 log = logging.getLogger(__name__)
 MIN_MEAN_IMAGES = 100
 #: Default inputs per forward pass on the CPU: with 64 the activations of a small model stay
-#: in cache (the small CNN's gradients at 64 px: 1.5x faster per image than with 128 on the 2-core
-#: benchmark machine, docs/benchmarks/explain.md); on a GPU a large batch fills the device.
+#: in cache (the small CNN's input gradients at 64 px: 1.4x faster per image than with 128 on the
+#: 2-core benchmark machine, benchmarks/explain_batch.py); on a GPU a large batch fills the device.
 CPU_BATCH = 64
 CUDA_BATCH = 128
 #: Test images held in page-locked host memory on CUDA up to this size (larger sets are copied
