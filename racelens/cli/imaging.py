@@ -324,7 +324,8 @@ def explain(
                                                           "curve use (0: all).")] = 256,
     overlay_mean_image: Annotated[bool, typer.Option(help="Draw maps over the mean of >= 100 test "
                                                           "images instead of a neutral frame.")] = False,
-    batch_size: Annotated[int, typer.Option()] = 128,
+    batch_size: Annotated[int | None, typer.Option(help="Inputs per forward pass (default: 64 on "
+                                                         "the CPU, 128 on a GPU).")] = None,
     device: DeviceOpt = "auto",
     n_boot: NBootOpt = 1000,
     progress: ProgressOpt = True,

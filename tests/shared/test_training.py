@@ -240,3 +240,37 @@ def test_loss_hook_trains_two_heads_and_grad_reverse_flips_the_gradient():
     assert loss.ndim == 0 and torch.isclose(dro.q.sum(), torch.tensor(1.0))
     with pytest.raises(ConfigError, match="\\(task, group\\) labels"):
         MultiHeadLoss()(out, y[:, 0])
+
+
+def test_tensor_dataset_batches_are_the_dataloader_batches(data):
+    from torch.utils.data import DataLoader, Subset
+
+    from racelens.shared.train.inference import _TensorBatches
+
+    _, val = data
+    model = _mlp().eval()
+    items = Subset(val, range(len(val)))  # the same items, not a TensorDataset: the DataLoader path
+    for bs in (5, 16, 100):
+        np.testing.assert_array_equal(predict_proba(model, val, batch_size=bs, device="cpu"),
+                                      predict_proba(model, items, batch_size=bs, device="cpu"))
+    # a rank's shard (every 2nd index, wrapped): the same batches as a DataLoader over the Subset
+    idx = np.r_[np.arange(1, 48, 2), 0]
+    sliced = list(_TensorBatches(val.tensors, idx, 7))
+    loaded = list(DataLoader(Subset(val, idx.tolist()), batch_size=7))
+    assert len(sliced) == len(loaded) == len(_TensorBatches(val.tensors, idx, 7)) == 4
+    for (xa, ya), (xb, yb) in zip(sliced, loaded, strict=True):
+        assert torch.equal(xa, xb) and torch.equal(ya, yb)
+
+
+def test_channels_last_predictions_match_the_default_format():
+    rng = np.random.default_rng(0)
+    images = TensorDataset(torch.as_tensor(rng.random((40, 2, 12, 12)), dtype=torch.float32),
+                           torch.zeros(40, dtype=torch.long))
+    with seeded_rng(0):
+        model = nn.Sequential(nn.Conv2d(2, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
+                              nn.MaxPool2d(2), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                              nn.Linear(8, 3)).eval()
+    plain = predict_proba(model, images, batch_size=16, device="cpu")
+    fast = predict_proba(model, images, batch_size=16, device="cpu", channels_last=True)
+    assert model[0].weight.is_contiguous(memory_format=torch.channels_last)
+    np.testing.assert_allclose(fast, plain, rtol=0, atol=1e-5)

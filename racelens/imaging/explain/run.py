@@ -41,6 +41,14 @@ __all__ = ["ExplainConfig", "run_explain"]
 
 log = logging.getLogger(__name__)
 MIN_MEAN_IMAGES = 100
+#: Default inputs per forward pass on the CPU: with 64 the activations of a small model stay
+#: in cache (the small CNN's input gradients at 64 px: 1.4x faster per image than with 128 on the
+#: 2-core benchmark machine, benchmarks/explain_batch.py); on a GPU a large batch fills the device.
+CPU_BATCH = 64
+CUDA_BATCH = 128
+#: Test images held in page-locked host memory on CUDA up to this size (larger sets are copied
+#: to the device from ordinary memory, synchronously).
+PIN_MAX_BYTES = 4 * 2**30
 
 
 @dataclass(frozen=True)
@@ -69,8 +77,10 @@ class ExplainConfig:
     overlay_mean_image
         Draw the maps over the mean of the test images (at least 100) instead of a neutral frame.
     n_boot, seed, batch_size, device, cache_dir, progress
-        Bootstrap resamples; seed (default the run's); inference batch; device; image cache
-        (default the run's); progress bars while retraining.
+        Bootstrap resamples; seed (default the run's); inputs per forward pass, for the
+        evaluation passes and the attribution (``None``: :data:`CPU_BATCH` on the CPU, where a
+        small batch keeps the activations in cache, :data:`CUDA_BATCH` on a GPU); device; image
+        cache (default the run's); progress bars while retraining.
     """
 
     run: Path
@@ -90,7 +100,7 @@ class ExplainConfig:
     overlay_mean_image: bool = False
     n_boot: int = 1000
     seed: int | None = None
-    batch_size: int = 128
+    batch_size: int | None = None
     device: str = "auto"
     cache_dir: Path | None = None
     progress: bool = True
@@ -105,6 +115,8 @@ class ExplainConfig:
                               f"choose from {', '.join(METHODS)}")
         if self.n_boot < 1:
             raise ConfigError(f"n_boot must be >= 1, got {self.n_boot}")
+        if self.batch_size is not None and self.batch_size < 1:
+            raise ConfigError(f"batch_size must be >= 1, got {self.batch_size}")
         if self.attribution_samples is not None and self.attribution_samples < 2:
             raise ConfigError(f"attribution_samples must be >= 2, got {self.attribution_samples}")
 
@@ -121,9 +133,9 @@ class _Scorer:
     """The audited model on the test images held in memory: probabilities and AUC blocks."""
 
     def __init__(self, model: Any, images: Any, y_true: np.ndarray, patient_ids: np.ndarray,
-                 classes: list[str], config: ExplainConfig, seed: int) -> None:
+                 classes: list[str], config: ExplainConfig, seed: int, batch_size: int) -> None:
         self.model, self.images, self.y_true, self.patient_ids = model, images, y_true, patient_ids
-        self.classes, self.config, self.seed = classes, config, seed
+        self.classes, self.config, self.seed, self.batch_size = classes, config, seed, batch_size
 
     def probs(self, images: Any, transform: Any = None, model: Any = None) -> np.ndarray:
         import torch
@@ -132,8 +144,8 @@ class _Scorer:
 
         data = torch.utils.data.TensorDataset(images, torch.zeros(len(images), dtype=torch.long))
         return predict_proba(self.model if model is None else model, data,
-                             batch_size=self.config.batch_size, device=self.config.device,
-                             transform=transform)
+                             batch_size=self.batch_size, device=self.config.device,
+                             transform=transform, channels_last=True)
 
     def auc(self, probs: np.ndarray, subset: np.ndarray | None = None) -> dict[str, Any]:
         from racelens.shared.metrics import auc_with_ci
@@ -222,8 +234,12 @@ def run_explain(config: ExplainConfig) -> ExplainResult:
     if config.overlay_mean_image and len(images) < MIN_MEAN_IMAGES:
         raise ConfigError(f"--overlay-mean-image needs at least {MIN_MEAN_IMAGES} test images to "
                           f"average; this run has {len(images)}")
+    dev = resolve_device(config.device)
+    batch = config.batch_size or (CUDA_BATCH if dev.type == "cuda" else CPU_BATCH)
+    if dev.type == "cuda" and images.numel() * images.element_size() <= PIN_MAX_BYTES:
+        images = images.pin_memory()  # every pass copies batches of it: asynchronously when pinned
     scorer = _Scorer(model, images, y_true, data.table.loc[test, "patient_id"].to_numpy(),
-                     classes, config, seed)
+                     classes, config, seed, batch)
     original_probs = scorer.probs(images)
     original = scorer.auc(original_probs)
     log.info("original: macro AUC %.3f on %d test images", original["macro"]["estimate"], len(images))
@@ -251,11 +267,10 @@ def run_explain(config: ExplainConfig) -> ExplainResult:
     sub = _subset(len(images), config.attribution_samples, seed)
     san = sub[:config.sanity_samples]
     randomized = attr.randomized_copy(model, seed=derive_seed(seed, 1))
-    dev = resolve_device(config.device)
     attribution, mean_maps, deletion_maps = [], {}, None
     for method in config.methods:
-        kw = dict(grid=config.grid, batch_size=min(config.batch_size, 64), device=dev,
-                  ig_steps=config.ig_steps)
+        kw = dict(grid=config.grid, batch_size=min(batch, 64), device=dev, ig_steps=config.ig_steps,
+                  forward_rows=batch)
         maps = attr.attribution_maps(model, images[sub], targets[sub], method, **kw)
         rand = attr.attribution_maps(randomized, images[san], targets[san], method, **kw)
         rho = attr.rank_correlation(maps.maps[:len(san)], rand.maps)
@@ -280,12 +295,16 @@ def run_explain(config: ExplainConfig) -> ExplainResult:
         deletion.append({"fraction": float(fraction),
                          "top": scorer.auc(scorer.probs(apply_mask(images[sub], top)), sub),
                          "random": scorer.auc(scorer.probs(apply_mask(images[sub], rand_mask)), sub)})
+    log.info("deletion: %d fractions on %d images", len(deletion), len(sub))
     acquisition, acq_columns, acq_missing = acquisition_auc(data, seed=seed, n_boot=config.n_boot)
+    intensity = intensity_auc(data, seed=seed, n_boot=config.n_boot)
+    log.info("intensity: macro AUC %.3f from the histogram alone", intensity["macro"]["estimate"])
     result = ExplainResult(
         run=str(config.run), config=config.to_dict(), original=original, bands=bands,
         tiles={"grid": config.grid, "cells": cells}, attribution=attribution, deletion=deletion,
-        intensity=intensity_auc(data, seed=seed, n_boot=config.n_boot), acquisition=acquisition,
+        intensity=intensity, acquisition=acquisition,
         extras={"classes": classes, "n_test": int(len(images)), "n_attribution": int(len(sub)),
+                "batch_size": batch,
                 "n_sanity": int(len(san)), "deletion_method": config.methods[0],
                 "deletion_block": block,
                 "deletion_original": scorer.auc(original_probs[sub], sub),
@@ -294,5 +313,6 @@ def run_explain(config: ExplainConfig) -> ExplainResult:
         maps=mean_maps,
         mean_image=images.mean(dim=0)[0].numpy() if config.overlay_mean_image else None)
     result.write(Path(config.out))
+    log.info("wrote %s", Path(config.out) / "explain.json")
     return result
 

@@ -9,13 +9,13 @@ CUDA (bf16 where supported, else fp16) and uses ``.logits`` when the model retur
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor, nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, TensorDataset
 
 from racelens.errors import ConfigError, DataError
 from racelens.shared.train.distributed import (
@@ -100,7 +100,7 @@ class BatchRunner:
                  forward: Forward | None, transform: Transform | None) -> None:
         self.device = device
         cuda = device.type == "cuda"
-        self.channels_last = channels_last and cuda
+        self.channels_last = channels_last
         self.amp_dtype: torch.dtype | None = None
         if amp and cuda:
             self.amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
@@ -131,17 +131,44 @@ class BatchRunner:
     def infer(self, model: nn.Module, loader: DataLoader, progress: Any = None,
               task: Any = None) -> tuple[np.ndarray, np.ndarray | None]:
         model.eval()
-        probs, labels = [], []
+        probs: list[Tensor] = []
+        labels = []
         for batch in loader:
             inputs, y = split_batch(batch)
-            probs.append(_probabilities(self.logits(model, inputs)).cpu().numpy())
+            # kept on the device until the end: no host sync per batch, so copies and kernels
+            # of the next batches queue up behind this one's
+            probs.append(_probabilities(self.logits(model, inputs)))
             if y is not None:
                 labels.append(y.cpu().numpy())
             if progress is not None:
                 progress.advance(task)
         n_cls = probs[0].shape[1] if probs else 0
-        p = np.concatenate(probs).astype(np.float64) if probs else np.zeros((0, n_cls))
+        p = (torch.cat(probs).cpu().numpy().astype(np.float64) if probs
+             else np.zeros((0, n_cls)))
         return p, (np.concatenate(labels) if labels else None)
+
+
+class _TensorBatches:
+    """The batches a :class:`~torch.utils.data.DataLoader` makes of a ``TensorDataset`` (same
+    values, same order) as slices of its tensors: no per-item indexing and stacking.
+
+    A pinned source tensor gives pinned slices, so host-to-device copies stay asynchronous.
+    """
+
+    def __init__(self, tensors: Sequence[Tensor], indices: np.ndarray | None, batch_size: int) -> None:
+        self.tensors, self.indices, self.batch_size = tuple(tensors), indices, int(batch_size)
+        self.n = len(tensors[0]) if indices is None else len(indices)
+
+    def __len__(self) -> int:
+        return -(-self.n // self.batch_size)
+
+    def __iter__(self) -> Iterator[tuple[Tensor, ...]]:
+        for start in range(0, self.n, self.batch_size):
+            if self.indices is None:
+                yield tuple(t[start:start + self.batch_size] for t in self.tensors)
+            else:
+                rows = torch.as_tensor(self.indices[start:start + self.batch_size])
+                yield tuple(t[rows] for t in self.tensors)
 
 
 def infer_dataset(runner: BatchRunner, model: nn.Module, data: Dataset, *, batch_size: int,
@@ -156,14 +183,18 @@ def infer_dataset(runner: BatchRunner, model: nn.Module, data: Dataset, *, batch
     """
     ctx = ctx or DistContext()
     pin = runner.device.type == "cuda"
+    sliceable = isinstance(data, TensorDataset) and collate_fn is None and num_workers == 0
     if not ctx.is_distributed:
-        loader = DataLoader(data, batch_size=batch_size, shuffle=False, collate_fn=collate_fn,
-                            num_workers=num_workers, pin_memory=pin)
+        loader: Any = (_TensorBatches(data.tensors, None, batch_size) if sliceable  # type: ignore[attr-defined]
+                       else DataLoader(data, batch_size=batch_size, shuffle=False,
+                                       collate_fn=collate_fn, num_workers=num_workers, pin_memory=pin))
         task = progress.add_task("predict", total=len(loader), loss="-", auc="-") if progress is not None else None
         return runner.infer(model, loader, progress, task)
     idx = shard_indices(len(data), ctx)  # type: ignore[arg-type]
-    loader = DataLoader(torch.utils.data.Subset(data, idx.tolist()), batch_size=batch_size,
-                        shuffle=False, collate_fn=collate_fn, num_workers=num_workers, pin_memory=pin)
+    loader = (_TensorBatches(data.tensors, idx, batch_size) if sliceable  # type: ignore[attr-defined]
+              else DataLoader(torch.utils.data.Subset(data, idx.tolist()), batch_size=batch_size,
+                              shuffle=False, collate_fn=collate_fn, num_workers=num_workers,
+                              pin_memory=pin))
     probs, labels = runner.infer(model, loader)
     return gather_predictions(idx, probs, labels, n_total=len(data), ctx=ctx)  # type: ignore[arg-type]
 
@@ -193,6 +224,7 @@ def predict_proba(
     transform: Transform | None = None,
     progress: bool = False,
     amp: bool = True,
+    channels_last: bool = False,
     num_workers: int = 0,
     shard: bool = False,
 ) -> np.ndarray:
@@ -206,6 +238,13 @@ def predict_proba(
         Items ``(inputs, label_index)`` or bare inputs.
     transform
         Applied to each input batch on the device (a test-time perturbation).
+    amp
+        Mixed precision on CUDA (bf16 where supported, else fp16); ignored on the CPU.
+    channels_last
+        Run 4-D inputs and the model in channels-last memory format, on any device (the model is
+        converted in place). Much faster for convolutional models on the CPU (oneDNN's pooling and
+        small-channel convolutions) and on GPUs' tensor cores; convolutions then sum in another
+        order, so probabilities differ from the default format in the last float32 digits.
     shard
         Under a running process group (``torchrun``), split the work over the ranks and return
         the gathered result on every rank; every rank must then call this together. Ignored on
@@ -219,7 +258,8 @@ def predict_proba(
     """
     ctx = current_context() if shard else DistContext()
     dev = rank_device(resolve_device(device), ctx)
-    runner = BatchRunner(model, dev, amp=amp, channels_last=False, forward=forward, transform=transform)
+    runner = BatchRunner(model, dev, amp=amp, channels_last=channels_last, forward=forward,
+                         transform=transform)
     with progress_bar(progress and ctx.is_main) as bar:
         probs, _ = infer_dataset(runner, model, data, batch_size=batch_size, collate_fn=collate_fn,
                                  num_workers=num_workers, ctx=ctx, progress=bar)

@@ -109,7 +109,7 @@ class TrainConfig:
     amp
         Mixed precision (bf16 where supported, else fp16); used only on CUDA.
     channels_last
-        Channels-last memory format for 4-D inputs; used only on CUDA.
+        Channels-last memory format for 4-D inputs and the model (on any device).
     grad_accum
         Mini-batches whose gradients are summed before each optimiser step.
     seed
