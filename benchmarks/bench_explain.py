@@ -35,8 +35,7 @@ import pandas as pd  # noqa: E402
 
 
 def make_manifest(root: Path, *, n_test: int, size: int, seed: int = 0) -> Path:
-    from racelens.imaging.sources.cohort import from_table, write_manifest
-    from racelens.imaging.synthetic import ImageSignal, synthetic_images, write_png
+    from racelens.imaging.synthetic import ImageSignal, synthetic_images, write_png_manifest
     from racelens.shared.synthetic import synthetic_patients
 
     n_rows = n_test + 800
@@ -52,13 +51,7 @@ def make_manifest(root: Path, *, n_test: int, size: int, seed: int = 0) -> Path:
     first_val = rank[pid[600]]
     first_test = rank[pid[800]]
     split = np.where(cum < first_val, "train", np.where(cum < first_test, "val", "test"))
-    paths = [f"img/{i}.png" for i in range(len(images))]
-    for p, img in zip(paths, images, strict=True):
-        write_png(root / p, img)
-    patients.assign(path=paths, split=split).to_csv(root / "table.csv", index=False)
-    cohort = from_table(root / "table.csv", path_col="path", race_col="race_raw",
-                        patient_col="patient_id", sample_col="sample_id")
-    return write_manifest(cohort, root / "manifest.parquet")[0]
+    return write_png_manifest(root, patients, images, split=split)
 
 
 def main() -> None:
