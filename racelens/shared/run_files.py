@@ -176,7 +176,7 @@ def read_run_document(path: str | Path, filename: str, *, schema: str | None = N
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise SchemaError(f"{path}: not a JSON document ({exc})") from exc
+        raise SchemaError(f"{path}: not valid JSON ({exc})") from exc
     if not isinstance(doc, dict):
         raise SchemaError(f"{path}: expected a JSON object, got {type(doc).__name__}")
     if schema is not None and doc.get("schema") != schema:

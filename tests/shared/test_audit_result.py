@@ -240,7 +240,7 @@ def test_run_documents_share_one_reader_that_names_the_file(tmp_path: Path) -> N
     with pytest.raises(SchemaError, match=r"shortcut\.json: expected a JSON object, got list"):
         ShortcutResult.read(tmp_path)
     (tmp_path / "shortcut.json").write_text("{not json", encoding="utf-8")
-    with pytest.raises(SchemaError, match=r"shortcut\.json: not a JSON document"):
+    with pytest.raises(SchemaError, match=r"shortcut\.json: not valid JSON"):
         ShortcutResult.read(tmp_path / "shortcut.json")
     with pytest.raises(SchemaError, match="no explain.json here; run it"):
         read_run_document(tmp_path, "explain.json", hint="run it")
