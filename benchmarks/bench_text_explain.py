@@ -3,20 +3,150 @@
 Target (issue 13): 100,000 notes in under 10 minutes and 4 GB on 2 cores. The notes are
 racelens's synthetic discharge-style notes (HPI, ROS, past history, medications, social and
 family history, exam, labs, plan; about 1.3 kB each, planted proxies and a section-only proxy);
-real MIMIC-IV discharge summaries are longer (several kB), which the vectoriser pays for roughly
-linearly. Wall time and peak RSS (``ru_maxrss`` of this process) of one full explain run are
-printed per size; run several sizes to extrapolate.
+``--note-chars N`` appends a BRIEF HOSPITAL COURSE section of seeded, race-free clinical
+sentences until each note is at least N characters (real MIMIC-IV discharge summaries are
+about 10 kB).
 
-Run:  .venv/bin/python benchmarks/bench_text_explain.py --notes 5000 20000 [--n-boot 1000]
+Each size runs in its own child process, so its numbers are its own: wall time of one full
+explain run, and peak memory as the largest sum of the resident sizes of the child and its
+worker processes (sampled from /proc every 0.2 s), beside the child's own ``ru_maxrss``.
+
+Run:  .venv/bin/python benchmarks/bench_text_explain.py --notes 5000 20000 [--workers 2]
+      [--note-chars 10000] [--n-boot 1000] [--progress]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import platform
-import resource
-import tempfile
+import subprocess
+import sys
 import time
+from pathlib import Path
+
+_SENTENCES = (
+    "Patient was started on {drug} {dose} mg and tolerated it well.",
+    "{organ} function was monitored daily and remained {trend}.",
+    "On hospital day {day} the {lab} was {num} and {drug} was {action}.",
+    "{consult} was consulted and recommended {plan}.",
+    "Imaging of the {organ} showed {finding}.",
+    "The patient reported {symptom} which {trend2} with {therapy}.",
+    "Vital signs were notable for {vital} of {num}.",
+    "{drug} was held for {lab} of {num} and resumed on day {day}.",
+    "Physical therapy evaluated the patient and recommended {plan}.",
+    "Repeat {lab} on day {day} was {num}, {trend}.",
+)
+_WORDS = {
+    "drug": ("metoprolol", "lisinopril", "furosemide", "heparin", "enoxaparin", "warfarin",
+             "apixaban", "insulin glargine", "vancomycin", "ceftriaxone", "piperacillin",
+             "pantoprazole", "atorvastatin", "amlodipine", "prednisone", "levetiracetam",
+             "oxycodone", "acetaminophen", "albuterol", "tamsulosin"),
+    "organ": ("renal", "hepatic", "cardiac", "pulmonary", "chest", "abdomen", "head", "pelvis",
+              "kidney", "liver", "lower extremity", "spine"),
+    "trend": ("stable", "improving", "at baseline", "slowly improving", "unchanged"),
+    "trend2": ("improved", "resolved", "persisted", "worsened briefly"),
+    "lab": ("creatinine", "potassium", "sodium", "hemoglobin", "platelet count", "INR",
+            "troponin", "lactate", "white count", "glucose", "magnesium", "bilirubin"),
+    "action": ("continued", "held", "uptitrated", "discontinued", "restarted"),
+    "consult": ("Cardiology", "Nephrology", "Infectious disease", "Surgery", "Neurology",
+                "Gastroenterology", "Pulmonology", "Endocrinology"),
+    "plan": ("outpatient follow up", "continued diuresis", "a repeat study in six weeks",
+             "discharge to rehab", "home with services", "no further intervention"),
+    "finding": ("no acute process", "small bilateral effusions", "mild atelectasis",
+                "a stable nodule", "no fracture", "mild edema"),
+    "symptom": ("nausea", "chest pain", "dyspnea", "abdominal pain", "dizziness", "fatigue"),
+    "therapy": ("supportive care", "antiemetics", "diuresis", "analgesia", "fluids"),
+    "vital": ("heart rate", "blood pressure", "temperature", "oxygen saturation"),
+}
+
+
+def _longer(texts: list[str], chars: int, seed: int) -> list[str]:
+    """Each note with a BRIEF HOSPITAL COURSE section appended up to ``chars`` characters."""
+    import numpy as np
+
+    rng = np.random.default_rng([seed, chars])
+    out = []
+    for t in texts:
+        parts = [t.rstrip(), "\n\nBRIEF HOSPITAL COURSE:\n"]
+        n = len(parts[0]) + len(parts[1])
+        while n < chars:
+            s = _SENTENCES[int(rng.integers(len(_SENTENCES)))].format(
+                num=f"{rng.uniform(0.1, 200):.1f}", day=int(rng.integers(1, 15)),
+                dose=int(rng.integers(1, 100)) * 5,
+                **{k: v[int(rng.integers(len(v)))] for k, v in _WORDS.items()}) + " "
+            parts.append(s)
+            n += len(s)
+        out.append("".join(parts))
+    return out
+
+
+def _child(args: argparse.Namespace) -> None:
+    import inspect
+    import resource
+    import tempfile
+
+    from racelens.shared.synthetic import synthetic_patients
+    from racelens.text.explain import ExplainConfig, run_text_explain
+    from racelens.text.synthetic import synthetic_notes
+
+    n = args.child
+    t0 = time.perf_counter()
+    # synthetic_patients writes about 2.3 notes per patient
+    pats = synthetic_patients(max(50, round(n / 2.3)), seed=args.seed)
+    notes = synthetic_notes(pats, proxies=0.3, section_proxies=0.3, seed=args.seed).notes
+    del pats
+    if args.note_chars:
+        notes["text"] = _longer(notes["text"].tolist(), args.note_chars, args.seed)
+    mb = float(notes["text"].str.len().sum()) / 1e6
+    gen = time.perf_counter() - t0
+    kw = {}
+    if "workers" in inspect.signature(ExplainConfig).parameters:  # absent before issue 13's
+        kw["workers"] = args.workers                                # speed work (baseline)
+    t_start = time.perf_counter()
+
+    def progress(m: str) -> None:
+        print(f"  [{time.perf_counter() - t_start:6.1f} s] {m}", file=sys.stderr, flush=True)
+
+    with tempfile.TemporaryDirectory() as out:
+        t1 = time.perf_counter()
+        doc = run_text_explain(ExplainConfig(notes, label_col="race_raw",
+                                             patient_col="subject_id", sample_col="note_id",
+                                             n_boot=args.n_boot, seed=args.seed, out=out,
+                                             progress=progress if args.progress else None,
+                                             **kw))
+        dt = time.perf_counter() - t1
+    print(json.dumps({
+        "notes": len(notes), "patients": doc["data"]["n_patients"], "mb": mb, "gen_s": gen,
+        "explain_s": dt, "workers": kw.get("workers", 1),
+        "self_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "children_max_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+        "auc": doc["redacted"]["macro"]["estimate"]}), flush=True)
+
+
+def _tree_rss(root: int) -> int:
+    """Resident bytes of ``root`` and all its descendants (Linux /proc)."""
+    parent, rss = {}, {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{d}/stat").read_text()
+            fields = stat[stat.rindex(")") + 2:].split()
+            parent[int(d)] = int(fields[1])
+            rss[int(d)] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
+        except (OSError, ValueError, IndexError):
+            continue
+    total = 0
+    for pid in rss:
+        p, seen = pid, 0
+        while p and p in parent and seen < 64:
+            if p == root:
+                total += rss[pid]
+                break
+            p, seen = parent[p], seen + 1
+    return total
 
 
 def main() -> None:
@@ -24,30 +154,37 @@ def main() -> None:
     p.add_argument("--notes", type=int, nargs="+", default=[5000])
     p.add_argument("--n-boot", type=int, default=1000)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--note-chars", type=int, default=0,
+                   help="Lengthen each note to at least this many characters (0: as written).")
+    p.add_argument("--progress", action="store_true", help="Stage lines on stderr.")
+    p.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
     args = p.parse_args()
+    if args.child is not None:
+        _child(args)
+        return
 
-    from racelens.shared.synthetic import synthetic_patients
-    from racelens.text.explain import ExplainConfig, run_text_explain
-    from racelens.text.synthetic import synthetic_notes
-
-    print(f"python {platform.python_version()}, {platform.machine()}")
-    print("notes  patients  generate_s  explain_s  notes_per_s  peak_rss_mib  redacted_auc")
+    print(f"python {platform.python_version()}, {platform.machine()}, {os.cpu_count()} CPUs, "
+          f"load {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print("notes  patients   text_MB  generate_s  explain_s  notes_per_s  MB_per_s  "
+          "peak_tree_mib  main_mib  worker_max_mib  redacted_auc")
     for n in args.notes:
-        t0 = time.perf_counter()
-        # synthetic_patients writes about 2.3 notes per patient
-        pats = synthetic_patients(max(50, round(n / 2.3)), seed=args.seed)
-        notes = synthetic_notes(pats, proxies=0.3, section_proxies=0.3, seed=args.seed).notes
-        gen = time.perf_counter() - t0
-        with tempfile.TemporaryDirectory() as out:
-            t1 = time.perf_counter()
-            doc = run_text_explain(ExplainConfig(notes, label_col="race_raw",
-                                                 patient_col="subject_id", sample_col="note_id",
-                                                 n_boot=args.n_boot, seed=args.seed, out=out))
-            dt = time.perf_counter() - t1
-        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(f"{len(notes):>6}  {doc['data']['n_patients']:>8}  {gen:>10.1f}  {dt:>9.1f}  "
-              f"{len(notes) / dt:>11.0f}  {rss:>12.0f}  {doc['redacted']['macro']['estimate']:.3f}",
-              flush=True)
+        cmd = [sys.executable, __file__, "--child", str(n), "--n-boot", str(args.n_boot),
+               "--seed", str(args.seed), "--workers", str(args.workers),
+               "--note-chars", str(args.note_chars)] + (["--progress"] if args.progress else [])
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+        peak = 0
+        while proc.poll() is None:
+            peak = max(peak, _tree_rss(proc.pid))
+            time.sleep(0.2)
+        out = proc.stdout.read() if proc.stdout else ""
+        if proc.returncode != 0:
+            raise SystemExit(f"{n} notes: the child failed ({proc.returncode})")
+        r = json.loads(out.strip().splitlines()[-1])
+        print(f"{r['notes']:>6}  {r['patients']:>8}  {r['mb']:>8.1f}  {r['gen_s']:>10.1f}  "
+              f"{r['explain_s']:>9.1f}  {r['notes'] / r['explain_s']:>11.0f}  "
+              f"{r['mb'] / r['explain_s']:>8.3f}  {peak / 2**20:>13.0f}  {r['self_mib']:>8.0f}  "
+              f"{r['children_max_mib']:>14.0f}  {r['auc']:.3f}", flush=True)
 
 
 if __name__ == "__main__":

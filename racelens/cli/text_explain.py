@@ -11,7 +11,15 @@ from typing import Annotated, Literal
 
 import typer
 
-from racelens.cli._util import CollapseOpt, NBootOpt, ProgressOpt, RaceSourceOpt, SeedOpt, say
+from racelens.cli._util import (
+    CollapseOpt,
+    NBootOpt,
+    ProgressOpt,
+    RaceSourceOpt,
+    SeedOpt,
+    note,
+    say,
+)
 
 __all__ = ["explain_command"]
 
@@ -46,6 +54,9 @@ def explain_command(
     race_source: RaceSourceOpt = "auto",
     seed: SeedOpt = 0,
     n_boot: NBootOpt = 1000,
+    workers: Annotated[int, typer.Option(
+        "--workers", min=1, help="Processes the independent fits run in (the results do not "
+        "depend on it; a transformer model fits in one).")] = 2,
     progress: ProgressOpt = True,
 ) -> None:
     """Which words, kinds of words and note sections still carry race after redaction.
@@ -63,7 +74,7 @@ def explain_command(
         input, text_col=text_col, label_col=label_col, patient_col=patient_col,
         sample_col=sample_col, level=level, model=model, min_patients=min_patients, out=out,
         collapse=collapse, race_source=race_source, seed=seed, n_boot=n_boot,
-        progress=say if progress else None))
+        workers=workers, progress=note if progress else None))
     write_files_note(out)
     d = doc["data"]
     say(f"{d['n_notes']:,} notes, {d['n_patients']:,} patients")

@@ -13,7 +13,7 @@ from racelens.errors import ConfigError
 from racelens.shared.synthetic import synthetic_patients
 from racelens.text.explain import ExplainConfig, run_text_explain
 from racelens.text.explain.categories import categorize
-from racelens.text.explain.placeholder import mention_features, redact_mode
+from racelens.text.explain.placeholder import mention_features, redact_mode, redact_modes
 from racelens.text.explain.sections import split_sections
 from racelens.text.explain.terms import columns_of, delete_columns, matched_random_terms
 from racelens.text.synthetic import SECTION_PROXIES, synthetic_notes
@@ -108,6 +108,31 @@ def test_section_proxy_and_placeholder_leak(patients, tmp_path):
     assert "uncle" in report["text_explain"][0]["top_terms"]["Black"]
     md = render_markdown(report)
     assert "Which words carry race" in md and "Family History" in md
+
+
+def test_two_workers_give_the_same_explain_json(planted, tmp_path):
+    # the fits in two spawned worker processes, in whatever order they finish: the same numbers
+    notes, doc = planted
+    two = run_text_explain(ExplainConfig(notes, n_boot=50, ks=(10, 20, 50), min_patients=5,
+                                         workers=2, out=tmp_path / "w2", **COLS))
+    assert two["config"].pop("out") and doc["config"]["out"] is None
+    assert json.dumps(two, sort_keys=True) == json.dumps({**doc, "config": {
+        k: v for k, v in doc["config"].items() if k != "out"}}, sort_keys=True)
+    assert json.loads((tmp_path / "w2" / "explain.json").read_text())["placeholder"] == \
+        json.loads(json.dumps(doc["placeholder"]))
+    with pytest.raises(ConfigError, match="workers"):
+        ExplainConfig("x.csv", workers=0)
+
+
+def test_one_redaction_pass_gives_each_modes_text(patients):
+    texts = synthetic_notes(patients, proxies=0.3, seed=4).notes["text"].tolist()[:300]
+    # a note that already holds the placeholder, and a deletion that joins two words into a
+    # new mention (the deleting redactor widens its spans)
+    texts += ["54 yo AA M [RACE] black male", "African Caucasian American pt", "Race: White"]
+    for level in ("explicit", "extended"):
+        modes = redact_modes(texts, level=level)
+        for mode in ("token", "category", "delete"):
+            assert modes[mode] == redact_mode(texts, mode, level=level), (level, mode)
 
 
 def test_negative_control_and_one_mention_everywhere(patients):

@@ -23,7 +23,7 @@ from typing import Literal
 
 import numpy as np
 
-__all__ = ["MODES", "redact_mode", "token_and_category", "mention_features", "PLACEHOLDER"]
+__all__ = ["MODES", "redact_mode", "redact_modes", "token_and_category", "mention_features", "PLACEHOLDER"]
 
 Mode = Literal["token", "category", "delete"]
 MODES: tuple[Mode, ...] = ("token", "category", "delete")
@@ -39,6 +39,31 @@ def _category_text(text: str, spans: Sequence[object]) -> str:
         at = end
     parts.append(text[at:])
     return "".join(parts)
+
+
+def redact_modes(texts: Sequence[str], *, level: str = "explicit"
+                 ) -> dict[Mode, list[str]]:
+    """The ``token``, ``category`` and ``delete`` redactions of ``texts`` from one analysis.
+
+    Each note is analysed once (:meth:`RaceRedactor.analyze`); the three texts are built from
+    the same spans (:meth:`RaceRedactor.apply`: the deletion still widens its spans where the
+    words around a deleted mention join into a new one, as :meth:`RaceRedactor.redact` does).
+    The texts equal :func:`redact_mode`'s for each mode.
+    """
+    from racelens.text.redact.redactor import RaceRedactor
+
+    token = RaceRedactor(level=level)  # type: ignore[arg-type]
+    delete = RaceRedactor(level=level, replacement="")  # type: ignore[arg-type]
+    out: dict[Mode, list[str]] = {"token": [], "category": [], "delete": []}
+    for t in texts:
+        spans = token.analyze(t)
+        out["token"].append(token.apply(t, spans).text)
+        out["category"].append(_category_text(t, spans))
+        # the token redactor reads its own "[RACE]" already in a note as a mention (context for
+        # its neighbours); the deleting one does not: such a rare note is analysed again
+        out["delete"].append(delete.redact(t).text if token.replacement in t
+                             else delete.apply(t, spans).text)
+    return out
 
 
 def token_and_category(texts: Sequence[str], *, level: str = "explicit"

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from racelens.errors import ConfigError, LabelError, SplitError
+from racelens.errors import ConfigError
 
 __all__ = ["ExplainConfig", "run_text_explain", "EXPLAIN_SCHEMA", "EXPLAIN_FILE"]
 
@@ -71,7 +71,13 @@ class ExplainConfig:
     collapse, race_source, consistency, seed, n_boot, model_params
         As in the text audit.
     progress
-        Called with a one-line message (aggregates only) as each stage starts.
+        Called with a one-line message (aggregates only) as each stage starts and each fit
+        ends.
+    workers
+        Processes the independent fits run in (:mod:`racelens.text.explain.stages`; ``spawn``
+        start method, so a script calling this with ``workers > 1`` needs the ``if __name__ ==
+        "__main__":`` guard). ``1`` (default) fits in this process; the results are the same
+        for any number. A transformer model always fits in this process.
     """
 
     input: Any
@@ -94,8 +100,11 @@ class ExplainConfig:
     n_boot: int = 1000
     model_params: Any = None
     progress: Callable[[str], None] | None = None
+    workers: int = 1
 
     def __post_init__(self) -> None:
+        if int(self.workers) < 1:
+            raise ConfigError(f"workers must be >= 1, got {self.workers}")
         if self.level not in ("explicit", "extended"):
             raise ConfigError(f"level must be 'explicit' or 'extended', got {self.level!r}")
         if self.min_patients < 1:
@@ -110,6 +119,7 @@ class ExplainConfig:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d.pop("progress")
+        d.pop("workers")  # how it ran, not what it computed: the results do not depend on it
         d["input"] = "<DataFrame>" if isinstance(self.input, pd.DataFrame) else str(self.input)
         d["out"] = None if self.out is None else str(self.out)
         d["ks"] = [int(k) for k in self.ks]
@@ -117,7 +127,7 @@ class ExplainConfig:
 
 
 class _Data:
-    """The labelled notes, their split and the fitting helpers every stage shares."""
+    """The labelled notes and their split."""
 
     def __init__(self, cfg: ExplainConfig) -> None:
         from racelens.text.audit import TextAuditConfig, _require_two_groups
@@ -125,40 +135,23 @@ class _Data:
         from racelens.text.sources import from_table
 
         self.cfg = cfg
-        self.cohort = from_table(cfg.input, text_col=cfg.text_col, race_col=cfg.label_col,
+        cohort = from_table(cfg.input, text_col=cfg.text_col, race_col=cfg.label_col,
                                  patient_col=cfg.patient_col, sample_col=cfg.sample_col,
                                  race_source=cfg.race_source, collapse=cfg.collapse,
                                  consistency=cfg.consistency)  # type: ignore[arg-type]
         _require_two_groups(TextAuditConfig(cfg.input, label_col=cfg.label_col,
-                                            collapse=cfg.collapse), self.cohort)
-        t = self.cohort.table
+                                            collapse=cfg.collapse), cohort)
+        t = cohort.table
         self.y = t["race"].astype(str).to_numpy(object)
         self.pids = t["patient_id"].to_numpy(object)
         self.split = leakage_split(t["patient_id"], t["race"].astype(str), seed=cfg.seed,
                                    splits=t["split"] if "split" in t.columns else None)
         self.classes = sorted(set(self.y))
-        self.texts = t["text"].tolist()
+        self.texts: list[str] | None = t["text"].tolist()
+        self.n_notes = len(self.texts)
         self.test = np.flatnonzero(self.split == "test")
-
-    def fit(self, texts: list[str], cond: Any, *, rows: np.ndarray | None = None,
-            model: str | None = None) -> Any:
-        from racelens.text.check.leakage import fit_leakage
-
-        cfg = self.cfg
-        model = model or cfg.model
-        params = cfg.model_params if model == cfg.model else None  # a transformer's are its own
-        rows = np.arange(len(self.y)) if rows is None else rows
-        return fit_leakage(texts, self.y[rows], self.pids[rows], self.split[rows], self.classes,
-                           cond, model=model, model_params=params, seed=cfg.seed,
-                           n_boot=cfg.n_boot)
-
-    def fit_x(self, X: Any, cond: Any, C: float) -> dict[str, Any]:  # noqa: N803
-        """The AUC of the linear model re-fitted on features ``X`` with the given ``C``."""
-        from racelens.text.check.leakage import fit_features
-
-        res, _, _, _ = fit_features(X, self.y, self.pids, self.split, self.classes, cond,
-                                    seed=self.cfg.seed, n_boot=self.cfg.n_boot, Cs=(C,))
-        return res.auc.to_dict()
+        # the cohort (its table holds the notes a second time) is not kept
+        self.excluded, self.n_skipped = dict(cohort.excluded), len(cohort.skipped)
 
 
 def _say(cfg: ExplainConfig, message: str) -> None:
@@ -167,33 +160,34 @@ def _say(cfg: ExplainConfig, message: str) -> None:
         cfg.progress(message)
 
 
-def _deletion(data: _Data, X: Any, C: float, vocab: Sequence[str], ranked: list[str],  # noqa: N803
-              doc_freq: np.ndarray, notes: list[str]) -> list[dict[str, Any]]:
+def _submit_deletion(run: Any, common: Any, X_ref: Any, C: float, vocab: Sequence[str],  # noqa: N803
+                     ranked: list[str], doc_freq: np.ndarray, ks: Sequence[int],
+                     seed: int, notes: list[str]) -> list[tuple[int, int]]:
     from racelens.shared.results import Condition
-    from racelens.text.explain.terms import columns_of, delete_columns, matched_random_terms
+    from racelens.text.explain.stages import fit_deleted
+    from racelens.text.explain.terms import columns_of, matched_random_terms
 
-    out = []
-    for k in sorted(int(k) for k in data.cfg.ks):
+    rows = []
+    for k in sorted(int(k) for k in ks):
         if k > len(ranked):
             notes.append(f"deletion k={k} skipped: only {len(ranked)} terms are listed")
             continue
         top = ranked[:k]
-        seed = int(np.random.SeedSequence([data.cfg.seed, k]).generate_state(1)[0])
-        rand = matched_random_terms(top, vocab, doc_freq, seed=seed)
-        row: dict[str, Any] = {"k": k}
+        rand = matched_random_terms(top, vocab, doc_freq, seed=int(
+            np.random.SeedSequence([seed, k]).generate_state(1)[0]))
         for name, terms in (("top", top), ("random", rand)):
             cond = Condition("delete_terms", {"k": k, "which": name})
-            row[name] = data.fit_x(delete_columns(X, columns_of(terms, vocab)), cond, C)
-        row["n_random"] = len(rand)
-        out.append(row)
-    return out
+            run.submit(f"delete {name} k={k}", fit_deleted, common, X_ref,
+                       columns_of(terms, vocab), cond, C)
+        rows.append((k, len(rand)))
+    return rows
 
 
-def _categories(data: _Data, X: Any, C: float, vocab: Sequence[str],  # noqa: N803
-                notes: list[str]) -> tuple[list[dict[str, Any]], list[str]]:
+def _submit_categories(run: Any, common: Any, X_ref: Any, C: float,  # noqa: N803
+                       vocab: Sequence[str]) -> tuple[list[dict[str, Any]], list[str]]:
     from racelens.shared.results import Condition
     from racelens.text.explain.categories import CATEGORY_ORDER, categorize
-    from racelens.text.explain.terms import delete_columns
+    from racelens.text.explain.stages import fit_deleted
 
     cats = np.asarray(categorize(list(vocab)), dtype=object)
     out = []
@@ -201,17 +195,17 @@ def _categories(data: _Data, X: Any, C: float, vocab: Sequence[str],  # noqa: N8
         cols = np.flatnonzero(cats == name)
         row: dict[str, Any] = {"name": name, "n_terms": int(len(cols)), "remove": None}
         if len(cols) and name != "other":  # removing "other" removes nearly every word
-            row["remove"] = data.fit_x(delete_columns(X, cols),
-                                       Condition("remove_category", {"category": name}), C)
+            run.submit(f"without {name}", fit_deleted, common, X_ref, cols,
+                       Condition("remove_category", {"category": name}), C)
         out.append(row)
-    if not any(r["remove"] for r in out):
-        notes.append("no vocabulary term falls in a named category")
     return out, list(cats)
 
 
-def _sections(data: _Data, redacted: list[str], notes: list[str]) -> list[dict[str, Any]]:
+def _submit_sections(run: Any, common: Any, cfg: ExplainConfig, redacted: list[str]
+                     ) -> list[dict[str, Any]]:
     from racelens.shared.results import Condition
     from racelens.text.explain.sections import split_sections
+    from racelens.text.explain.stages import fit_section
 
     per: dict[str, dict[int, list[str]]] = {}
     for i, t in enumerate(redacted):
@@ -221,43 +215,14 @@ def _sections(data: _Data, redacted: list[str], notes: list[str]) -> list[dict[s
     out = []
     for rank, (name, bodies) in enumerate(ranked):
         row: dict[str, Any] = {"name": name, "n_notes": len(bodies), "auc": None}
-        if len(bodies) >= data.cfg.min_section_notes and rank < data.cfg.max_sections:
+        if len(bodies) >= cfg.min_section_notes and rank < cfg.max_sections:
             rows = np.asarray(sorted(bodies), dtype=int)
             texts = [" ".join(bodies[i]) for i in rows]
-            try:
-                row["auc"] = data.fit(texts, Condition("section", {"section": name}),
-                                      rows=rows, model="tfidf").result.auc.to_dict()
-            except (SplitError, LabelError, ValueError) as exc:
-                notes.append(f"section {name!r}: no AUC ({exc})")
+            run.submit(f"section {name}", fit_section, common, run.share(texts),
+                       Condition("section", {"section": name}), rows)
+            row["job"] = f"section {name}"
         out.append(row)
     return out
-
-
-def _placeholder(data: _Data, token_texts: list[str], category_texts: list[str], token_fit: Any
-                 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-    from racelens.shared.metrics.probe import linear_probe
-    from racelens.shared.results import Condition
-    from racelens.text.explain.placeholder import MODES, mention_features, redact_mode
-
-    pattern, full, rates = {}, {}, {}
-    original = data.texts
-    for mode in MODES:
-        given = {"token": token_texts, "category": category_texts}
-        texts = given[mode] if mode in given else redact_mode(original, mode,
-                                                               level=data.cfg.level)
-        x, _ = mention_features(texts)
-        cond = Condition("placeholder", {"replacement": mode})
-        fit = linear_probe(x, data.y, data.pids, data.split, data.classes, condition=cond,
-                           seed=data.cfg.seed, n_boot=data.cfg.n_boot)
-        pattern[mode] = fit.result.auc.to_dict()
-        if mode == "token":
-            full[mode] = token_fit.result.auc.to_dict()
-            rates = {g: float((x[data.y == g, 0] > 0).mean()) for g in data.classes}
-        else:
-            full[mode] = data.fit(texts, Condition("redact", {"level": data.cfg.level,
-                                                              "replacement": mode})
-                                  ).result.auc.to_dict()
-    return pattern, full, rates
 
 
 def run_text_explain(config: ExplainConfig) -> dict[str, Any]:
@@ -265,60 +230,117 @@ def run_text_explain(config: ExplainConfig) -> dict[str, Any]:
     from racelens.shared.results import Condition
     from racelens.shared.tables import atomic_write_text, check_writable_dir
     from racelens.text.explain.categories import categorize
-    from racelens.text.explain.placeholder import token_and_category
+    from racelens.text.explain.placeholder import MODES, mention_features, redact_modes
+    from racelens.text.explain.stages import Common, Ref, Runner, fit_pattern, fit_texts
 
     cfg = config
     if cfg.out is not None:
         check_writable_dir(cfg.out)
     data = _Data(cfg)
     notes: list[str] = []
-    _say(cfg, f"{len(data.texts):,} notes of {len(set(data.pids)):,} patients; fitting the "
-              "leakage model on the original and the redacted notes")
-    original = data.fit(data.texts, Condition("original"))
-    redacted, category_texts = token_and_category(data.texts, level=cfg.level)
-    red = data.fit(redacted, Condition("redact", {"level": cfg.level}))
-    lin = red.model if cfg.model == "tfidf" else data.fit(
-        redacted, Condition("redact", {"level": cfg.level}), model="tfidf").model
-    X = lin.transform(redacted)
-    vocab = lin.vectorizer_.get_feature_names_out()
+    # a transformer's fits stay in this process (one model on one device at a time)
+    workers = cfg.workers if cfg.model == "tfidf" else 1
+    common = Common(data.y, data.pids, data.split, tuple(data.classes), cfg.model,
+                    cfg.model_params, cfg.seed, cfg.n_boot)
+    red_cond = Condition("redact", {"level": cfg.level})
+    _say(cfg, f"{data.n_notes:,} notes of {len(set(data.pids)):,} patients; redacting "
+              f"(token, category and delete from one pass); {workers} worker(s)")
+    assert data.texts is not None
+    modes = redact_modes(data.texts, level=cfg.level)
+    redacted = modes["token"]
+    with Runner(workers, progress=None if cfg.progress is None else
+                lambda m: _say(cfg, m)) as run:
+        # the fits on note texts: the two leakage models, then each placeholder mode's
+        _say(cfg, "fitting the leakage model on the redacted and the original notes, the "
+                  "placeholder modes, the sections")
+        run.submit("redacted", fit_texts, common, run.share(redacted), red_cond,
+                   keep_model=True)
+        run.submit("original", fit_texts, common, run.share(data.texts), Condition("original"))
+        data.texts = None  # the original notes are not needed here again
+        rates: dict[str, float] = {}
+        for mode in MODES:
+            x, _ = mention_features(modes[mode])
+            run.submit(f"placeholder pattern {mode}", fit_pattern, common, x,
+                       Condition("placeholder", {"replacement": mode}))
+            if mode == "token":
+                rates = {g: float((x[data.y == g, 0] > 0).mean()) for g in data.classes}
+            else:
+                run.submit(f"placeholder model {mode}", fit_texts, common,
+                           run.share(modes[mode]),
+                           Condition("redact", {"level": cfg.level, "replacement": mode}))
+        del modes, x
+        sections = _submit_sections(run, common, cfg, redacted)
 
-    _say(cfg, "terms: exact contributions of the linear model")
-    if cfg.model == "tfidf":
-        from racelens.text.explain.terms import linear_terms
+        red = run.result("redacted")
+        if cfg.model == "tfidf":
+            lin = red["model"]
+        else:
+            lin = fit_texts(common, Ref(redacted), red_cond, model="tfidf",
+                            keep_model=True)["model"]
+        X = lin.transform(redacted)
+        vocab = lin.vectorizer_.get_feature_names_out()
 
-        terms, delta = linear_terms(lin.classifier_, X, vocab, data.y, data.pids, data.test,
-                                    min_patients=cfg.min_patients, top=cfg.n_terms)
-        method = "exact: centred coefficient x tf-idf, mean over each group's test notes"
-    else:
-        from racelens.text.explain.transformer import transformer_terms
+        _say(cfg, "terms: exact contributions of the linear model")
+        if cfg.model == "tfidf":
+            from racelens.text.explain.terms import linear_terms
 
-        terms, delta = transformer_terms(red.model, redacted, data.y, data.pids, data.test,
-                                         min_patients=cfg.min_patients, top=cfg.n_terms,
-                                         seed=cfg.seed)
-        method = "captum LayerIntegratedGradients on the input embeddings, merged to words"
-    cats = dict(zip(vocab, categorize(list(vocab)), strict=True)) if len(vocab) else {}
-    terms = [replace(t, category=cats.get(t.term) or categorize([t.term])[0]) for t in terms]
-    ranked = list(dict.fromkeys(t.term for t in terms if t.term in cats))
+            terms, delta = linear_terms(lin.classifier_, X, vocab, data.y, data.pids,
+                                        data.test, min_patients=cfg.min_patients,
+                                        top=cfg.n_terms)
+            method = "exact: centred coefficient x tf-idf, mean over each group's test notes"
+        else:
+            from racelens.text.explain.transformer import transformer_terms
 
-    _say(cfg, f"deletion curve: k = {', '.join(str(k) for k in cfg.ks)}")
-    train = data.split == "train"
-    doc_freq = np.asarray((X[train] > 0).sum(axis=0)).ravel()
-    deletion = _deletion(data, X, lin.C_, vocab, ranked, doc_freq, notes)
-    _say(cfg, "categories: each kind of term removed")
-    categories, _ = _categories(data, X, lin.C_, vocab, notes)
-    _say(cfg, "sections: each section alone")
-    sections = _sections(data, redacted, notes)
-    _say(cfg, "placeholder: the mention pattern alone, token / category / delete")
-    pattern, full, rates = _placeholder(data, redacted, category_texts, red)
+            terms, delta = transformer_terms(red["model"], redacted, data.y, data.pids,
+                                             data.test, min_patients=cfg.min_patients,
+                                             top=cfg.n_terms, seed=cfg.seed)
+            method = "captum LayerIntegratedGradients on the input embeddings, merged to words"
+        del redacted
+        cats = dict(zip(vocab, categorize(list(vocab)), strict=True)) if len(vocab) else {}
+        terms = [replace(t, category=cats.get(t.term) or categorize([t.term])[0])
+                 for t in terms]
+        ranked = list(dict.fromkeys(t.term for t in terms if t.term in cats))
+
+        _say(cfg, f"deletion curve (k = {', '.join(str(k) for k in cfg.ks)}) and each kind of "
+                  "term removed")
+        train = data.split == "train"
+        doc_freq = np.asarray((X[train] > 0).sum(axis=0)).ravel()
+        X_ref = run.share(X)
+        del X
+        del_rows = _submit_deletion(run, common, X_ref, lin.C_, vocab, ranked, doc_freq,
+                                    cfg.ks, cfg.seed, notes)
+        categories, _ = _submit_categories(run, common, X_ref, lin.C_, vocab)
+
+        # gather, in a fixed order (whatever order the jobs finished in)
+        original = run.result("original")["auc"]
+        deletion = [{"k": k, "top": run.result(f"delete top k={k}")["auc"],
+                     "random": run.result(f"delete random k={k}")["auc"], "n_random": n}
+                    for k, n in del_rows]
+        for row in categories:
+            if row["n_terms"] and row["name"] != "other":
+                row["remove"] = run.result(f"without {row['name']}")["auc"]
+        if not any(r["remove"] for r in categories):
+            notes.append("no vocabulary term falls in a named category")
+        for row in sections:
+            job = row.pop("job", None)
+            if job is not None:
+                res = run.result(job)
+                if "error" in res:
+                    notes.append(f"section {row['name']!r}: no AUC ({res['error']})")
+                else:
+                    row["auc"] = res["auc"]
+        pattern = {m: run.result(f"placeholder pattern {m}")["auc"] for m in MODES}
+        full = {m: red["auc"] if m == "token" else run.result(f"placeholder model {m}")["auc"]
+                for m in MODES}
 
     doc = {"schema": EXPLAIN_SCHEMA, "modality": "text", "config": cfg.to_dict(),
-           "data": {"n_notes": len(data.texts), "n_patients": int(len(set(data.pids))),
+           "data": {"n_notes": data.n_notes, "n_patients": int(len(set(data.pids))),
                     "groups": {g: int((data.y == g).sum()) for g in data.classes},
                     "split_sizes": {s: int((data.split == s).sum())
                                     for s in ("train", "val", "test")},
-                    "excluded": dict(data.cohort.excluded),
-                    "n_skipped": len(data.cohort.skipped)},
-           "original": original.result.auc.to_dict(), "redacted": red.result.auc.to_dict(),
+                    "excluded": data.excluded,
+                    "n_skipped": data.n_skipped},
+           "original": original, "redacted": red["auc"],
            "method": method, "completeness_delta": delta,
            "terms": [t.to_dict() for t in terms], "deletion": deletion,
            "categories": categories, "sections": sections,

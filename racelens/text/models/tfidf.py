@@ -90,20 +90,30 @@ def search_logreg(X: Any, y: np.ndarray, Xv: Any | None, yv: Sequence[str] | Non
 
     The one ``C`` search of racelens's note models (TF-IDF, embeddings, the Spark path's hashed
     TF-IDF): candidates fitted on ``X``, the best validation macro AUC wins (ties go to the
-    smaller, more regularised ``C``), and the classifier is refitted with it. Returns the
+    smaller, more regularised ``C``), and that candidate's fitted classifier is kept. Returns the
     classifier, the chosen ``C`` and the validation macro AUC per candidate.
     """
+    from threadpoolctl import threadpool_limits
+
     def lr(c: float) -> LogisticRegression:
         return LogisticRegression(C=c, max_iter=max_iter, random_state=random_state)
 
     chosen, val_auc = float(C), {}
-    if Xv is not None and yv is not None and len(set(map(str, yv))) >= 2:
-        yv = np.asarray([str(v) for v in yv], dtype=object)
-        for c in Cs:
-            m = lr(float(c)).fit(X, y)
-            val_auc[float(c)] = _macro_auc(yv, m.predict_proba(Xv), m.classes_)
-        chosen = max(val_auc, key=lambda c: (val_auc[c], -c))
-    return lr(chosen).fit(X, y), chosen, val_auc
+    # one BLAS thread: the fits are small sparse problems, and text explain runs several of
+    # them side by side in worker processes (threads per worker would only contend)
+    with threadpool_limits(1):
+        if Xv is not None and yv is not None and len(set(map(str, yv))) >= 2:
+            yv = np.asarray([str(v) for v in yv], dtype=object)
+            fitted: dict[float, LogisticRegression] = {}
+            for c in Cs:
+                m = lr(float(c)).fit(X, y)
+                fitted[float(c)] = m
+                val_auc[float(c)] = _macro_auc(yv, m.predict_proba(Xv), m.classes_)
+            chosen = max(val_auc, key=lambda c: (val_auc[c], -c))
+            # the winner was fitted on the same X, y, C and seed already: keep it (a refit is
+            # the same deterministic lbfgs run, so the model is identical)
+            return fitted[chosen], chosen, val_auc
+        return lr(chosen).fit(X, y), chosen, val_auc
 
 
 def fit_logreg(X: Any, y: np.ndarray, val_texts: Sequence[str] | None, val_y: Sequence[str] | None,

@@ -153,7 +153,11 @@ class RaceRedactor:
         Redaction
             ``.text`` (redacted) and ``.spans`` (original offsets, sorted, non-overlapping).
         """
-        spans = self.analyze(text)
+        return self.apply(text, self.analyze(text))
+
+    def apply(self, text: str, spans: list[Span]) -> Redaction:
+        """:meth:`redact` with the mentions already found (``spans`` from :meth:`analyze` of
+        ``text``, by a redactor of the same level): one analysis serves several replacements."""
         if not spans:
             return Redaction(text, [])
         if not self.replacement:

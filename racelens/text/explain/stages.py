@@ -1,0 +1,223 @@
+"""The fits of ``text explain`` as picklable jobs, run in this process or in worker processes.
+
+Every AUC of an explain run is an independent fit that shares nothing with the others but the
+labels and the split: the leakage model on the original and on the redacted notes, each section
+alone, the placeholder modes, and the feature-space deletions and category removals (these read
+the redacted model's TF-IDF matrix). :class:`Runner` runs them:
+
+- ``workers=1``: each job runs at once, in this process, in the order submitted;
+- ``workers>1``: a :class:`concurrent.futures.ProcessPoolExecutor` of that many processes,
+  started with the ``spawn`` method (as :meth:`racelens.text.redact.RaceRedactor.redact_batch`:
+  safe whatever threads the parent holds, and the same on Linux, macOS and Windows). A script
+  that calls ``run_text_explain`` with workers therefore needs the ``if __name__ ==
+  "__main__":`` guard.
+
+Large inputs (note lists, the TF-IDF matrix) are written once to a temporary folder and read by
+the worker that needs them (the matrix once per worker, then kept), so no job carries them. A
+job's result depends only on its inputs and the seed, never on the process or the order it ran
+in, so ``workers=1`` and ``workers=2`` give the same ``explain.json``.
+"""
+
+from __future__ import annotations
+
+import pickle
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["Common", "Ref", "Runner", "fit_texts", "fit_deleted", "fit_pattern",
+           "fit_section", "CONTEXT"]
+
+#: The start method of the worker processes.
+CONTEXT = "spawn"
+
+
+@dataclass(frozen=True)
+class Common:
+    """What every fit needs besides its input: labels, patients, split, groups, model, seed."""
+
+    y: np.ndarray
+    pids: np.ndarray
+    split: np.ndarray
+    classes: tuple[str, ...]
+    model: str
+    model_params: Any
+    seed: int
+    n_boot: int
+
+
+class Ref:
+    """A large job input: the object itself (in-process runs) or the file it was written to."""
+
+    def __init__(self, obj: Any = None, path: str | None = None) -> None:
+        self.obj, self.path = obj, path
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"obj": None if self.path else self.obj, "path": self.path}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.obj, self.path = state["obj"], state["path"]
+
+    def get(self, *, keep: bool = False) -> Any:
+        """The object; read from its file when it has one (``keep``: once per process)."""
+        if self.path is None:
+            return self.obj
+        if keep:
+            if self.path not in _KEPT:
+                _KEPT.clear()  # one matrix per run: drop an earlier run's
+                _KEPT[self.path] = _read(self.path)
+            return _KEPT[self.path]
+        return _read(self.path)
+
+
+_KEPT: dict[str, Any] = {}
+
+
+def _read(path: str) -> Any:
+    with open(path, "rb") as f:
+        return pickle.load(f)
+
+
+def _trim(model: Any) -> Any:
+    # the vectoriser's stop_words_ (every n-gram min_df / max_features dropped) is introspection
+    # only and can dwarf the model: scikit-learn documents it as safe to remove
+    vec = getattr(model, "vectorizer_", None)
+    if vec is not None and hasattr(vec, "stop_words_"):
+        vec.stop_words_ = None
+    return model
+
+
+def fit_texts(common: Common, texts: Ref, condition: Any, *, rows: np.ndarray | None = None,
+              model: str | None = None, keep_model: bool = False) -> dict[str, Any]:
+    """The leakage model (:func:`racelens.text.check.leakage.fit_leakage`) on notes.
+
+    Returns ``{"auc": ...}`` and, with ``keep_model``, ``"model"`` (the fitted model).
+    """
+    from racelens.text.check.leakage import fit_leakage
+
+    model = model or common.model
+    params = common.model_params if model == common.model else None  # a transformer's own
+    rows = np.arange(len(common.y)) if rows is None else rows
+    fit = fit_leakage(texts.get(), common.y[rows], common.pids[rows], common.split[rows],
+                      list(common.classes), condition, model=model, model_params=params,
+                      seed=common.seed, n_boot=common.n_boot)
+    out: dict[str, Any] = {"auc": fit.result.auc.to_dict()}
+    if keep_model:
+        out["model"] = _trim(fit.model)
+    return out
+
+
+def fit_section(common: Common, texts: Ref, condition: Any, rows: np.ndarray
+                ) -> dict[str, Any]:
+    """One section alone (linear model); ``{"error": ...}`` when it cannot be scored."""
+    from racelens.errors import LabelError, SplitError
+
+    try:
+        return fit_texts(common, texts, condition, rows=rows, model="tfidf")
+    except (SplitError, LabelError, ValueError) as exc:
+        return {"error": str(exc)}
+
+
+def fit_deleted(common: Common, X: Ref, cols: np.ndarray, condition: Any,  # noqa: N803
+                C: float) -> dict[str, Any]:  # noqa: N803
+    """The linear model re-fitted with ``C`` on the TF-IDF matrix with ``cols`` deleted."""
+    from racelens.text.check.leakage import fit_features
+    from racelens.text.explain.terms import delete_columns
+
+    Xd = delete_columns(X.get(keep=True), cols)
+    res, _, _, _ = fit_features(Xd, common.y, common.pids, common.split, list(common.classes),
+                                condition, seed=common.seed, n_boot=common.n_boot, Cs=(C,))
+    return {"auc": res.auc.to_dict()}
+
+
+def fit_pattern(common: Common, x: np.ndarray, condition: Any) -> dict[str, Any]:
+    """The linear probe on the mention-pattern features of one placeholder mode."""
+    from racelens.shared.metrics.probe import linear_probe
+
+    fit = linear_probe(x, common.y, common.pids, common.split, list(common.classes),
+                       condition=condition, seed=common.seed, n_boot=common.n_boot)
+    return {"auc": fit.result.auc.to_dict()}
+
+
+class _Done:
+    """The result of a job that ran in this process (the part of a future that is used)."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def result(self) -> Any:
+        return self.value
+
+
+class Runner:
+    """Runs jobs in this process (``workers=1``) or in ``workers`` spawned processes.
+
+    ``progress`` is called with a one-line message as each job finishes (its name, the jobs
+    done so far and the seconds since the runner started; aggregates only).
+    """
+
+    def __init__(self, workers: int = 1, progress: Callable[[str], None] | None = None) -> None:
+        self.workers = max(1, int(workers))
+        self.progress = progress
+        self._pool: Any = None
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._n_files = 0
+        self._jobs: dict[str, Any] = {}
+        self._done = 0
+        self._t0 = time.perf_counter()
+
+    def __enter__(self) -> Runner:
+        if self.workers > 1:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            self._tmp = tempfile.TemporaryDirectory(prefix="racelens-explain-")
+            self._pool = ProcessPoolExecutor(self.workers,
+                                             mp_context=multiprocessing.get_context(CONTEXT))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+        if self._tmp is not None:
+            self._tmp.cleanup()
+
+    def share(self, obj: Any) -> Ref:
+        """A :class:`Ref` to ``obj`` (written to a file when jobs run in other processes)."""
+        if self._tmp is None:
+            return Ref(obj)
+        self._n_files += 1
+        path = str(Path(self._tmp.name) / f"input-{self._n_files}.pkl")
+        with open(path, "wb") as f:
+            pickle.dump(obj, f, protocol=pickle.HIGHEST_PROTOCOL)
+        return Ref(path=path)
+
+    def submit(self, name: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        """Run (or queue) ``fn(*args, **kwargs)`` as the job ``name``."""
+        if name in self._jobs:
+            raise ValueError(f"job {name!r} submitted twice")
+        if self._pool is None:
+            self._jobs[name] = _Done(fn(*args, **kwargs))
+            self._tick(name)
+        else:
+            future = self._pool.submit(fn, *args, **kwargs)
+            self._jobs[name] = future
+            future.add_done_callback(lambda _f, n=name: self._tick(n))
+
+    def result(self, name: str) -> Any:
+        """The result of job ``name`` (waits for it)."""
+        return self._jobs[name].result()
+
+    def results(self, names: Sequence[str]) -> list[Any]:
+        return [self.result(n) for n in names]
+
+    def _tick(self, name: str) -> None:
+        self._done += 1
+        if self.progress is not None:
+            self.progress(f"{name}: done ({self._done}/{len(self._jobs) or 1} fits so far, "
+                          f"{time.perf_counter() - self._t0:.0f} s)")
