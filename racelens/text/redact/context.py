@@ -74,6 +74,15 @@ class ContextRules:
         self._identity_before = re.compile(
             rf"(?:(?<!\w){identity}|(?<!\w)(?:race|ethnicity)(?:{WS}+(?:is|was))?{WS}*:?)"
             rf"(?:{WS}|[,\-])*\Z", _FLAGS)
+        # The last character before the separators that end such a match: the last letter of a
+        # phrase, of "race"/"ethnicity"/"is"/"was", or the colon. Checked first (the window
+        # search enters its pattern at each of 60 positions); only where every phrase ends in a
+        # letter or digit, whose regex atom is that character and nothing optional.
+        phrases = [p.strip() for p in context.get("identity_phrases", ())]
+        self._identity_end = None
+        if all(p[-1:].isalnum() for p in phrases):
+            ends = sorted({p[-1].lower() for p in phrases} | set("eys:"))
+            self._identity_end = re.compile("[" + "".join(map(re.escape, ends)) + "]", _FLAGS).match
         self._age_before = re.compile(rf"(?<!\d){AGE}(?:{WS}|[,\-])*(?:\n(?:{WS}|[,\-])*)?\Z", _FLAGS)
         # "54 WM", "54\nWM": one line break at most, as everywhere in the slot
         self._bare_age_before = re.compile(rf"(?<![\d.])\d{{2,3}}{WS}*(?:\n{WS}*)?\Z")
@@ -87,6 +96,16 @@ class ContextRules:
         if char_before(text, start) not in _UNIT_ENDS:
             return False  # cheap: a unit ends in one of these, the separators skipped
         return self._age_before.search(text, max(0, start - 40), start) is not None
+
+    def identity_before(self, text: str, start: int) -> bool:
+        """"identifies as", "Race:" or "ethnicity is" ends right before ``start``."""
+        if self._identity_end is not None:
+            i = start - 1  # the separators the pattern allows last: whitespace but \n, ",", "-"
+            while i >= 0 and (text[i] in ",-" or text[i] != "\n" and text[i].isspace()):
+                i -= 1
+            if i < 0 or self._identity_end(text, i) is None:
+                return False
+        return self._identity_before.search(text, max(0, start - 60), start) is not None
 
     def slot_rule(self, text: str, start: int, end: int) -> str | None:
         """``"demographic_slot"`` when the short form ``text[start:end]`` is in the slot, else None."""
@@ -108,7 +127,7 @@ class ContextRules:
         start, end = chain[0].start, chain[-1].end
         if self.age_before(text, start):
             return "age_context"
-        if self._identity_before.search(text, max(0, start - 60), start):
+        if self.identity_before(text, start):
             return "identity_context"
         if self._after.match(text, end):
             return "person_context"

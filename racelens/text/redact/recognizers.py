@@ -11,7 +11,8 @@ whose group matched.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 from racelens.text.redact.context import ContextRules, Hit
 from racelens.text.redact.dispatch import dispatch_pattern
@@ -26,6 +27,7 @@ _FLAGS = re.IGNORECASE | re.MULTILINE
 _TITLED_SURNAME = "titled_surname"
 # the non-word characters of lower-cased ASCII text, as a bitmap class (cheaper than \W)
 _NONWORD_LOWER = "[^a-z0-9_]"
+_MISSING = object()
 
 
 class TermIndex:
@@ -44,10 +46,9 @@ class TermIndex:
 
     def lookup(self, matched: str) -> Term | None:
         """The term ``matched`` is a form of (None if none)."""
-        try:
-            return self._cache[matched]
-        except KeyError:
-            pass
+        term = self._cache.get(matched, _MISSING)
+        if term is not _MISSING:
+            return term  # type: ignore[return-value]
         term = self._lookup(matched)
         if len(self._cache) < 100_000:
             self._cache[matched] = term
@@ -283,10 +284,11 @@ class TermRecognizer(Recognizer):
         term = self._index.lookup(text[start:end])
         if term is None:
             return None
-        if term.context == "slot":
+        context = term.context
+        if context == "slot":
             rule = self._rules.slot_rule(text, start, end)
             return None if rule is None else Hit(start, end, "term", term.category, rule)
-        return Hit(start, end, "term", term.category, "term", pending=term.context == "person")
+        return Hit(start, end, "term", term.category, "term", context == "person")
 
 
 class RecognizerRegistry:
@@ -310,20 +312,23 @@ class RecognizerRegistry:
         self._scan = WordStarts(joined(False), _FLAGS, r"\W")
         self._scan_cs: WordStarts | None = None
         # marker group -> (recognizer, its own pattern to read its parts again, or None)
-        self._markers: dict[str, tuple[Recognizer, re.Pattern[str] | None]] = {}
+        markers: dict[str, tuple[Recognizer, re.Pattern[str] | None]] = {}
         if lowerable:
             patterns = [r.pattern(True) for r in recognizers]
             fast = dispatch_pattern(patterns)
             if fast is None:  # a pattern that cannot be regrouped: the plain alternation
                 self._scan_cs = WordStarts(joined(True), re.MULTILINE, _NONWORD_LOWER)
-                self._markers = {r.name: (r, None) for r in recognizers}
+                markers = {r.name: (r, None) for r in recognizers}
             else:
                 body, owners = fast
                 self._scan_cs = WordStarts(body, re.MULTILINE, _NONWORD_LOWER)
                 own = [re.compile(p, re.MULTILINE) if "(?P<" in p else None for p in patterns]
-                self._markers = {k: (recognizers[i], own[i]) for k, i in owners.items()}
-            # a safe phrase's match makes no hit: known by its marker, no call
-            self._markers = {k: v for k, v in self._markers.items() if not v[0].protects_only}
+                markers = {k: (recognizers[i], own[i]) for k, i in owners.items()}
+        # a safe phrase's match makes no hit: known by its marker, no call; the others: the
+        # owner's bound ``hit`` and its own pattern's ``match`` (or None)
+        self._markers: dict[str, tuple[Callable[..., Hit | None], Callable[..., Any] | None]] = {
+            k: (r.hit, None if own is None else own.match)
+            for k, (r, own) in markers.items() if not r.protects_only}
 
     def candidates(self, text: str, *, dispatched: bool = True) -> list[Hit]:
         """Every candidate hit in ``text``, in order (person-context ones still pending).
@@ -343,19 +348,17 @@ class RecognizerRegistry:
                     found = markers.get(m.lastgroup)  # type: ignore[arg-type]
                     if found is not None:
                         start = m.start() + shift
-                        rec, own = found
+                        hit, own = found
                         # the owner's parts: its own pattern, at the same start
-                        part = m if own is None else own.match(lowered, start)
-                        if (h := rec.hit(part, text, start)) is not None:  # type: ignore[arg-type]
+                        if (h := hit(m if own is None else own(lowered, start), text, start)) is not None:
                             hits.append(h)
                     m, shift = after(lowered, m.end() - 1), 1
             else:
                 for m, start in scan.finditer(lowered):
                     found = markers.get(m.lastgroup)  # type: ignore[arg-type]
                     if found is not None:
-                        rec, own = found
-                        part = m if own is None else own.match(lowered, start)
-                        if (h := rec.hit(part, text, start)) is not None:  # type: ignore[arg-type]
+                        hit, own = found
+                        if (h := hit(m if own is None else own(lowered, start), text, start)) is not None:
                             hits.append(h)
         else:
             by_name = self._by_name
