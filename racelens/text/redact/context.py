@@ -83,9 +83,16 @@ class ContextRules:
         if all(p[-1:].isalnum() for p in phrases):
             ends = sorted({p[-1].lower() for p in phrases} | set("eys:"))
             self._identity_end = re.compile("[" + "".join(map(re.escape, ends)) + "]", _FLAGS).match
-        self._age_before = re.compile(rf"(?<!\d){AGE}(?:{WS}|[,\-])*(?:\n(?:{WS}|[,\-])*)?\Z", _FLAGS)
+        # The window searches below start with a digit class, not with the lookbehind that
+        # says "the number's first digit" (``(?<!\d)\d{1,3}`` written ``\d(?<!\d\d)\d{0,2}``):
+        # re then skips to the digits in C instead of entering the pattern at every position.
+        digits = r"\d{1,3}"
+        assert AGE.startswith(digits)
+        unit = AGE[len(digits):]
+        self._age_before = re.compile(rf"\d(?<!\d\d)\d{{0,2}}{unit}"
+                                      rf"(?:{WS}|[,\-])*(?:\n(?:{WS}|[,\-])*)?\Z", _FLAGS)
         # "54 WM", "54\nWM": one line break at most, as everywhere in the slot
-        self._bare_age_before = re.compile(rf"(?<![\d.])\d{{2,3}}{WS}*(?:\n{WS}*)?\Z")
+        self._bare_age_before = re.compile(rf"\d(?<![\d.]\d)\d{{1,2}}{WS}*(?:\n{WS}*)?\Z")
         self._sex_after = re.compile(
             rf"{WS}+(?:(?-i:[{letters}])|male|female|man|woman|gentleman|lady|pt|patient)(?!\w)", _FLAGS)
         self._sex_after_keys = {term_key(t) for t in context.get("sex_after_terms", ())}
