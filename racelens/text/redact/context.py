@@ -74,15 +74,16 @@ class ContextRules:
         self._identity_before = re.compile(
             rf"(?:(?<!\w){identity}|(?<!\w)(?:race|ethnicity)(?:{WS}+(?:is|was))?{WS}*:?)"
             rf"(?:{WS}|[,\-])*\Z", _FLAGS)
-        # The last character before the separators that end such a match: the last letter of a
-        # phrase, of "race"/"ethnicity"/"is"/"was", or the colon. Checked first (the window
-        # search enters its pattern at each of 60 positions); only where every phrase ends in a
-        # letter or digit, whose regex atom is that character and nothing optional.
+        # What ends such a match before its last separators: the last two letters of a phrase,
+        # of "race", "ethnicity", "is" or "was", or the colon. Checked first (the window search
+        # enters its pattern at each of 60 positions); only where every phrase ends in two
+        # letters or digits, whose regex atoms are those characters and nothing optional.
         phrases = [p.strip() for p in context.get("identity_phrases", ())]
         self._identity_end = None
-        if all(p[-1:].isalnum() for p in phrases):
-            ends = sorted({p[-1].lower() for p in phrases} | set("eys:"))
-            self._identity_end = re.compile("[" + "".join(map(re.escape, ends)) + "]", _FLAGS).match
+        if all(len(p) > 1 and p[-2:].isalnum() for p in phrases):
+            ends = sorted({p[-2:].lower() for p in phrases} | {"ce", "ty", "is", "as"})
+            self._identity_end = re.compile(
+                "(?:(?<=" + "|".join(map(re.escape, ends)) + ")|(?<=:))", _FLAGS).match
         # The window searches below start with a digit class, not with the lookbehind that
         # says "the number's first digit" (``(?<!\d)\d{1,3}`` written ``\d(?<!\d\d)\d{0,2}``):
         # re then skips to the digits in C instead of entering the pattern at every position.
@@ -110,7 +111,7 @@ class ContextRules:
             i = start - 1  # the separators the pattern allows last: whitespace but \n, ",", "-"
             while i >= 0 and (text[i] in ",-" or text[i] != "\n" and text[i].isspace()):
                 i -= 1
-            if i < 0 or self._identity_end(text, i) is None:
+            if i < 0 or self._identity_end(text, i + 1) is None:
                 return False
         return self._identity_before.search(text, max(0, start - 60), start) is not None
 
