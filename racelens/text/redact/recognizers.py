@@ -25,9 +25,13 @@ __all__ = ["TermIndex", "Recognizer", "RecognizerRegistry", "build_registry"]
 _FLAGS = re.IGNORECASE | re.MULTILINE
 # the safe phrase of a title before a surname ("Dr. White"), as the lexicon names it
 _TITLED_SURNAME = "titled_surname"
-# the non-word characters of lower-cased ASCII text, as a bitmap class (cheaper than \W)
+# the non-word characters of lower-cased ASCII and whitespace, as a bitmap class (cheaper than \W)
 _NONWORD_LOWER = "[^a-z0-9_]"
 _MISSING = object()
+# a character other than ASCII and whitespace (NBSP, thin space ...): lower-casing such a text
+# may change its length, and re's case-insensitive matching differs from lower() on some of them
+# (the Kelvin sign, the long s); texts without one take the lower-cased, regrouped scan
+_OTHER_THAN_SPACE = re.compile(r"[^\x00-\x7f\s]").search
 
 
 class TermIndex:
@@ -72,7 +76,7 @@ class Recognizer:
     protects_only: bool = False
 
     def pattern(self, lowered: bool) -> str:
-        """The regex of this recognizer's group; ``lowered``: for the lower-cased ASCII scan."""
+        """The regex of this recognizer's group; ``lowered``: for the lower-cased scan (ASCII and whitespace)."""
         raise NotImplementedError
 
     def hit(self, m: re.Match[str], text: str, start: int) -> Hit | None:
@@ -295,7 +299,8 @@ class RecognizerRegistry:
     """Recognizers in order, joined into one alternation; each match dispatched to its owner.
 
     The alternation is compiled case-insensitively for any text and, when no safe pattern holds
-    an upper-case letter, case-sensitively for lower-cased ASCII text (same offsets), there
+    an upper-case letter, case-sensitively for lower-cased text of ASCII and whitespace only
+    (same offsets), there
     regrouped by first character (:mod:`~racelens.text.redact.dispatch`) so that a word start
     costs one branch instead of one per recognizer.
     """
@@ -338,7 +343,7 @@ class RecognizerRegistry:
         """
         hits: list[Hit] = []
         scan = self._scan_cs
-        if scan is not None and text.isascii() and dispatched:
+        if scan is not None and dispatched and (text.isascii() or _OTHER_THAN_SPACE(text) is None):
             markers, lowered = self._markers, text.lower()
             if scan.skipping:  # WordStarts.finditer, inlined: this loop is the hot one
                 m, shift, after = scan.at_start(lowered), 0, scan.after
