@@ -6,8 +6,11 @@ cells, black stools, Dr. White, AA meetings, last BM ...). The deny list and the
 same literal terms as the redactor's explicit lexicon; neither has context rules. The alternation is
 compiled two ways: escaped terms longest first (``\b(?:...)\b``), and as a character trie (what a
 careful user writes, several times faster); the ratio to the trie is the one the target is set on.
+racelens and the trie alternation are timed in alternation in the same process (``--repeat``
+rounds, the order swapped each round), and the median of the rounds' ratios is reported.
 
-Run:  .venv/bin/python benchmarks/bench_redact.py [--notes 400] [--presidio-notes 200] [--seed 0]
+Run:  .venv/bin/python benchmarks/bench_redact.py [--notes 400] [--size 1500] [--repeat 5]
+          [--presidio-notes 200] [--seed 0] [--unicode-ws 0.0]
 """
 
 from __future__ import annotations
@@ -112,57 +115,105 @@ def timed(fn: Callable[[str], Spans], notes: list[str], repeat: int) -> tuple[li
     return out, len(notes) / best
 
 
+def interleaved(a: Callable[[str], Spans], b: Callable[[str], Spans], notes: list[str],
+                rounds: int) -> tuple[list[Spans], list[tuple[float, float]]]:
+    """``a`` and ``b`` timed in alternation (the order swapped each round), so both see the same
+    load; returns ``a``'s output and each round's (a notes/s, b notes/s)."""
+    a(notes[0]), b(notes[0])  # warm-up
+    out: list[Spans] = []
+    rates = []
+    for r in range(rounds):
+        seconds = {}
+        for name in ("ab" if r % 2 == 0 else "ba"):
+            fn = a if name == "a" else b
+            t0 = time.perf_counter()
+            res = [fn(t) for t in notes]
+            seconds[name] = time.perf_counter() - t0
+            if name == "a":
+                out = res
+        rates.append((len(notes) / seconds["a"], len(notes) / seconds["b"]))
+    return out, rates
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--notes", type=int, default=400)
-    ap.add_argument("--presidio-notes", type=int, default=200)
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--size", type=int, default=1500, help="note length in characters (about)")
+    ap.add_argument("--presidio-notes", type=int, default=200, help="0 skips presidio")
+    ap.add_argument("--repeat", type=int, default=5, help="interleaved rounds racelens/trie")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--unicode-ws", type=float, default=0.0,
+                    help="fraction of spaces replaced by NBSP, thin or ideographic spaces")
     args = ap.parse_args()
 
-    from presidio_analyzer import AnalyzerEngine, PatternRecognizer, RecognizerRegistry
-
-    from racelens.text.integrations.presidio import blank_nlp_engine
     from racelens.text.redact.lexicon import trie_regex
     from racelens.text.redact.redactor import RaceRedactor
 
-    notes, gold = make_notes(args.notes, seed=args.seed)
+    notes, gold = make_notes(args.notes, seed=args.seed, size=args.size)
+    if args.unicode_ws:  # one character for one: the gold offsets stay
+        rng = np.random.default_rng(args.seed + 1)
+        notes = ["".join(c if c != " " or rng.random() >= args.unicode_ws
+                         else "\u00a0\u2009\u3000"[rng.integers(3)] for c in t) for t in notes]
     redactor = RaceRedactor(level="explicit")
     terms = sorted({f for t in redactor._terms for f in t.forms()}, key=len, reverse=True)
 
     plain = re.compile(r"\b(?:" + "|".join(re.escape(t) for t in terms) + r")\b", re.IGNORECASE)
     trie = re.compile(r"(?<!\w)(?:" + trie_regex(terms) + r")(?!\w)", re.IGNORECASE)
-    registry = RecognizerRegistry(supported_languages=["en"])
-    registry.add_recognizer(PatternRecognizer(supported_entity="RACE_ETHNICITY", deny_list=terms,
-                                              name="race_deny_list"))
-    engine = AnalyzerEngine(registry=registry, nlp_engine=blank_nlp_engine(), supported_languages=["en"])
 
-    systems: dict[str, tuple[Callable[[str], Spans], list[str]]] = {
-        "racelens RaceRedactor": (lambda t: [(s.start, s.end) for s in redactor.analyze(t)], notes),
-        "plain re alternation": (lambda t: [m.span() for m in plain.finditer(t)], notes),
-        "trie re alternation": (lambda t: [m.span() for m in trie.finditer(t)], notes),
-        "presidio deny list (blank en)": (
+    def ours(t: str) -> Spans:
+        return [(s.start, s.end) for s in redactor.analyze(t)]
+
+    def trie_fn(t: str) -> Spans:
+        return [m.span() for m in trie.finditer(t)]
+
+    mean_len = sum(map(len, notes)) / len(notes)
+    mb = mean_len / 1e6
+    print(f"# {len(notes)} notes, mean {mean_len:.0f} chars, {sum(map(len, gold))} gold spans, "
+          f"{len(terms)} terms, seed {args.seed}, unicode-ws {args.unicode_ws}, "
+          f"{sum(not t.isascii() for t in notes)} non-ASCII notes; python "
+          f"{platform.python_version()}, {platform.machine()}")
+    pred, rounds = interleaved(ours, trie_fn, notes, args.repeat)
+    trie_pred = [trie_fn(t) for t in notes]
+    print("\n| round | racelens notes/s | racelens MB/s | trie notes/s | racelens / trie |")
+    print("|---|---:|---:|---:|---:|")
+    for i, (a, b) in enumerate(rounds, 1):
+        print(f"| {i} | {a:,.0f} | {a * mb:.1f} | {b:,.0f} | {a / b:.2f}x |")
+    ratios = sorted(a / b for a, b in rounds)
+    med_a = float(np.median([a for a, _ in rounds]))
+    med_b = float(np.median([b for _, b in rounds]))
+    ratio = float(np.median(ratios))
+    print(f"| **median** | {med_a:,.0f} | {med_a * mb:.1f} | {med_b:,.0f} | **{ratio:.2f}x** "
+          f"(runs {ratios[0]:.2f}-{ratios[-1]:.2f}) |")
+
+    print("\n| system | notes | notes/s | precision | recall |")
+    print("|---|---:|---:|---:|---:|")
+    for name, p_, rate, n in (("racelens RaceRedactor", pred, med_a, len(notes)),
+                              ("trie re alternation", trie_pred, med_b, len(notes))):
+        p, r = score(p_, gold)
+        print(f"| {name} | {n} | {rate:,.0f} | {p:.3f} | {r:.3f} |")
+    plain_pred, plain_rate = timed(lambda t: [m.span() for m in plain.finditer(t)], notes, 1)
+    p, r = score(plain_pred, gold)
+    print(f"| plain re alternation | {len(notes)} | {plain_rate:,.0f} | {p:.3f} | {r:.3f} |")
+    if args.presidio_notes:
+        from presidio_analyzer import AnalyzerEngine, PatternRecognizer, RecognizerRegistry
+
+        from racelens.text.integrations.presidio import blank_nlp_engine
+
+        registry = RecognizerRegistry(supported_languages=["en"])
+        registry.add_recognizer(PatternRecognizer(supported_entity="RACE_ETHNICITY", deny_list=terms,
+                                                  name="race_deny_list"))
+        engine = AnalyzerEngine(registry=registry, nlp_engine=blank_nlp_engine(),
+                                supported_languages=["en"])
+        subset = notes[: args.presidio_notes]
+        pres_pred, pres_rate = timed(
             lambda t: sorted((r.start, r.end) for r in engine.analyze(t, language="en",
                                                                       entities=["RACE_ETHNICITY"])),
-            notes[: args.presidio_notes]),
-    }
-    mean_len = sum(map(len, notes)) / len(notes)
-    print(f"# {len(notes)} notes, mean {mean_len:.0f} chars, {sum(map(len, gold))} gold spans, "
-          f"{len(terms)} terms; python {platform.python_version()}, {platform.machine()}")
-    print("| system | notes | notes/s | precision | recall |")
-    print("|---|---:|---:|---:|---:|")
-    rates = {}
-    for name, (fn, subset) in systems.items():
-        pred, rate = timed(fn, subset, args.repeat if len(subset) == len(notes) else 1)
-        p, r = score(pred, gold[: len(subset)])
-        rates[name] = rate
-        print(f"| {name} | {len(subset)} | {rate:,.0f} | {p:.3f} | {r:.3f} |")
-    ours = rates["racelens RaceRedactor"]
-    mb = sum(map(len, notes)) / 1e6 / len(notes)
-    print(f"\nracelens {ours * mb:.1f} MB/s; racelens / presidio: "
-          f"{ours / rates['presidio deny list (blank en)']:.1f}x; "
-          f"racelens / plain regex: {ours / rates['plain re alternation']:.2f}x; "
-          f"racelens / trie regex: {ours / rates['trie re alternation']:.2f}x")
+            subset, 1)
+        p, r = score(pres_pred, gold[: len(subset)])
+        print(f"| presidio deny list (blank en) | {len(subset)} | {pres_rate:,.0f} | {p:.3f} | {r:.3f} |")
+        print(f"\nracelens / presidio: {med_a / pres_rate:.1f}x")
+    print(f"racelens {med_a * mb:.1f} MB/s; racelens / plain regex: {med_a / plain_rate:.2f}x; "
+          f"racelens / trie regex (median of {args.repeat} interleaved rounds): {ratio:.2f}x")
 
 
 if __name__ == "__main__":

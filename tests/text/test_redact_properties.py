@@ -197,3 +197,38 @@ def test_dispatched_scan_finds_what_the_plain_alternation_finds(level: str, text
     lowered_ascii = text.encode("ascii", "replace").decode()  # the dispatched path is ASCII only
     for t in (text, lowered_ascii):
         assert view(registry.candidates(t)) == view(registry.candidates(t, dispatched=False))
+
+
+_SPACES = ["\u00a0", "\u2009", "\u202f", "\u3000", "\t", "\x0b", "\x1c", "\u2028"]
+
+
+@pytest.mark.parametrize("level", ["explicit", "extended"])
+@SETTINGS
+@given(text=note_text, spaces=st.lists(st.sampled_from(_SPACES), min_size=1, max_size=4))
+@example(text="54 yo AA M and Black and white patients", spaces=["\u00a0"])
+def test_dispatched_scan_with_unicode_whitespace(level: str, text: str, spaces: list[str]) -> None:
+    # a text of ASCII and whitespace (NBSP, thin space) takes the lower-cased, regrouped scan
+    registry = REDACTORS[level, "[RACE]"]._registry
+
+    def view(hits: list) -> list:
+        return [(h.start, h.end, h.kind, h.category, h.rule, h.pending) for h in hits]
+
+    ascii_text = text.encode("ascii", "replace").decode()
+    words = ascii_text.split(" ")
+    t = "".join(w + spaces[i % len(spaces)] for i, w in enumerate(words))
+    assert view(registry.candidates(t)) == view(registry.candidates(t, dispatched=False))
+
+
+@pytest.mark.parametrize("body", [r"ab|b", r"\[x\]|x[\s-]+y|\d{1,3}y", r"[a-z]+(?=\d)|\d"])
+@SETTINGS
+@given(text=st.text(alphabet="abxy19 -[]_\u00a0\n.", max_size=40))
+def test_word_starts_match_the_lookbehind_scan(body: str, text: str) -> None:
+    # the skipping scan (a non-word character, then the body) finds what a lookbehind-led
+    # finditer finds, at the same starts, in the same order
+    from racelens.text.redact.wordstart import WordStarts
+
+    for nonword in (r"\W", "[^a-z0-9_]"):
+        ws = WordStarts(body, 0, nonword)
+        plain = re.compile(rf"(?<!\w)(?:{body})")
+        assert [(start, m.end()) for m, start in ws.finditer(text)] == \
+            [m.span() for m in plain.finditer(text)]

@@ -74,9 +74,26 @@ class ContextRules:
         self._identity_before = re.compile(
             rf"(?:(?<!\w){identity}|(?<!\w)(?:race|ethnicity)(?:{WS}+(?:is|was))?{WS}*:?)"
             rf"(?:{WS}|[,\-])*\Z", _FLAGS)
-        self._age_before = re.compile(rf"(?<!\d){AGE}(?:{WS}|[,\-])*(?:\n(?:{WS}|[,\-])*)?\Z", _FLAGS)
+        # What ends such a match before its last separators: the last two letters of a phrase,
+        # of "race", "ethnicity", "is" or "was", or the colon. Checked first (the window search
+        # enters its pattern at each of 60 positions); only where every phrase ends in two
+        # letters or digits, whose regex atoms are those characters and nothing optional.
+        phrases = [p.strip() for p in context.get("identity_phrases", ())]
+        self._identity_end = None
+        if all(len(p) > 1 and p[-2:].isalnum() for p in phrases):
+            ends = sorted({p[-2:].lower() for p in phrases} | {"ce", "ty", "is", "as"})
+            self._identity_end = re.compile(
+                "(?:(?<=" + "|".join(map(re.escape, ends)) + ")|(?<=:))", _FLAGS).match
+        # The window searches below start with a digit class, not with the lookbehind that
+        # says "the number's first digit" (``(?<!\d)\d{1,3}`` written ``\d(?<!\d\d)\d{0,2}``):
+        # re then skips to the digits in C instead of entering the pattern at every position.
+        digits = r"\d{1,3}"
+        assert AGE.startswith(digits)
+        unit = AGE[len(digits):]
+        self._age_before = re.compile(rf"\d(?<!\d\d)\d{{0,2}}{unit}"
+                                      rf"(?:{WS}|[,\-])*(?:\n(?:{WS}|[,\-])*)?\Z", _FLAGS)
         # "54 WM", "54\nWM": one line break at most, as everywhere in the slot
-        self._bare_age_before = re.compile(rf"(?<![\d.])\d{{2,3}}{WS}*(?:\n{WS}*)?\Z")
+        self._bare_age_before = re.compile(rf"\d(?<![\d.]\d)\d{{1,2}}{WS}*(?:\n{WS}*)?\Z")
         self._sex_after = re.compile(
             rf"{WS}+(?:(?-i:[{letters}])|male|female|man|woman|gentleman|lady|pt|patient)(?!\w)", _FLAGS)
         self._sex_after_keys = {term_key(t) for t in context.get("sex_after_terms", ())}
@@ -87,6 +104,16 @@ class ContextRules:
         if char_before(text, start) not in _UNIT_ENDS:
             return False  # cheap: a unit ends in one of these, the separators skipped
         return self._age_before.search(text, max(0, start - 40), start) is not None
+
+    def identity_before(self, text: str, start: int) -> bool:
+        """"identifies as", "Race:" or "ethnicity is" ends right before ``start``."""
+        if self._identity_end is not None:
+            i = start - 1  # the separators the pattern allows last: whitespace but \n, ",", "-"
+            while i >= 0 and (text[i] in ",-" or text[i] != "\n" and text[i].isspace()):
+                i -= 1
+            if i < 0 or self._identity_end(text, i + 1) is None:
+                return False
+        return self._identity_before.search(text, max(0, start - 60), start) is not None
 
     def slot_rule(self, text: str, start: int, end: int) -> str | None:
         """``"demographic_slot"`` when the short form ``text[start:end]`` is in the slot, else None."""
@@ -108,7 +135,7 @@ class ContextRules:
         start, end = chain[0].start, chain[-1].end
         if self.age_before(text, start):
             return "age_context"
-        if self._identity_before.search(text, max(0, start - 60), start):
+        if self.identity_before(text, start):
             return "identity_context"
         if self._after.match(text, end):
             return "person_context"

@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-__all__ = ["dispatch_pattern"]
+__all__ = ["dispatch_pattern", "SCANNED"]
 
 _QUANT = re.compile(r"(?:\?|\*|\+|\{\d*,?\d*\})\??")
 _GROWTH = 2  # most a level's distributed alternatives may grow the pattern
@@ -130,10 +130,14 @@ def _split_first(p: str) -> tuple[str, str] | None:
     return None
 
 
+#: the characters the dispatched scan may see: lower-cased ASCII and any whitespace
+SCANNED = "".join(map(chr, range(128))) + "".join(c for c in map(chr, range(128, 0x3001)) if c.isspace())
+
+
 def _chars(atom: str) -> frozenset[str]:
-    """The ASCII characters a key matches (the dispatched scan runs on lower-cased ASCII)."""
+    """The characters of :data:`SCANNED` a key matches."""
     rx = re.compile(atom)
-    return frozenset(chr(c) for c in range(128) if rx.fullmatch(chr(c)))
+    return frozenset(c for c in SCANNED if rx.fullmatch(c))
 
 
 def _group(pieces: list[str], depth: int) -> str | None:

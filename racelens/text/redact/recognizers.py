@@ -11,18 +11,27 @@ whose group matched.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 from racelens.text.redact.context import ContextRules, Hit
 from racelens.text.redact.dispatch import dispatch_pattern
 from racelens.text.redact.lexicon import Lexicon, Term, literal_regex, term_key, trie_regex
 from racelens.text.redact.slot import AGE, GAP, WS
+from racelens.text.redact.wordstart import WordStarts
 
 __all__ = ["TermIndex", "Recognizer", "RecognizerRegistry", "build_registry"]
 
 _FLAGS = re.IGNORECASE | re.MULTILINE
 # the safe phrase of a title before a surname ("Dr. White"), as the lexicon names it
 _TITLED_SURNAME = "titled_surname"
+# the non-word characters of lower-cased ASCII and whitespace, as a bitmap class (cheaper than \W)
+_NONWORD_LOWER = "[^a-z0-9_]"
+_MISSING = object()
+# a character other than ASCII and whitespace (NBSP, thin space ...): lower-casing such a text
+# may change its length, and re's case-insensitive matching differs from lower() on some of them
+# (the Kelvin sign, the long s); texts without one take the lower-cased, regrouped scan
+_OTHER_THAN_SPACE = re.compile(r"[^\x00-\x7f\s]").search
 
 
 class TermIndex:
@@ -41,10 +50,9 @@ class TermIndex:
 
     def lookup(self, matched: str) -> Term | None:
         """The term ``matched`` is a form of (None if none)."""
-        try:
-            return self._cache[matched]
-        except KeyError:
-            pass
+        term = self._cache.get(matched, _MISSING)
+        if term is not _MISSING:
+            return term  # type: ignore[return-value]
         term = self._lookup(matched)
         if len(self._cache) < 100_000:
             self._cache[matched] = term
@@ -68,11 +76,15 @@ class Recognizer:
     protects_only: bool = False
 
     def pattern(self, lowered: bool) -> str:
-        """The regex of this recognizer's group; ``lowered``: for the lower-cased ASCII scan."""
+        """The regex of this recognizer's group; ``lowered``: for the lower-cased scan (ASCII and whitespace)."""
         raise NotImplementedError
 
-    def hit(self, m: re.Match[str], text: str) -> Hit | None:
-        """The candidate for match ``m`` of this recognizer's alternative in ``text``, or None."""
+    def hit(self, m: re.Match[str], text: str, start: int) -> Hit | None:
+        """The candidate for match ``m`` of this recognizer's alternative in ``text``, or None.
+
+        The alternative starts at ``start`` and ends at ``m.end()``; ``m.start()`` may be the
+        non-word character before it (the registry's skipping scan matches that character too).
+        """
         raise NotImplementedError
 
 
@@ -87,8 +99,8 @@ class Replacement(Recognizer):
     def pattern(self, lowered: bool) -> str:
         return re.escape(self.token.lower() if lowered else self.token)
 
-    def hit(self, m: re.Match[str], text: str) -> Hit | None:
-        return Hit(m.start(), m.end(), "repl", rule="replacement")
+    def hit(self, m: re.Match[str], text: str, start: int) -> Hit | None:
+        return Hit(start, m.end(), "repl", rule="replacement")
 
     def add_glued(self, text: str, hits: list[Hit]) -> None:
         """The token glued to a word ("American[RACE] black") is a token too: a redaction glues
@@ -119,7 +131,7 @@ class Safe(Recognizer):
     def pattern(self, lowered: bool) -> str:
         return "(?:" + "|".join(f"(?:{p})" for p in self.patterns) + ")"
 
-    def hit(self, m: re.Match[str], text: str) -> Hit | None:
+    def hit(self, m: re.Match[str], text: str, start: int) -> Hit | None:
         return None
 
 
@@ -134,8 +146,8 @@ class TitledSurname(Safe):
         super().__init__(name, (pattern,))
         self._index = index
 
-    def hit(self, m: re.Match[str], text: str) -> Hit | None:
-        start, end = m.span()
+    def hit(self, m: re.Match[str], text: str, start: int) -> Hit | None:
+        end = m.end()
         word = re.search(r"[^\W\d_]+\Z", text[start:end])  # the surname ends the phrase
         if word is None or not word.group()[0].islower():
             return None
@@ -173,11 +185,11 @@ class _Value(Recognizer):
     def pattern(self, lowered: bool) -> str:
         return self._regex
 
-    def span(self, m: re.Match[str]) -> tuple[int, int]:
-        return m.span() if self.value is None else m.span(self.value)
+    def span(self, m: re.Match[str], start: int) -> tuple[int, int]:
+        return (start, m.end()) if self.value is None else m.span(self.value)
 
-    def hit(self, m: re.Match[str], text: str) -> Hit | None:
-        start, end = self.span(m)
+    def hit(self, m: re.Match[str], text: str, start: int) -> Hit | None:
+        start, end = self.span(m, start)
         return Hit(start, end, self.kind, self.category, self.rule)
 
 
@@ -208,7 +220,8 @@ class AgeSlot(Recognizer):
     def pattern(self, lowered: bool) -> str:
         return self._regex
 
-    def hit(self, m: re.Match[str], text: str) -> Hit | None:
+    def hit(self, m: re.Match[str], text: str, start: int) -> Hit | None:
+        at = start
         start, end = m.span("glued_v")
         if start >= 0:
             term = self._index.lookup(text[start:end])
@@ -216,7 +229,7 @@ class AgeSlot(Recognizer):
         start, end = m.span("bare_v")
         if start >= 0:
             term = self._index.lookup(text[start:end])
-            if term is None or start - m.start() < 2:  # a bare age has two or three digits
+            if term is None or start - at < 2:  # a bare age has two or three digits
                 return None
             return Hit(start, end, "term", term.category, "demographic_slot")
         start, end = m.span("spaced_v")
@@ -249,8 +262,8 @@ class DemographicLine(_Value):
         super().__init__("line", regex, "line", "unspecified", "demographic_line")
         self._index = index
 
-    def hit(self, m: re.Match[str], text: str) -> Hit | None:
-        start, end = self.span(m)
+    def hit(self, m: re.Match[str], text: str, start: int) -> Hit | None:
+        start, end = self.span(m, start)
         inner = self._index.search_re.search(text, start, end)
         category = "unspecified"
         if inner is not None:
@@ -270,22 +283,24 @@ class TermRecognizer(Recognizer):
     def pattern(self, lowered: bool) -> str:
         return self._index.regex + r"(?!\w)"
 
-    def hit(self, m: re.Match[str], text: str) -> Hit | None:
-        start, end = m.span()
+    def hit(self, m: re.Match[str], text: str, start: int) -> Hit | None:
+        end = m.end()
         term = self._index.lookup(text[start:end])
         if term is None:
             return None
-        if term.context == "slot":
+        context = term.context
+        if context == "slot":
             rule = self._rules.slot_rule(text, start, end)
             return None if rule is None else Hit(start, end, "term", term.category, rule)
-        return Hit(start, end, "term", term.category, "term", pending=term.context == "person")
+        return Hit(start, end, "term", term.category, "term", context == "person")
 
 
 class RecognizerRegistry:
     """Recognizers in order, joined into one alternation; each match dispatched to its owner.
 
     The alternation is compiled case-insensitively for any text and, when no safe pattern holds
-    an upper-case letter, case-sensitively for lower-cased ASCII text (same offsets), there
+    an upper-case letter, case-sensitively for lower-cased text of ASCII and whitespace only
+    (same offsets), there
     regrouped by first character (:mod:`~racelens.text.redact.dispatch`) so that a word start
     costs one branch instead of one per recognizer.
     """
@@ -296,26 +311,29 @@ class RecognizerRegistry:
         self.replacement = next((r for r in recognizers if isinstance(r, Replacement)), None)
 
         def joined(lowered: bool) -> str:
-            body = "|".join(f"(?P<{r.name}>{r.pattern(lowered)})" for r in recognizers)
-            return f"(?<!\\w)(?:{body})"
+            return "|".join(f"(?P<{r.name}>{r.pattern(lowered)})" for r in recognizers)
 
-        self._master = re.compile(joined(False), _FLAGS)
-        self._master_cs: re.Pattern[str] | None = None
+        # each scan: the alternation at word starts, found by the character before them
+        self._scan = WordStarts(joined(False), _FLAGS, r"\W")
+        self._scan_cs: WordStarts | None = None
         # marker group -> (recognizer, its own pattern to read its parts again, or None)
-        self._markers: dict[str, tuple[Recognizer, re.Pattern[str] | None]] = {}
+        markers: dict[str, tuple[Recognizer, re.Pattern[str] | None]] = {}
         if lowerable:
             patterns = [r.pattern(True) for r in recognizers]
             fast = dispatch_pattern(patterns)
             if fast is None:  # a pattern that cannot be regrouped: the plain alternation
-                self._master_cs = re.compile(joined(True), re.MULTILINE)
-                self._markers = {r.name: (r, None) for r in recognizers}
+                self._scan_cs = WordStarts(joined(True), re.MULTILINE, _NONWORD_LOWER)
+                markers = {r.name: (r, None) for r in recognizers}
             else:
                 body, owners = fast
-                self._master_cs = re.compile(f"(?<!\\w)(?:{body})", re.MULTILINE)
+                self._scan_cs = WordStarts(body, re.MULTILINE, _NONWORD_LOWER)
                 own = [re.compile(p, re.MULTILINE) if "(?P<" in p else None for p in patterns]
-                self._markers = {k: (recognizers[i], own[i]) for k, i in owners.items()}
-            # a safe phrase's match makes no hit: known by its marker, no call
-            self._markers = {k: v for k, v in self._markers.items() if not v[0].protects_only}
+                markers = {k: (recognizers[i], own[i]) for k, i in owners.items()}
+        # a safe phrase's match makes no hit: known by its marker, no call; the others: the
+        # owner's bound ``hit`` and its own pattern's ``match`` (or None)
+        self._markers: dict[str, tuple[Callable[..., Hit | None], Callable[..., Any] | None]] = {
+            k: (r.hit, None if own is None else own.match)
+            for k, (r, own) in markers.items() if not r.protects_only}
 
     def candidates(self, text: str, *, dispatched: bool = True) -> list[Hit]:
         """Every candidate hit in ``text``, in order (person-context ones still pending).
@@ -324,21 +342,33 @@ class RecognizerRegistry:
         hits, slower; for tests that hold the two equal).
         """
         hits: list[Hit] = []
-        if self._master_cs is not None and text.isascii() and dispatched:
+        scan = self._scan_cs
+        if scan is not None and dispatched and (text.isascii() or _OTHER_THAN_SPACE(text) is None):
             markers, lowered = self._markers, text.lower()
-            for m in self._master_cs.finditer(lowered):
-                found = markers.get(m.lastgroup or "")
-                if found is None:
-                    continue
-                rec, own = found
-                if own is not None:  # the owner's parts: its own pattern, at the same start
-                    m = own.match(lowered, m.start())  # type: ignore[assignment]
-                if (h := rec.hit(m, text)) is not None:
-                    hits.append(h)
+            if scan.skipping:  # WordStarts.finditer, inlined: this loop is the hot one
+                m, shift, after = scan.at_start(lowered), 0, scan.after
+                if m is None:
+                    m, shift = after(lowered, 0), 1
+                while m is not None:
+                    found = markers.get(m.lastgroup)  # type: ignore[arg-type]
+                    if found is not None:
+                        start = m.start() + shift
+                        hit, own = found
+                        # the owner's parts: its own pattern, at the same start
+                        if (h := hit(m if own is None else own(lowered, start), text, start)) is not None:
+                            hits.append(h)
+                    m, shift = after(lowered, m.end() - 1), 1
+            else:
+                for m, start in scan.finditer(lowered):
+                    found = markers.get(m.lastgroup)  # type: ignore[arg-type]
+                    if found is not None:
+                        hit, own = found
+                        if (h := hit(m if own is None else own(lowered, start), text, start)) is not None:
+                            hits.append(h)
         else:
             by_name = self._by_name
-            for m in self._master.finditer(text):
-                if (h := by_name[m.lastgroup or ""].hit(m, text)) is not None:
+            for m, start in self._scan.finditer(text):
+                if (h := by_name[m.lastgroup or ""].hit(m, text, start)) is not None:
                     hits.append(h)
         if self.replacement is not None and self.replacement.token in text:
             self.replacement.add_glued(text, hits)

@@ -48,7 +48,7 @@ from racelens.text.redact.lexicon import (
     load_lexicon,
 )
 from racelens.text.redact.recognizers import build_registry
-from racelens.text.redact.spans import LABEL, Redaction, Span
+from racelens.text.redact.spans import LABEL, Redaction, Span, new_span
 
 __all__ = ["Span", "Redaction", "RaceRedactor", "LABEL"]
 
@@ -137,7 +137,7 @@ class RaceRedactor:
         if not isinstance(text, str):
             raise ConfigError(f"expected a str, got {type(text).__name__}")
         hits = self._rules.resolve(text, self._registry.candidates(text))
-        return [Span(h.start, h.end, LABEL, h.category, h.rule, text[h.start:h.end]) for h in hits]
+        return [new_span(h.start, h.end, h.category, h.rule, text[h.start:h.end]) for h in hits]
 
     def redact(self, text: str) -> Redaction:
         """Replace (or, with ``replacement=""``, delete) every mention in ``text``.

@@ -43,6 +43,20 @@ class Span:
         return asdict(self)
 
 
+_new = object.__new__
+_set = object.__setattr__
+
+
+def new_span(start: int, end: int, category: str, rule: str, text: str) -> Span:
+    """``Span(start, end, LABEL, category, rule, text)``, built in one step: a frozen dataclass's
+    ``__init__`` sets each field through ``object.__setattr__``, which doubled the redactor's
+    cost of making its spans."""
+    span = _new(Span)
+    _set(span, "__dict__", {"start": start, "end": end, "label": LABEL, "category": category,
+                            "rule": rule, "text": text})
+    return span
+
+
 @dataclass(frozen=True)
 class Redaction:
     """The redacted text and the spans replaced (or deleted), sorted and non-overlapping."""
