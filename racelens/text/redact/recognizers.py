@@ -74,6 +74,9 @@ class Recognizer:
     name: str = ""
     #: a match only protects what it covers (a safe phrase): no hit to make
     protects_only: bool = False
+    #: ``hit`` reads its pattern's named groups: the regrouped scan (which has none) matches the
+    #: recognizer's own pattern again at the match start for it
+    reads_groups: bool = True
 
     def pattern(self, lowered: bool) -> str:
         """The regex of this recognizer's group; ``lowered``: for the lower-cased scan (ASCII and whitespace)."""
@@ -243,15 +246,17 @@ class AgeSlot(Recognizer):
 class DemographicLine(_Value):
     """A labelled field: "Race: White", "Ethnicity - Hispanic", the value on the next line."""
 
+    reads_groups = False
+
     def __init__(self, labels: Iterable[str], index: TermIndex) -> None:
         term_re = index.regex
+        label = trie_regex(labels) + rf"(?:{GAP}[:=]|{WS}+-)"
         # the value may sit on the next line ("Race:\n White"), if that line is a short value
         # without a label of its own (not "Race:\nHPI: 54 yo ...") that names a term: a
         # deletion leaves "Race: \nWBC 12", which must not make "WBC 12" a race value
-        regex = (trie_regex(labels) + rf"(?:{GAP}[:=]|{WS}+-)"
-                 rf"(?:{WS}*\n(?=[^\n;|.,:]{{1,60}}(?:$|[\n;|.,]))"
-                 rf"(?=[^\n;|.,:]{{0,60}}?(?<!\w)(?:{term_re})(?!\w)))?{WS}*"
-                 r"(?P<line_v>[^\W_](?:[^\n;|.,\[\]]*?[\w)])?)"
+        lead = (label + rf"(?:{WS}*\n(?=[^\n;|.,:]{{1,60}}(?:$|[\n;|.,]))"
+                rf"(?=[^\n;|.,:]{{0,60}}?(?<!\w)(?:{term_re})(?!\w)))?{WS}*")
+        regex = (lead + r"(?P<line_v>[^\W_](?:[^\n;|.,\[\]]*?[\w)])?)"
                  # the value ends before the next one-word label on the same line ("Race: White
                  # Sex: F" keeps "Sex: F"), else it is the longest run that ends in a word
                  # character before the end of the line, a separator, a colon or a bracket.
@@ -261,6 +266,18 @@ class DemographicLine(_Value):
                  rf"(?={WS}+[^\W\d_][\w/-]{{0,30}}{WS}*:|[^\n;|.,:\[\]\w)]*(?:$|[\n;|.,:\[\]]))")
         super().__init__("line", regex, "line", "unspecified", "demographic_line")
         self._index = index
+        # Where the value starts: the pattern up to the value's first character. Once that
+        # character is a word character the rest always matches (the value can end at the last
+        # word character or ")" before the next stop), so the first path of this prefix is the
+        # whole pattern's, and the value ends where the whole match does: the scan's match
+        # gives the end, and this cheap match the start, without running the value's lazy
+        # loop and its lookahead a second time.
+        self._value_start = re.compile(lead + r"(?=[^\W_])", _FLAGS).match
+
+    def span(self, m: re.Match[str], start: int) -> tuple[int, int]:
+        lead = self._value_start(m.string, start)
+        assert lead is not None, "a demographic line's match without its value"
+        return lead.end(), m.end()
 
     def hit(self, m: re.Match[str], text: str, start: int) -> Hit | None:
         start, end = self.span(m, start)
@@ -327,7 +344,8 @@ class RecognizerRegistry:
             else:
                 body, owners = fast
                 self._scan_cs = WordStarts(body, re.MULTILINE, _NONWORD_LOWER)
-                own = [re.compile(p, re.MULTILINE) if "(?P<" in p else None for p in patterns]
+                own = [re.compile(p, re.MULTILINE) if "(?P<" in p and r.reads_groups else None
+                       for r, p in zip(recognizers, patterns, strict=True)]
                 markers = {k: (recognizers[i], own[i]) for k, i in owners.items()}
         # a safe phrase's match makes no hit: known by its marker, no call; the others: the
         # owner's bound ``hit`` and its own pattern's ``match`` (or None)
