@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import array
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from itertools import compress
 from typing import Any
 
@@ -31,7 +32,29 @@ try:  # scikit-learn >= 1.8: the container the plain _count_vocab returns
 except ImportError:  # pragma: no cover - older scikit-learn: no fast path (see _fast_ok)
     _align_api_if_sparse = None
 
-__all__ = ["FastTfidfVectorizer", "word_ngrams", "ascii_word_tokens"]
+__all__ = ["FastTfidfVectorizer", "word_ngrams", "ascii_word_tokens", "recording"]
+
+_RECORD: list[tuple[str, Any]] | None = None
+
+
+@contextmanager
+def recording() -> Iterator[list[tuple[str, Any]]]:
+    """Keep, in order, what every :class:`FastTfidfVectorizer` computes inside the block.
+
+    Each ``fit_transform`` adds ``("fit", tfidf_of_training_notes)``, where that matrix is the
+    fitted vectoriser's ``transform`` of the training notes (computed from the fit's own counts,
+    with their indices sorted as ``transform`` sorts them, so it is equal to it bit for bit; the
+    matrix ``fit_transform`` returns keeps the fit's unsorted order and may differ from it in
+    the last bit of a row's norm), and each ``transform`` adds ``("transform", matrix)``. A
+    caller that needs the features of notes a model was just fitted on and scored on takes
+    them from here instead of vectorising the notes again (one process, one thread).
+    """
+    global _RECORD
+    outer, _RECORD = _RECORD, []
+    try:
+        yield _RECORD
+    finally:
+        _RECORD = outer
 
 # the token patterns whose tokens ascii_word_tokens reproduces (see there): scikit-learn's
 # default and racelens's (which also keeps a bracketed placeholder such as "[race]" whole)
@@ -75,6 +98,30 @@ class FastTfidfVectorizer(TfidfVectorizer):
     def _fast_ok(self) -> bool:
         return (_align_api_if_sparse is not None and self.analyzer == "word"
                 and self.stop_words is None and self.input == "content")
+
+    def fit_transform(self, raw_documents: Any, y: Any = None) -> Any:
+        if _RECORD is None:
+            return super().fit_transform(raw_documents, y)
+        from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer
+
+        # TfidfVectorizer.fit_transform, keeping a sorted copy of the counts
+        self._check_params()
+        self._tfidf = TfidfTransformer(norm=self.norm, use_idf=self.use_idf,
+                                       smooth_idf=self.smooth_idf,
+                                       sublinear_tf=self.sublinear_tf)
+        counts = CountVectorizer.fit_transform(self, raw_documents)
+        kept = counts.copy()
+        kept.sort_indices()
+        self._tfidf.fit(counts)
+        out = self._tfidf.transform(counts, copy=False)
+        _RECORD.append(("fit", self._tfidf.transform(kept, copy=False)))
+        return out
+
+    def transform(self, raw_documents: Any) -> Any:
+        out = super().transform(raw_documents)
+        if _RECORD is not None:
+            _RECORD.append(("transform", out))
+        return out
 
     def _count_vocab(self, raw_documents: Iterable[Any], fixed_vocab: bool) -> Any:
         if not self._fast_ok():
