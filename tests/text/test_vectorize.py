@@ -12,7 +12,11 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 from racelens.shared.synthetic import synthetic_patients
 from racelens.text.models.tfidf import TOKEN_PATTERN, make_vectorizer
-from racelens.text.models.vectorize import FastTfidfVectorizer, ascii_word_tokens
+from racelens.text.models.vectorize import (
+    FastTfidfVectorizer,
+    ascii_bracket_tokens,
+    ascii_word_tokens,
+)
 from racelens.text.redact import RaceRedactor
 from racelens.text.synthetic import synthetic_notes
 
@@ -66,9 +70,12 @@ def test_make_vectorizer_is_the_fast_one() -> None:
 
 def test_ascii_word_tokens_are_the_regex_tokens() -> None:
     rng = random.Random(1)
-    alphabet = string.printable + "ab_[]"
-    for _ in range(5000):
+    alphabet = string.printable + "ab_[[[]]]"
+    for _ in range(20000):
         t = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30)))
         assert ascii_word_tokens(t) == re.findall(WORD, t)
         if "[" not in t:
             assert ascii_word_tokens(t) == re.findall(TOKEN_PATTERN, t)
+        assert ascii_bracket_tokens(t) == re.findall(TOKEN_PATTERN, t), t
+    for t in ("[race] x [ab]cd[ef]gh ij[k]", "[[ab]] [a b] [] [_] a[bc", "[ab][cd]", "[ab]x"):
+        assert ascii_bracket_tokens(t) == re.findall(TOKEN_PATTERN, t), t

@@ -17,6 +17,7 @@ set-up (stop words, a callable analyser, character n-grams) runs scikit-learn's 
 from __future__ import annotations
 
 import array
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -32,7 +33,8 @@ try:  # scikit-learn >= 1.8: the container the plain _count_vocab returns
 except ImportError:  # pragma: no cover - older scikit-learn: no fast path (see _fast_ok)
     _align_api_if_sparse = None
 
-__all__ = ["FastTfidfVectorizer", "word_ngrams", "ascii_word_tokens", "recording"]
+__all__ = ["FastTfidfVectorizer", "word_ngrams", "ascii_word_tokens", "ascii_bracket_tokens",
+           "recording"]
 
 _RECORD: list[tuple[str, Any]] | None = None
 
@@ -75,6 +77,28 @@ def ascii_word_tokens(text: str) -> list[str]:
     """
     return [w for w in text.encode("ascii").translate(_WORD_BYTES).decode("ascii").split()
             if len(w) > 1]
+
+
+_BRACKET_SPLIT = re.compile(r"(\[\w+\])")
+
+
+def ascii_bracket_tokens(text: str) -> list[str]:
+    r"""``re.findall(r"(?u)\[\w+\]|\b\w\w+\b", text)`` for an ASCII ``text``, faster.
+
+    A bracketed word (``[race]``) is one token; between two of them (and around them) the
+    tokens are :func:`ascii_word_tokens`'s: a bracket is not a word character, so the runs of
+    word characters in those gaps are the runs of the whole text, and the regex's scan, which
+    tries the bracketed word first at each position, finds the same tokens in the same order.
+    """
+    if "[" not in text:
+        return ascii_word_tokens(text)
+    out: list[str] = []
+    for i, part in enumerate(_BRACKET_SPLIT.split(text)):
+        if i % 2:
+            out.append(part)
+        elif part:
+            out.extend(ascii_word_tokens(part))
+    return out
 
 
 def word_ngrams(tokens: list[str], min_n: int, max_n: int) -> list[str]:
@@ -133,7 +157,7 @@ class FastTfidfVectorizer(TfidfVectorizer):
             vocabulary.default_factory = vocabulary.__len__
         decode, preprocess = self.decode, self.build_preprocessor()
         tokenize = self.build_tokenizer()
-        # the regex's tokens, three times faster, where ascii_word_tokens gives the same
+        # the regex's tokens, about three times faster, for an ASCII note
         fast_pattern = self.tokenizer is None and self.token_pattern in (_WORD_PATTERN,
                                                                          _BRACKET_PATTERN)
         brackets = self.token_pattern == _BRACKET_PATTERN
@@ -144,8 +168,8 @@ class FastTfidfVectorizer(TfidfVectorizer):
         indptr = [0]
         for doc in raw_documents:
             text = preprocess(decode(doc))
-            if fast_pattern and text.isascii() and not (brackets and "[" in text):
-                tokens = ascii_word_tokens(text)
+            if fast_pattern and text.isascii():
+                tokens = ascii_bracket_tokens(text) if brackets else ascii_word_tokens(text)
             else:
                 tokens = tokenize(text)
             grams = word_ngrams(tokens, min_n, max_n) if max_n != 1 else tokens
