@@ -190,3 +190,27 @@ def test_transformer_terms_by_integrated_gradients(tiny_bert):  # noqa: F811 - t
     top = {g: [t["term"] for t in doc["terms"] if t["group"] == g][:5] for g in ("Black", "White")}
     assert set(top["Black"]) & set(CUES["Black"].split()), top
     assert set(top["White"]) & set(CUES["White"].split()), top
+
+
+def test_fit_hands_back_the_models_own_matrix(patients, tmp_path):
+    # the TF-IDF matrix taken from the redacted fit's own vectorising equals a second transform
+    # bit for bit (the terms and every deletion read it), in memory and through a file
+    from racelens.shared.results import Condition
+    from racelens.text.check.leakage import leakage_split
+    from racelens.text.explain.stages import Common, Ref, fit_texts
+
+    notes = synthetic_notes(patients, proxies=0.3, seed=5).notes
+    texts = redact_modes(notes["text"].tolist())["token"]
+    y = notes["race_raw"].astype(str).to_numpy(object)
+    pids = notes["subject_id"].to_numpy(object)
+    split = leakage_split(pids, y, seed=0)
+    common = Common(y, pids, split, tuple(sorted(set(y))), "tfidf", None, 0, 20)
+    cond = Condition("redact", {"level": "explicit"})
+    plain = fit_texts(common, Ref(texts), cond, keep_model=True)
+    for features in (True, str(tmp_path / "x.pkl")):
+        fit = fit_texts(common, Ref(texts), cond, keep_model=True, features=features)
+        assert fit["auc"] == plain["auc"]
+        X, ref = fit["X"].get(), fit["model"].transform(texts)
+        assert type(X) is type(ref) and X.dtype == ref.dtype and X.shape == ref.shape
+        for part in ("indptr", "indices", "data"):
+            assert np.array_equal(getattr(X, part), getattr(ref, part))

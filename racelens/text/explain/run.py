@@ -253,8 +253,11 @@ def run_text_explain(config: ExplainConfig) -> dict[str, Any]:
         # the fits on note texts: the two leakage models, then each placeholder mode's
         _say(cfg, "fitting the leakage model on the redacted and the original notes, the "
                   "placeholder modes, the sections")
+        # the redacted model's fit also hands back the TF-IDF matrix of every note (what the
+        # terms and the deletions read) from its own vectorising: no second pass over the text
         run.submit("redacted", fit_texts, common, run.share(redacted), red_cond,
-                   keep_model=True)
+                   keep_model=True, features=run.path("features") if cfg.model == "tfidf"
+                   else False)
         run.submit("original", fit_texts, common, run.share(data.texts), Condition("original"))
         data.texts = None  # the original notes are not needed here again
         rates: dict[str, float] = {}
@@ -273,11 +276,14 @@ def run_text_explain(config: ExplainConfig) -> dict[str, Any]:
 
         red = run.result("redacted")
         if cfg.model == "tfidf":
-            lin = red["model"]
+            lin, X_ref = red["model"], red["X"]
+            X = X_ref.get()
         else:
-            lin = fit_texts(common, Ref(redacted), red_cond, model="tfidf",
-                            keep_model=True)["model"]
-        X = lin.transform(redacted)
+            lin_fit = fit_texts(common, Ref(redacted), red_cond, model="tfidf",
+                                keep_model=True, features=True)
+            lin, X = lin_fit["model"], lin_fit["X"].get()
+            X_ref = run.share(X)
+            del lin_fit
         vocab = lin.vectorizer_.get_feature_names_out()
 
         _say(cfg, "terms: exact contributions of the linear model")
@@ -305,7 +311,6 @@ def run_text_explain(config: ExplainConfig) -> dict[str, Any]:
                   "term removed")
         train = data.split == "train"
         doc_freq = np.asarray((X[train] > 0).sum(axis=0)).ravel()
-        X_ref = run.share(X)
         del X
         del_rows = _submit_deletion(run, common, X_ref, lin.C_, vocab, ranked, doc_freq,
                                     cfg.ks, cfg.seed, notes)

@@ -93,23 +93,79 @@ def _trim(model: Any) -> Any:
 
 
 def fit_texts(common: Common, texts: Ref, condition: Any, *, rows: np.ndarray | None = None,
-              model: str | None = None, keep_model: bool = False) -> dict[str, Any]:
+              model: str | None = None, keep_model: bool = False,
+              features: str | bool = False) -> dict[str, Any]:
     """The leakage model (:func:`racelens.text.check.leakage.fit_leakage`) on notes.
 
-    Returns ``{"auc": ...}`` and, with ``keep_model``, ``"model"`` (the fitted model).
+    Returns ``{"auc": ...}`` and, with ``keep_model``, ``"model"`` (the fitted model). With
+    ``features`` (a TF-IDF model on all the notes), ``"X"`` too: a :class:`Ref` to the fitted
+    vectoriser's TF-IDF matrix of every note (``model.transform(texts)``, bit for bit), taken
+    from the fit's own vectorising of the train, val and test notes
+    (:func:`racelens.text.models.vectorize.recording`) rather than from a second pass over the
+    text; written to the file ``features`` names when it is a path.
     """
+    from contextlib import nullcontext
+
     from racelens.text.check.leakage import fit_leakage
+    from racelens.text.models.vectorize import recording
 
     model = model or common.model
     params = common.model_params if model == common.model else None  # a transformer's own
     rows = np.arange(len(common.y)) if rows is None else rows
-    fit = fit_leakage(texts.get(), common.y[rows], common.pids[rows], common.split[rows],
-                      list(common.classes), condition, model=model, model_params=params,
-                      seed=common.seed, n_boot=common.n_boot)
+    notes = texts.get()
+    record: list[tuple[str, Any]]
+    with recording() if features else nullcontext([]) as record:
+        fit = fit_leakage(notes, common.y[rows], common.pids[rows], common.split[rows],
+                          list(common.classes), condition, model=model, model_params=params,
+                          seed=common.seed, n_boot=common.n_boot)
     out: dict[str, Any] = {"auc": fit.result.auc.to_dict()}
+    if features:
+        X = _all_features(fit.model, notes, common.split[rows], record)
+        del record
+        if isinstance(features, str):
+            with open(features, "wb") as f:
+                pickle.dump(X, f, protocol=pickle.HIGHEST_PROTOCOL)
+            out["X"] = Ref(path=features)
+        else:
+            out["X"] = Ref(X)
     if keep_model:
         out["model"] = _trim(fit.model)
     return out
+
+
+def _all_features(model: Any, notes: list[str], split: np.ndarray,
+                  record: list[tuple[str, Any]]) -> Any:
+    """``model.transform(notes)`` from the matrices recorded while it was fitted and scored.
+
+    The leakage fit vectorises the train notes (``fit``), the val notes (the ``C`` search, when
+    they hold two groups) and the test notes (the scores), each in row order: the rows are put
+    back in the notes' order. Anything else recorded (another model) falls back to a transform.
+    """
+    from scipy import sparse
+
+    parts = {s: np.flatnonzero(split == s) for s in ("train", "val", "test")}
+    kinds = [k for k, _ in record]
+    if kinds == ["fit", "transform", "transform"]:
+        names = ("train", "val", "test")
+    elif kinds == ["fit", "transform"] and len(parts["val"]) == 0:
+        names = ("train", "test")
+    else:
+        return model.transform(notes)
+    mats = [m for _, m in record]
+    if any(m.shape[0] != len(parts[n]) for n, m in zip(names, mats, strict=True)):
+        return model.transform(notes)
+    order = np.concatenate([parts[n] for n in names])
+    if len(order) != len(notes):
+        return model.transform(notes)
+    inverse = np.empty(len(order), dtype=np.intp)
+    inverse[order] = np.arange(len(order))
+    stacked = sparse.vstack(mats, format="csr")
+    del mats
+    record.clear()  # one copy of the matrix at a time besides the one being built
+    X = stacked[inverse]
+    del stacked
+    X.sort_indices()
+    return X
 
 
 def fit_section(common: Common, texts: Ref, condition: Any, rows: np.ndarray
@@ -196,6 +252,13 @@ class Runner:
         with open(path, "wb") as f:
             pickle.dump(obj, f, protocol=pickle.HIGHEST_PROTOCOL)
         return Ref(path=path)
+
+    def path(self, name: str) -> str | bool:
+        """A file in the runner's folder for a job to write a large result to (``True`` when
+        jobs run in this process: the job keeps its result in memory)."""
+        if self._tmp is None:
+            return True
+        return str(Path(self._tmp.name) / f"{name}.pkl")
 
     def submit(self, name: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
         """Run (or queue) ``fn(*args, **kwargs)`` as the job ``name``."""
