@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from racelens.text.redact.lexicon import term_key, trie_regex
-from racelens.text.redact.slot import AGE, WS, SlotGrammar
+from racelens.text.redact.slot import AGE, AGE_UNIT, WS, SlotGrammar
 
 __all__ = ["Hit", "ContextRules", "char_before"]
 
@@ -87,10 +87,7 @@ class ContextRules:
         # The window searches below start with a digit class, not with the lookbehind that
         # says "the number's first digit" (``(?<!\d)\d{1,3}`` written ``\d(?<!\d\d)\d{0,2}``):
         # re then skips to the digits in C instead of entering the pattern at every position.
-        digits = r"\d{1,3}"
-        assert AGE.startswith(digits)
-        unit = AGE[len(digits):]
-        self._age_before = re.compile(rf"\d(?<!\d\d)\d{{0,2}}{unit}"
+        self._age_before = re.compile(rf"\d(?<!\d\d)\d{{0,2}}{AGE_UNIT}"
                                       rf"(?:{WS}|[,\-])*(?:\n(?:{WS}|[,\-])*)?\Z", _FLAGS)
         # "54 WM", "54\nWM": one line break at most, as everywhere in the slot
         self._bare_age_before = re.compile(rf"\d(?<![\d.]\d)\d{{1,2}}{WS}*(?:\n{WS}*)?\Z")

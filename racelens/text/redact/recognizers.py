@@ -17,7 +17,7 @@ from typing import Any
 from racelens.text.redact.context import ContextRules, Hit
 from racelens.text.redact.dispatch import dispatch_pattern
 from racelens.text.redact.lexicon import Lexicon, Term, literal_regex, term_key, trie_regex
-from racelens.text.redact.slot import AGE, GAP, WS
+from racelens.text.redact.slot import AGE_DIGITS, AGE_UNIT, GAP, WS
 from racelens.text.redact.wordstart import WordStarts
 
 __all__ = ["TermIndex", "Recognizer", "RecognizerRegistry", "build_registry"]
@@ -213,10 +213,8 @@ class AgeSlot(Recognizer):
         self.letters = {f[0].lower(): index.lookup(f) for f in index.forms("slot")
                         if re.fullmatch(r"[A-Za-z]/[MF]", f)}
         letters = "[" + "".join(sorted(self.letters)) + "]" if self.letters else "(?!)"
-        digits = r"\d{1,3}"
-        assert AGE.startswith(digits)
         # the whole number or nothing: a shorter run leaves a digit next, which no branch takes
-        self._regex = (digits + r"(?!\d)(?:(?=[\s\-y])" + AGE[len(digits):]
+        self._regex = (AGE_DIGITS + r"(?!\d)(?:(?=[\s\-y])" + AGE_UNIT
                        + rf"(?:(?P<glued_v>{slot})(?!\w)|{GAP}(?P<spaced_v>{letters})(?=\s){GAP}(?=[mf](?!\w)))"
                        + rf"|(?P<bare_v>{bare})(?!\w))")
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["WS", "GAP", "AGE", "AGE_SEX", "SEX_AGE", "AGE_AFTER", "SEP", "SlotGrammar"]
+__all__ = ["WS", "GAP", "AGE", "AGE_DIGITS", "AGE_UNIT", "AGE_SEX", "SEX_AGE", "AGE_AFTER", "SEP", "SlotGrammar"]
 
 #: whitespace inside a demographic line or slot: any but a line break (NBSP, thin space, CR)
 WS = r"[^\S\n]"
@@ -35,7 +35,11 @@ WS = r"[^\S\n]"
 GAP = rf"{WS}*(?:\n{WS}*)?"
 _UNIT = rf"(?:y/o|y\.o\.?|yo|yrs?\.?|years?|y)(?:(?:{WS}|-)*old)?"
 #: an age with a unit: "45 yo", "45y/o", "45-year-old", "45 years old"
-AGE = rf"\d{{1,3}}{GAP}-?{GAP}{_UNIT}"
+#: an age's number, and what follows it in ``AGE`` (patterns that enter the number by another
+#: route, a lookbehind or a glued form, join their own digits to ``AGE_UNIT``)
+AGE_DIGITS = r"\d{1,3}"
+AGE_UNIT = rf"{GAP}-?{GAP}{_UNIT}"
+AGE = AGE_DIGITS + AGE_UNIT
 #: age and sex letter: "72F", "45 y/o F", "3yoF", "72f" (lower case only glued)
 AGE_SEX = rf"(?<![\w.])(?:{AGE}|\d{{2,3}})(?:{WS}*-?{WS}*(?-i:[MF])|[mf])(?!\w)"
 #: sex letter and age: "M/72", "F 45", "F/45"
