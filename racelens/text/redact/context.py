@@ -36,6 +36,14 @@ def char_before(text: str, start: int, skip: str = ",-/") -> str:
     return text[i] if i >= 0 else ""
 
 
+def _index_before(text: str, start: int) -> int:
+    """Where :func:`char_before` (default ``skip``) finds its character: -1 if none."""
+    i = start - 1
+    while i >= 0 and (text[i].isspace() or text[i] in ",-/"):
+        i -= 1
+    return i
+
+
 @dataclass(slots=True)
 class Hit:
     """A candidate mention while a text is analysed: offsets, what found it, and why it counts.
@@ -84,6 +92,13 @@ class ContextRules:
             ends = sorted({p[-2:].lower() for p in phrases} | {"ce", "ty", "is", "as"})
             self._identity_end = re.compile(
                 "(?:(?<=" + "|".join(map(re.escape, ends)) + ")|(?<=:))", _FLAGS).match
+        # Then the text before the term read backwards: the window reversed, matched from its
+        # start (one anchored match, no search) by the pattern reversed (each phrase's
+        # characters reversed, the lookbehind a lookahead). Where it fails, no match of the
+        # forward pattern ends at the term, and the window search is skipped.
+        self._identity_rev = re.compile(
+            rf"(?:{WS}|[,\-])*(?:{trie_regex(p[::-1] for p in phrases)}"
+            rf"|:?{WS}*(?:(?:si|saw){WS}+)?(?:ecar|yticinhte))(?!\w)", _FLAGS).match
         # The window searches below start with a digit class, not with the lookbehind that
         # says "the number's first digit" (``(?<!\d)\d{1,3}`` written ``\d(?<!\d\d)\d{0,2}``):
         # re then skips to the digits in C instead of entering the pattern at every position.
@@ -96,47 +111,60 @@ class ContextRules:
         self._sex_after_keys = {term_key(t) for t in context.get("sex_after_terms", ())}
         self.grammar = SlotGrammar()
 
+    # The checks of what ends right before a term share one cheap pre-check: the last character
+    # before it once whitespace and ",-/" are passed over (``_index_before``). Each pattern
+    # allows only some of those separators between its match and the term, so where it matches
+    # that character is the last one of its match: a unit's last letter, an identity phrase's
+    # or a colon, a sex letter or a digit. Where the character cannot end a match, the window
+    # search is skipped.
     def age_before(self, text: str, start: int) -> bool:
         """An age with a unit ends right before ``start`` ("54 yo AA", "54-year-old\\nwhite")."""
-        if char_before(text, start) not in _UNIT_ENDS:
+        return self._age_at(text, start, _index_before(text, start))
+
+    def _age_at(self, text: str, start: int, i: int) -> bool:
+        if i < 0 or text[i] not in _UNIT_ENDS:
             return False  # cheap: a unit ends in one of these, the separators skipped
         return self._age_before.search(text, max(0, start - 40), start) is not None
 
     def identity_before(self, text: str, start: int) -> bool:
         """"identifies as", "Race:" or "ethnicity is" ends right before ``start``."""
-        if self._identity_end is not None:
-            i = start - 1  # the separators the pattern allows last: whitespace but \n, ",", "-"
-            while i >= 0 and (text[i] in ",-" or text[i] != "\n" and text[i].isspace()):
-                i -= 1
-            if i < 0 or self._identity_end(text, i + 1) is None:
-                return False
+        return self._identity_at(text, start, _index_before(text, start))
+
+    def _identity_at(self, text: str, start: int, i: int) -> bool:
+        if self._identity_end is not None and (i < 0 or self._identity_end(text, i + 1) is None):
+            return False
+        if self._identity_rev(text[max(0, start - 61):start][::-1]) is None:
+            return False
         return self._identity_before.search(text, max(0, start - 60), start) is not None
 
     def slot_rule(self, text: str, start: int, end: int) -> str | None:
         """``"demographic_slot"`` when the short form ``text[start:end]`` is in the slot, else None."""
-        key = term_key(text[start:end])
-        if self.age_before(text, start):
+        i = _index_before(text, start)
+        if self._age_at(text, start, i):
             return "demographic_slot"
-        if (key not in self._sex_after_keys and key != "bm"
+        key = term_key(text[start:end])
+        if (i >= 0 and text[i].isdecimal() and key not in self._sex_after_keys and key != "bm"
                 and self._bare_age_before.search(text, max(0, start - 8), start)):
             return "demographic_slot"  # "54 WM": a compact form after a bare age
         if key in self._sex_after_keys and self._sex_after.match(text, end):
             return "demographic_slot"
-        if self.grammar.token_before(text, start) or self.grammar.token_after(text, end):
+        if self.grammar.token_before(text, start, i) or self.grammar.token_after(text, end):
             return "demographic_slot"  # "72F AA", "AA 54M"
         return None
 
     def _chain_rule(self, text: str, chain: Sequence[Hit]) -> str | None:
-        if any(not h.pending for h in chain):
-            return "group_list"
+        for h in chain:
+            if not h.pending:
+                return "group_list"
         start, end = chain[0].start, chain[-1].end
-        if self.age_before(text, start):
+        i = _index_before(text, start)
+        if self._age_at(text, start, i):
             return "age_context"
-        if self.identity_before(text, start):
+        if self._identity_at(text, start, i):
             return "identity_context"
         if self._after.match(text, end):
             return "person_context"
-        if self.grammar.token_before(text, start) or self.grammar.token_after(text, end):
+        if self.grammar.token_before(text, start, i) or self.grammar.token_after(text, end):
             return "demographic_slot"  # "72F black", "M/72, white", "black 72F", "white, 3yoF"
         return None
 

@@ -28,6 +28,8 @@ _TITLED_SURNAME = "titled_surname"
 # the non-word characters of lower-cased ASCII and whitespace, as a bitmap class (cheaper than \W)
 _NONWORD_LOWER = "[^a-z0-9_]"
 _MISSING = object()
+# the letters that end a titled-surname phrase: the surname
+_SURNAME = re.compile(r"[^\W\d_]+\Z").search
 # a character other than ASCII and whitespace (NBSP, thin space ...): lower-casing such a text
 # may change its length, and re's case-insensitive matching differs from lower() on some of them
 # (the Kelvin sign, the long s); texts without one take the lower-cased, regrouped scan
@@ -151,7 +153,7 @@ class TitledSurname(Safe):
 
     def hit(self, m: re.Match[str], text: str, start: int) -> Hit | None:
         end = m.end()
-        word = re.search(r"[^\W\d_]+\Z", text[start:end])  # the surname ends the phrase
+        word = _SURNAME(text[start:end])  # the surname ends the phrase
         if word is None or not word.group()[0].islower():
             return None
         term = self._index.lookup(word.group())
@@ -214,7 +216,9 @@ class AgeSlot(Recognizer):
                         if re.fullmatch(r"[A-Za-z]/[MF]", f)}
         letters = "[" + "".join(sorted(self.letters)) + "]" if self.letters else "(?!)"
         # the whole number or nothing: a shorter run leaves a digit next, which no branch takes
-        self._regex = (AGE_DIGITS + r"(?!\d)(?:(?=[\s\-y])" + AGE_UNIT
+        # the unit's branch only where one can follow: separators then "y" (a cheap lookahead
+        # rejects "12 mg", "12.4", "12%" before the unit's alternatives are tried)
+        self._regex = (AGE_DIGITS + r"(?!\d)(?:(?=[\s\-]*y)" + AGE_UNIT
                        + rf"(?:(?P<glued_v>{slot})(?!\w)|{GAP}(?P<spaced_v>{letters})(?=\s){GAP}(?=[mf](?!\w)))"
                        + rf"|(?P<bare_v>{bare})(?!\w))")
 
@@ -294,13 +298,17 @@ class TermRecognizer(Recognizer):
 
     def __init__(self, index: TermIndex, rules: ContextRules) -> None:
         self._index, self._rules = index, rules
+        self._cached = index._cache.get
 
     def pattern(self, lowered: bool) -> str:
         return self._index.regex + r"(?!\w)"
 
     def hit(self, m: re.Match[str], text: str, start: int) -> Hit | None:
         end = m.end()
-        term = self._index.lookup(text[start:end])
+        matched = text[start:end]
+        term = self._cached(matched, _MISSING)  # the index's cache, read without a call
+        if term is _MISSING:
+            term = self._index.lookup(matched)
         if term is None:
             return None
         context = term.context

@@ -40,10 +40,17 @@ _UNIT = rf"(?:y/o|y\.o\.?|yo|yrs?\.?|years?|y)(?:(?:{WS}|-)*old)?"
 AGE_DIGITS = r"\d{1,3}"
 AGE_UNIT = rf"{GAP}-?{GAP}{_UNIT}"
 AGE = AGE_DIGITS + AGE_UNIT
+_SEX_AFTER_AGE = rf"(?:{WS}*-?{WS}*(?-i:[MF])|[mf])(?!\w)"
+_AGE_AFTER_SEX = rf"(?:{WS}+|{WS}*/{WS}*)\d{{2,3}}(?![\w/]|[.,]\d)"
 #: age and sex letter: "72F", "45 y/o F", "3yoF", "72f" (lower case only glued)
-AGE_SEX = rf"(?<![\w.])(?:{AGE}|\d{{2,3}})(?:{WS}*-?{WS}*(?-i:[MF])|[mf])(?!\w)"
+AGE_SEX = rf"(?<![\w.])(?:{AGE}|\d{{2,3}}){_SEX_AFTER_AGE}"
 #: sex letter and age: "M/72", "F 45", "F/45"
-SEX_AGE = rf"(?<![\w/])(?-i:[MF])(?:{WS}+|{WS}*/{WS}*)\d{{2,3}}(?![\w/]|[.,]\d)"
+SEX_AGE = rf"(?<![\w/])(?-i:[MF]){_AGE_AFTER_SEX}"
+# The same two, each starting with the class of its first character and the lookbehind after
+# it (``(?<![\w.])\d`` written ``\d(?<![\w.]\d)``): a search for them skips to the digits (or
+# the sex letters) in C instead of entering the pattern at each position of its window.
+_AGE_SEX_SEARCHED = rf"\d(?<![\w.]\d)(?:\d{{0,2}}{AGE_UNIT}|\d{{1,2}}){_SEX_AFTER_AGE}"
+_SEX_AGE_SEARCHED = rf"(?-i:[MF])(?<![\w/].){_AGE_AFTER_SEX}"
 #: an age that names a person after a race term: "black 45yo", "white, 45-year-old" (not "black
 #: 2 years ago", which is a time)
 AGE_AFTER = rf"\d{{1,3}}{GAP}-?{GAP}(?:y/o|y\.o\.?|yo)(?!\w)|\d{{1,3}}(?:{WS}|-)*years?(?:{WS}|-)*old(?!\w)"
@@ -70,18 +77,26 @@ class SlotGrammar:
     WINDOW = 40
 
     def __init__(self) -> None:
-        token = rf"(?:{AGE_SEX}|{SEX_AGE})"
-        self._before = re.compile(rf"{token}{SEP}\Z", _FLAGS)
+        # a token before a term: one search per kind (see _AGE_SEX_SEARCHED)
+        self._before = tuple(re.compile(rf"{t}{SEP}\Z", _FLAGS).search
+                             for t in (_AGE_SEX_SEARCHED, _SEX_AGE_SEARCHED))
         self._after = re.compile(rf"{SEP}(?:{AGE_SEX}|{SEX_AGE}|{AGE_AFTER})", _FLAGS)
 
-    def token_before(self, text: str, start: int) -> bool:
-        """An age-sex or sex-age token ends right before ``start`` (separators between)."""
-        i = start - 1
-        while i >= 0 and (text[i].isspace() or text[i] in ",/-"):
-            i -= 1
+    def token_before(self, text: str, start: int, last: int | None = None) -> bool:
+        """An age-sex or sex-age token ends right before ``start`` (separators between).
+
+        ``last``: where the last character before ``start`` is, whitespace and ``,/-`` passed
+        over (-1 if none), when the caller has found it already.
+        """
+        i = last
+        if i is None:
+            i = start - 1
+            while i >= 0 and (text[i].isspace() or text[i] in ",/-"):
+                i -= 1
         if i < 0 or text[i] not in _TOKEN_ENDS:
             return False  # cheap: a token ends in a sex letter or a digit
-        return self._before.search(text, max(0, start - self.WINDOW), start) is not None
+        lo = max(0, start - self.WINDOW)
+        return any(search(text, lo, start) is not None for search in self._before)
 
     def token_after(self, text: str, end: int) -> bool:
         """An age-sex, sex-age or age token starts right after ``end`` (separators between)."""
