@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from racelens.text.redact.lexicon import term_key, trie_regex
-from racelens.text.redact.slot import AGE, AGE_UNIT, WS, SlotGrammar
+from racelens.text.redact.slot import AGE, AGE_UNIT, WS, SlotGrammar, unit_may_end
 
 __all__ = ["Hit", "ContextRules", "char_before"]
 
@@ -122,7 +122,7 @@ class ContextRules:
         return self._age_at(text, start, _index_before(text, start))
 
     def _age_at(self, text: str, start: int, i: int) -> bool:
-        if i < 0 or text[i] not in _UNIT_ENDS:
+        if i < 0 or text[i] not in _UNIT_ENDS or not unit_may_end(text, i):
             return False  # cheap: a unit ends in one of these, the separators skipped
         return self._age_before.search(text, max(0, start - 40), start) is not None
 

@@ -28,6 +28,8 @@ _TITLED_SURNAME = "titled_surname"
 # the non-word characters of lower-cased ASCII and whitespace, as a bitmap class (cheaper than \W)
 _NONWORD_LOWER = "[^a-z0-9_]"
 _MISSING = object()
+# how many distinct matched strings a recognizer's cache keeps (a bound on its memory)
+_CACHE_MAX = 100_000
 # the letters that end a titled-surname phrase: the surname
 _SURNAME = re.compile(r"[^\W\d_]+\Z").search
 # a character other than ASCII and whitespace (NBSP, thin space ...): lower-casing such a text
@@ -56,7 +58,7 @@ class TermIndex:
         if term is not _MISSING:
             return term  # type: ignore[return-value]
         term = self._lookup(matched)
-        if len(self._cache) < 100_000:
+        if len(self._cache) < _CACHE_MAX:
             self._cache[matched] = term
         return term
 
@@ -268,6 +270,7 @@ class DemographicLine(_Value):
                  rf"(?={WS}+[^\W\d_][\w/-]{{0,30}}{WS}*:|[^\n;|.,:\[\]\w)]*(?:$|[\n;|.,:\[\]]))")
         super().__init__("line", regex, "line", "unspecified", "demographic_line")
         self._index = index
+        self._categories: dict[str, str] = {}
         # Where the value starts: the pattern up to the value's first character. Once that
         # character is a word character the rest always matches (the value can end at the last
         # word character or ")" before the next stop), so the first path of this prefix is the
@@ -283,11 +286,17 @@ class DemographicLine(_Value):
 
     def hit(self, m: re.Match[str], text: str, start: int) -> Hit | None:
         start, end = self.span(m, start)
-        inner = self._index.search_re.search(text, start, end)
-        category = "unspecified"
-        if inner is not None:
-            found = self._index.lookup(inner.group())
-            category = found.category if found is not None else category
+        # the category of the first term in the value; values repeat ("White", "Not Hispanic or
+        # Latino"), so it is kept by value (the character before a value ends its label, never
+        # a word character, so the search reads the value alone)
+        value = text[start:end]
+        category = self._categories.get(value)
+        if category is None:
+            inner = self._index.search_re.search(text, start, end)
+            found = None if inner is None else self._index.lookup(inner.group())
+            category = "unspecified" if found is None else found.category
+            if len(self._categories) < _CACHE_MAX:
+                self._categories[value] = category
         return Hit(start, end, "line", category, "demographic_line")
 
 

@@ -27,7 +27,8 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["WS", "GAP", "AGE", "AGE_DIGITS", "AGE_UNIT", "AGE_SEX", "SEX_AGE", "AGE_AFTER", "SEP", "SlotGrammar"]
+__all__ = ["WS", "GAP", "AGE", "AGE_DIGITS", "AGE_UNIT", "AGE_SEX", "SEX_AGE", "AGE_AFTER", "SEP", "SlotGrammar",
+           "unit_may_end"]
 
 #: whitespace inside a demographic line or slot: any but a line break (NBSP, thin space, CR)
 WS = r"[^\S\n]"
@@ -58,6 +59,27 @@ AGE_AFTER = rf"\d{{1,3}}{GAP}-?{GAP}(?:y/o|y\.o\.?|yo)(?!\w)|\d{{1,3}}(?:{WS}|-)
 SEP = rf"(?:{WS}|[,/\-])*(?:\n(?:{WS}|[,/\-])*)?"
 _FLAGS = re.IGNORECASE | re.MULTILINE
 _TOKEN_ENDS = frozenset("mfMF0123456789")
+# A unit's last character and the characters that can come before it in ``_UNIT`` (lower case;
+# None: any): "y/o", "y.o", "yo" end in "o" after "/", "." or "y"; "y.o.", "yrs.", "yr." in "."
+# after "o", "s" or "r"; "yrs", "years" in "s" after "r"; "yr", "year" in "r"; "y"; "old".
+_UNIT_TAILS: dict[str, str | None] = {"o": "/.y", ".": "osr", "s": "r", "r": "ya", "y": None,
+                                      "d": "l"}
+
+
+def unit_may_end(text: str, k: int) -> bool:
+    """Whether an age's unit may end with ``text[k]``: a cheap necessary condition read from its
+    last two characters, True where they cannot tell (a character other than ASCII, which
+    case-insensitive matching may fold to a unit's letter)."""
+    if k < 1:
+        return False  # the age's digits come before its unit
+    ch = text[k]
+    if not ch.isascii():
+        return True
+    tail = _UNIT_TAILS.get(ch.lower(), "")
+    if tail is None:
+        return True
+    before = text[k - 1]
+    return bool(tail) and (not before.isascii() or before.lower() in tail)
 
 
 class SlotGrammar:
@@ -93,10 +115,19 @@ class SlotGrammar:
             i = start - 1
             while i >= 0 and (text[i].isspace() or text[i] in ",/-"):
                 i -= 1
-        if i < 0 or text[i] not in _TOKEN_ENDS:
-            return False  # cheap: a token ends in a sex letter or a digit
-        lo = max(0, start - self.WINDOW)
-        return any(search(text, lo, start) is not None for search in self._before)
+        # cheap: an age-sex token ends in a sex letter after a digit, a space, "-" or a unit; a
+        # sex-age token in a digit
+        if i < 0:
+            return False
+        c = text[i]
+        if c in "mfMF":
+            p = text[i - 1] if i else ""
+            if not (p.isdecimal() or p.isspace() or p == "-" or unit_may_end(text, i - 1)):
+                return False
+            return self._before[0](text, max(0, start - self.WINDOW), start) is not None
+        if c in _TOKEN_ENDS:
+            return self._before[1](text, max(0, start - self.WINDOW), start) is not None
+        return False
 
     def token_after(self, text: str, end: int) -> bool:
         """An age-sex, sex-age or age token starts right after ``end`` (separators between)."""
