@@ -232,3 +232,17 @@ def test_word_starts_match_the_lookbehind_scan(body: str, text: str) -> None:
         plain = re.compile(rf"(?<!\w)(?:{body})")
         assert [(start, m.end()) for m, start in ws.finditer(text)] == \
             [m.span() for m in plain.finditer(text)]
+
+
+def test_dispatch_leaves_one_pattern_unmarked() -> None:
+    # the term trie's alternatives carry no marker group (each group costs every match):
+    # its matches are the ones without a group
+    from racelens.text.redact.dispatch import dispatch_pattern
+
+    fast = dispatch_pattern(["ab(?P<x>c)", "abd", "b"], unmarked=1)
+    assert fast is not None
+    body, owners = fast
+    rx = re.compile(body)
+    assert sorted(set(owners.values())) == [0, 2]
+    assert [owners.get(rx.match(t).lastgroup) for t in ("abc", "abd", "b")] == [0, None, 2]
+    assert re.compile(dispatch_pattern(["ab(?P<x>c)", "abd", "b"])[0]).groups == 3

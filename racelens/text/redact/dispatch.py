@@ -173,11 +173,15 @@ def _group(pieces: list[str], depth: int) -> str | None:
     return "|".join(out)
 
 
-def dispatch_pattern(patterns: Sequence[str], depth: int = 8) -> tuple[str, dict[str, int]] | None:
+def dispatch_pattern(patterns: Sequence[str], depth: int = 8, unmarked: int | None = None
+                     ) -> tuple[str, dict[str, int]] | None:
     """The alternation of ``patterns`` (in priority order) regrouped by first characters.
 
     Named groups become plain groups (an owner that needs one of its parts matches its own
-    pattern again at the match start); an empty marker group ends each alternative.
+    pattern again at the match start); an empty marker group ends each alternative, except the
+    alternatives of pattern ``unmarked``, whose matches have no group at all (``lastgroup`` is
+    None). Every group costs each match (``re`` builds a match object with a slot per group),
+    so the pattern with the most alternatives is best left unmarked.
 
     Returns
     -------
@@ -185,7 +189,8 @@ def dispatch_pattern(patterns: Sequence[str], depth: int = 8) -> tuple[str, dict
         ``body`` goes after the word-start check; ``owners`` maps each marker group's name to
         the index of its pattern. None when the patterns cannot be regrouped (see the module).
     """
-    pieces = [re.sub(r"\(\?P<\w+>", "(?:", p) + f"(?P<_m{i}>)" for i, p in enumerate(patterns)]
+    pieces = [re.sub(r"\(\?P<\w+>", "(?:", p) + ("" if i == unmarked else f"(?P<_m{i}>)")
+              for i, p in enumerate(patterns)]
     body = _group(pieces, depth)
     if body is None:
         return None

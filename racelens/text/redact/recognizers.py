@@ -349,10 +349,13 @@ class RecognizerRegistry:
         self._scan = WordStarts(joined(False), _FLAGS, r"\W")
         self._scan_cs: WordStarts | None = None
         # marker group -> (recognizer, its own pattern to read its parts again, or None)
-        markers: dict[str, tuple[Recognizer, re.Pattern[str] | None]] = {}
+        markers: dict[str | None, tuple[Recognizer, re.Pattern[str] | None]] = {}
         if lowerable:
             patterns = [r.pattern(True) for r in recognizers]
-            fast = dispatch_pattern(patterns)
+            # the term trie (last, most alternatives) has no marker: its matches have none
+            last = len(recognizers) - 1
+            unmarked = last if isinstance(recognizers[-1], TermRecognizer) else None
+            fast = dispatch_pattern(patterns, unmarked=unmarked)
             if fast is None:  # a pattern that cannot be regrouped: the plain alternation
                 self._scan_cs = WordStarts(joined(True), re.MULTILINE, _NONWORD_LOWER)
                 markers = {r.name: (r, None) for r in recognizers}
@@ -362,9 +365,11 @@ class RecognizerRegistry:
                 own = [re.compile(p, re.MULTILINE) if "(?P<" in p and r.reads_groups else None
                        for r, p in zip(recognizers, patterns, strict=True)]
                 markers = {k: (recognizers[i], own[i]) for k, i in owners.items()}
+                if unmarked is not None:
+                    markers[None] = (recognizers[unmarked], None)
         # a safe phrase's match makes no hit: known by its marker, no call; the others: the
         # owner's bound ``hit`` and its own pattern's ``match`` (or None)
-        self._markers: dict[str, tuple[Callable[..., Hit | None], Callable[..., Any] | None]] = {
+        self._markers: dict[str | None, tuple[Callable[..., Hit | None], Callable[..., Any] | None]] = {
             k: (r.hit, None if own is None else own.match)
             for k, (r, own) in markers.items() if not r.protects_only}
 
@@ -383,7 +388,7 @@ class RecognizerRegistry:
                 if m is None:
                     m, shift = after(lowered, 0), 1
                 while m is not None:
-                    found = markers.get(m.lastgroup)  # type: ignore[arg-type]
+                    found = markers.get(m.lastgroup)
                     if found is not None:
                         start = m.start() + shift
                         hit, own = found
@@ -393,7 +398,7 @@ class RecognizerRegistry:
                     m, shift = after(lowered, m.end() - 1), 1
             else:
                 for m, start in scan.finditer(lowered):
-                    found = markers.get(m.lastgroup)  # type: ignore[arg-type]
+                    found = markers.get(m.lastgroup)
                     if found is not None:
                         hit, own = found
                         if (h := hit(m if own is None else own(lowered, start), text, start)) is not None:
