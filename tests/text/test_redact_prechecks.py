@@ -113,3 +113,30 @@ def test_token_before_equals_the_plain_search() -> None:
         assert grammar.token_before(text, start, i) == expected, repr(text)
         found += expected
     assert found > 200
+
+
+def test_demographic_line_value_read_run_by_run_equals_the_lazy_loop() -> None:
+    # the line's value is read run by run (possessive runs of word characters and of the
+    # rest); written character by character it is "[^\W_](?:[^\n;|.,\[\]]*?[\w)])?": the two
+    # must end every value at the same place
+    from racelens.text.redact.recognizers import DemographicLine
+
+    line = next(r for r in RaceRedactor(level="explicit")._registry.recognizers
+                if isinstance(r, DemographicLine))
+    word, other = r"[\w)]++", r"[^\n;|.,\[\]\w)]++"
+    runs = rf"[^\W_](?:{word}(?:{other}{word})*?|(?:{other}{word})+?)?"
+    assert runs in line._regex
+    flags = re.IGNORECASE | re.MULTILINE
+    fast = re.compile(line._regex, flags)
+    plain = re.compile(line._regex.replace(runs, r"[^\W_](?:[^\n;|.,\[\]]*?[\w)])?"), flags)
+    pieces = ["Race:", "Ethnicity -", "race =", "White", "Not Hispanic", "or", "Latino", " ",
+              "  ", "\n", ":", "Sex: F", "(", ")", "pt)", ".", ",", ";", "[RACE]", "y", "\u017f",
+              "\u3000", "12", "-", "/", "Declined: see", "_", "x"]
+    rng = random.Random(4)
+    matched = 0
+    for _ in range(20_000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(2, 10)))
+        a, b = fast.search(text), plain.search(text)
+        assert (a and (a.span(), a.span("line_v"))) == (b and (b.span(), b.span("line_v"))), repr(text)
+        matched += a is not None
+    assert matched > 2000

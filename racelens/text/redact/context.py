@@ -15,6 +15,7 @@ Every decision names its rule, so each kept span says why it was kept.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -109,6 +110,7 @@ class ContextRules:
         self._sex_after = re.compile(
             rf"{WS}+(?:(?-i:[{letters}])|male|female|man|woman|gentleman|lady|pt|patient)(?!\w)", _FLAGS)
         self._sex_after_keys = {term_key(t) for t in context.get("sex_after_terms", ())}
+        self._key = functools.lru_cache(maxsize=4096)(term_key)  # short forms repeat
         self.grammar = SlotGrammar()
 
     # The checks of what ends right before a term share one cheap pre-check: the last character
@@ -142,7 +144,7 @@ class ContextRules:
         i = _index_before(text, start)
         if self._age_at(text, start, i):
             return "demographic_slot"
-        key = term_key(text[start:end])
+        key = self._key(text[start:end])
         if (i >= 0 and text[i].isdecimal() and key not in self._sex_after_keys and key != "bm"
                 and self._bare_age_before.search(text, max(0, start - 8), start)):
             return "demographic_slot"  # "54 WM": a compact form after a bare age

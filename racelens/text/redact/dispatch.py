@@ -23,7 +23,7 @@ from collections.abc import Sequence
 
 __all__ = ["dispatch_pattern", "SCANNED"]
 
-_QUANT = re.compile(r"(?:\?|\*|\+|\{\d*,?\d*\})\??")
+_QUANT = re.compile(r"(?:\?|\*|\+|\{\d*,?\d*\})[?+]?")
 _GROWTH = 2  # most a level's distributed alternatives may grow the pattern
 _KEY_ESCAPE = re.compile(r"\\[^A-Za-z0-9]|\\[dsntrfv]")
 
@@ -91,8 +91,8 @@ def _distribute(p: str) -> list[str]:
     end = _atom_end(p, 0)
     atom, q = p[:end], _quantifier(p, end)
     rest = p[end + len(q):]
-    if len(q) > 1 and q.endswith("?"):
-        return [p]  # a lazy repeat: left as it is
+    if len(q) > 1 and q[-1] in "?+":
+        return [p]  # a lazy or possessive repeat: left as it is
     if q in ("?", "*") and not atom.startswith("(?") or atom.startswith("(?:") and q == "?":
         once = atom + "+" if q == "*" else atom
         return _distribute(once + rest) + _distribute(rest)
@@ -116,7 +116,7 @@ def _split_first(p: str) -> tuple[str, str] | None:
         return None  # a group, an anchor, \b ...: not one character
     q = _quantifier(p, end)
     rest = p[end + len(q):]
-    if len(q) > 1 and q.endswith("?"):
+    if len(q) > 1 and q[-1] in "?+":
         return None
     if not q:
         return atom, rest

@@ -260,7 +260,15 @@ class DemographicLine(_Value):
         # deletion leaves "Race: \nWBC 12", which must not make "WBC 12" a race value
         lead = (label + rf"(?:{WS}*\n(?=[^\n;|.,:]{{1,60}}(?:$|[\n;|.,]))"
                 rf"(?=[^\n;|.,:]{{0,60}}?(?<!\w)(?:{term_re})(?!\w)))?{WS}*")
-        regex = (lead + r"(?P<line_v>[^\W_](?:[^\n;|.,\[\]]*?[\w)])?)"
+        # The value: a word character, then the shortest run of characters other than
+        # [\n;|.,[]] that ends in a word character or ")" where the lookahead below holds, or
+        # else nothing more. The lookahead needs a character other than those after the end,
+        # so an end is always the last of a run of them: the value is read run by run
+        # (possessive: giving a character back cannot make an end), the lookahead tried once a
+        # run instead of once a character. (Written character by character:
+        # ``[^\W_](?:[^\n;|.,\[\]]*?[\w)])?``.)
+        word, other = r"[\w)]++", r"[^\n;|.,\[\]\w)]++"
+        regex = (lead + rf"(?P<line_v>[^\W_](?:{word}(?:{other}{word})*?|(?:{other}{word})+?)?)"
                  # the value ends before the next one-word label on the same line ("Race: White
                  # Sex: F" keeps "Sex: F"), else it is the longest run that ends in a word
                  # character before the end of the line, a separator, a colon or a bracket.

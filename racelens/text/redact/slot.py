@@ -64,6 +64,8 @@ _TOKEN_ENDS = frozenset("mfMF0123456789")
 # after "o", "s" or "r"; "yrs", "years" in "s" after "r"; "yr", "year" in "r"; "y"; "old".
 _UNIT_TAILS: dict[str, str | None] = {"o": "/.y", ".": "osr", "s": "r", "r": "ya", "y": None,
                                       "d": "l"}
+_UNIT_TAILS_ANY_CASE = {c: None if t is None else t + t.upper()
+                        for k, t in _UNIT_TAILS.items() for c in {k, k.upper()}}
 
 
 def unit_may_end(text: str, k: int) -> bool:
@@ -73,13 +75,13 @@ def unit_may_end(text: str, k: int) -> bool:
     if k < 1:
         return False  # the age's digits come before its unit
     ch = text[k]
-    if not ch.isascii():
-        return True
-    tail = _UNIT_TAILS.get(ch.lower(), "")
+    tail = _UNIT_TAILS_ANY_CASE.get(ch, "")
     if tail is None:
         return True
+    if not tail:
+        return not ch.isascii()
     before = text[k - 1]
-    return bool(tail) and (not before.isascii() or before.lower() in tail)
+    return before in tail or not before.isascii()
 
 
 class SlotGrammar:
