@@ -17,7 +17,7 @@ patient's notes never becomes a reported proxy) and its document frequency per g
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -236,12 +236,18 @@ def rank_proxies(model: Any, texts: Sequence[str], labels: np.ndarray, patient_i
 def fit_features(X: Any, labels: np.ndarray, patient_ids: np.ndarray, split: np.ndarray,
                  classes: Sequence[str], condition: Any, *, seed: int = 0, n_boot: int = 1000,
                  Cs: Sequence[float] | None = None,  # noqa: N803 - scikit-learn's name
-                 extras: Mapping[str, Any] | None = None) -> tuple[Any, np.ndarray, Any, float]:
+                 extras: Mapping[str, Any] | None = None,
+                 rows_of: Callable[[np.ndarray], Any] | None = None
+                 ) -> tuple[Any, np.ndarray, Any, float]:
     """The leakage model's classifier on features already computed (hashed TF-IDF on Spark,
     TF-IDF with terms deleted in ``text explain``): the same ``C`` search
     (:func:`racelens.text.models.tfidf.search_logreg` with ``TfidfLogReg``'s candidates unless
     ``Cs`` is given; one candidate is fitted once, without a validation round) and the same
     scoring as :func:`fit_leakage`.
+
+    ``rows_of`` (optional) builds the features of the given rows instead of ``X[rows]``
+    (``X`` may then be ``None``): each split's matrix is made when it is used, so the full
+    matrix never needs to exist (``text explain``'s deletions).
 
     Returns the condition result, the test scores, the classifier and the chosen ``C``.
     """
@@ -257,10 +263,11 @@ def fit_features(X: Any, labels: np.ndarray, patient_ids: np.ndarray, split: np.
     cs = ref.Cs if Cs is None else tuple(Cs)
     # one candidate: fitted once with it, no validation round
     tune = len(va) and len(cs) > 1
-    lr, best_c, val_auc = search_logreg(X[tr], labels[tr], X[va] if tune else None,
+    take = rows_of if rows_of is not None else X.__getitem__
+    lr, best_c, val_auc = search_logreg(take(tr), labels[tr], take(va) if tune else None,
                                         labels[va], C=cs[0] if len(cs) == 1 else ref.C, Cs=cs,
                                         max_iter=ref.max_iter, random_state=seed)
-    scores = ordered_scores(lr.predict_proba(X[te]), lr.classes_, classes)
+    scores = ordered_scores(lr.predict_proba(take(te)), lr.classes_, classes)
     res = evaluate_condition(condition, labels[te], scores, list(classes),
                              patient_ids=patient_ids[te], n_boot=n_boot, seed=seed,
                              extras=dict(extras) if extras else None,

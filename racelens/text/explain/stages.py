@@ -181,13 +181,18 @@ def fit_section(common: Common, texts: Ref, condition: Any, rows: np.ndarray
 
 def fit_deleted(common: Common, X: Ref, cols: np.ndarray, condition: Any,  # noqa: N803
                 C: float) -> dict[str, Any]:  # noqa: N803
-    """The linear model re-fitted with ``C`` on the TF-IDF matrix with ``cols`` deleted."""
+    """The linear model re-fitted with ``C`` on the TF-IDF matrix with ``cols`` deleted.
+
+    Each split's rows are deleted and re-normalised when the fit uses them (a row does not
+    depend on the others): the float64 copy of the whole matrix is never made.
+    """
     from racelens.text.check.leakage import fit_features
     from racelens.text.explain.terms import delete_columns
 
-    Xd = delete_columns(X.get(keep=True), cols)
-    res, _, _, _ = fit_features(Xd, common.y, common.pids, common.split, list(common.classes),
-                                condition, seed=common.seed, n_boot=common.n_boot, Cs=(C,))
+    base = X.get(keep=True)
+    res, _, _, _ = fit_features(None, common.y, common.pids, common.split, list(common.classes),
+                                condition, seed=common.seed, n_boot=common.n_boot, Cs=(C,),
+                                rows_of=lambda rows: delete_columns(base[rows], cols))
     return {"auc": res.auc.to_dict()}
 
 
