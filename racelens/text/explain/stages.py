@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Common", "Ref", "Runner", "fit_texts", "fit_deleted", "fit_pattern",
+__all__ = ["Common", "Ref", "ListWriter", "Runner", "fit_texts", "fit_deleted", "fit_pattern",
            "fit_section", "CONTEXT"]
 
 #: The start method of the worker processes.
@@ -80,7 +80,47 @@ _KEPT: dict[str, Any] = {}
 
 def _read(path: str) -> Any:
     with open(path, "rb") as f:
-        return pickle.load(f)
+        first = pickle.load(f)
+        if not isinstance(first, _Parts):
+            return first
+        # a list written in parts (ListWriter): the parts, one after the other, to the end
+        out: list[Any] = []
+        while True:
+            try:
+                out.extend(pickle.load(f))
+            except EOFError:
+                return out
+
+
+class _Parts:
+    """The first object of a file :class:`ListWriter` writes: list parts follow to the end."""
+
+
+class ListWriter:
+    """A list built part by part: kept in memory (``path`` ``None``) or appended to a file.
+
+    The file holds the parts one after the other (each pickled once), so the writer never holds
+    more than the part being added; :meth:`ref` gives the :class:`Ref` a job reads the whole
+    list from.
+    """
+
+    def __init__(self, path: str | None = None) -> None:
+        self.path, self.n = path, 0
+        self._items: list[Any] = []
+        if path is not None:
+            with open(path, "wb") as f:
+                pickle.dump(_Parts(), f, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def extend(self, items: Sequence[Any]) -> None:
+        self.n += len(items)
+        if self.path is None:
+            self._items.extend(items)
+            return
+        with open(self.path, "ab") as f:
+            pickle.dump(list(items), f, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def ref(self) -> Ref:
+        return Ref(self._items) if self.path is None else Ref(path=self.path)
 
 
 def _trim(model: Any) -> Any:
@@ -257,6 +297,13 @@ class Runner:
         with open(path, "wb") as f:
             pickle.dump(obj, f, protocol=pickle.HIGHEST_PROTOCOL)
         return Ref(path=path)
+
+    def writer(self) -> ListWriter:
+        """A :class:`ListWriter` (to a file of its own when jobs run in other processes)."""
+        if self._tmp is None:
+            return ListWriter()
+        self._n_files += 1
+        return ListWriter(str(Path(self._tmp.name) / f"input-{self._n_files}.pkl"))
 
     def path(self, name: str) -> str | bool:
         """A file in the runner's folder for a job to write a large result to (``True`` when
