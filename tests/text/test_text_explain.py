@@ -210,7 +210,11 @@ def test_fit_hands_back_the_models_own_matrix(patients, tmp_path):
     for features in (True, str(tmp_path / "x.pkl")):
         fit = fit_texts(common, Ref(texts), cond, keep_model=True, features=features)
         assert fit["auc"] == plain["auc"]
-        X, ref = fit["X"].get(), fit["model"].transform(texts)
+        parts = fit["X"].get()
+        X, ref = parts.full(), fit["model"].transform(texts)
+        for name, rows in parts.rows.items():  # each split's part: its notes' rows
+            assert parts.part(rows) is parts.parts[name]
+            assert np.array_equal(parts.part(rows).data, ref[rows].data)
         assert type(X) is type(ref) and X.dtype == ref.dtype and X.shape == ref.shape
         for part in ("indptr", "indices", "data"):
             assert np.array_equal(getattr(X, part), getattr(ref, part))

@@ -376,23 +376,28 @@ def run_text_explain(config: ExplainConfig) -> dict[str, Any]:
         red = run.result("redacted")
         if cfg.model == "tfidf":
             lin, X_ref = red["model"], red["X"]
-            X = X_ref.get()
+            parts = X_ref.get()
         else:
             redacted = redacted_ref.get()
             lin_fit = fit_texts(common, Ref(redacted), red_cond, model="tfidf",
                                 keep_model=True, features=True)
-            lin, X = lin_fit["model"], lin_fit["X"].get()
-            X_ref = run.share(X)
+            lin, parts = lin_fit["model"], lin_fit["X"].get()
+            X_ref = run.share(parts)
             del lin_fit
         vocab = lin.vectorizer_.get_feature_names_out()
+        # the matrix as its split parts one after the other (one copy, not put in note order):
+        # what is read from it below is row by row or an integer count, the same in any order
+        X, order = parts.stacked()
+        del parts
+        y, split = data.y[order], data.split[order]
 
         _say(cfg, "terms: exact contributions of the linear model")
         if cfg.model == "tfidf":
             from racelens.text.explain.terms import linear_terms
 
-            terms, delta = linear_terms(lin.classifier_, X, vocab, data.y, data.pids,
-                                        data.test, min_patients=cfg.min_patients,
-                                        top=cfg.n_terms)
+            terms, delta = linear_terms(lin.classifier_, X, vocab, y, data.pids[order],
+                                        np.flatnonzero(split == "test"),
+                                        min_patients=cfg.min_patients, top=cfg.n_terms)
             method = "exact: centred coefficient x tf-idf, mean over each group's test notes"
         else:
             from racelens.text.explain.transformer import transformer_terms
@@ -409,9 +414,8 @@ def run_text_explain(config: ExplainConfig) -> dict[str, Any]:
 
         _say(cfg, f"deletion curve (k = {', '.join(str(k) for k in cfg.ks)}) and each kind of "
                   "term removed")
-        train = data.split == "train"
-        doc_freq = np.asarray((X[train] > 0).sum(axis=0)).ravel()
-        del X
+        doc_freq = np.asarray((X[split == "train"] > 0).sum(axis=0)).ravel()
+        del X, y, split
         del_rows = _submit_deletion(run, common, X_ref, lin.C_, vocab, ranked, doc_freq,
                                     cfg.ks, cfg.seed, notes)
         categories, _ = _submit_categories(run, common, X_ref, lin.C_, vocab)

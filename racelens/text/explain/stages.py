@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Common", "Ref", "ListWriter", "Runner", "fit_texts", "fit_deleted", "fit_pattern",
+__all__ = ["Common", "Ref", "ListWriter", "SplitRows", "Runner", "fit_texts", "fit_deleted", "fit_pattern",
            "fit_section", "CONTEXT"]
 
 #: The start method of the worker processes.
@@ -139,7 +139,8 @@ def fit_texts(common: Common, texts: Ref, condition: Any, *, rows: np.ndarray | 
 
     Returns ``{"auc": ...}`` and, with ``keep_model``, ``"model"`` (the fitted model). With
     ``features`` (a TF-IDF model on all the notes), ``"X"`` too: a :class:`Ref` to the fitted
-    vectoriser's TF-IDF matrix of every note (``model.transform(texts)``, bit for bit), taken
+    vectoriser's TF-IDF matrix of every note as :class:`SplitRows` (its :meth:`SplitRows.full`
+    is ``model.transform(texts)``, bit for bit), taken
     from the fit's own vectorising of the train, val and test notes
     (:func:`racelens.text.models.vectorize.recording`) rather than from a second pass over the
     text; written to the file ``features`` names when it is a path.
@@ -159,6 +160,8 @@ def fit_texts(common: Common, texts: Ref, condition: Any, *, rows: np.ndarray | 
                           list(common.classes), condition, model=model, model_params=params,
                           seed=common.seed, n_boot=common.n_boot)
     out: dict[str, Any] = {"auc": fit.result.auc.to_dict()}
+    if keep_model:
+        _trim(fit.model)  # before the features are gathered: the pruned n-grams go first
     if features:
         X = _all_features(fit.model, notes, common.split[rows], record)
         del record
@@ -173,39 +176,76 @@ def fit_texts(common: Common, texts: Ref, condition: Any, *, rows: np.ndarray | 
     return out
 
 
+class SplitRows:
+    """The TF-IDF matrix of every note, kept as its ``train``, ``val`` and ``test`` parts.
+
+    Each part holds its split's notes in note order, as the leakage fit vectorised them, so a
+    fit on one split's rows takes its part as it is (no copy of the whole matrix in note order
+    is made, and the fit that records the matrix never stacks it). :meth:`full` gives the
+    matrix in note order; :meth:`stacked` the parts one after the other (a row order any
+    row-wise or order-free computation may use) with each row's note.
+    """
+
+    def __init__(self, parts: dict[str, Any], rows: dict[str, np.ndarray]) -> None:
+        self.parts, self.rows = parts, rows
+
+    @classmethod
+    def of(cls, X: Any, split: np.ndarray) -> SplitRows:  # noqa: N803
+        """The parts of a matrix in note order."""
+        rows = {s: np.flatnonzero(split == s) for s in ("train", "val", "test")}
+        return cls({s: X[r] for s, r in rows.items() if len(r)},
+                   {s: r for s, r in rows.items() if len(r)})
+
+    def part(self, rows: np.ndarray) -> Any:
+        """The rows ``rows`` (a split's own part when they are that split's notes)."""
+        for name, r in self.rows.items():
+            if np.array_equal(r, rows):
+                return self.parts[name]
+        return self.full()[rows]
+
+    def stacked(self) -> tuple[Any, np.ndarray]:
+        """The parts stacked (train, val, test) and the note of each row."""
+        from scipy import sparse
+
+        names = [n for n in ("train", "val", "test") if n in self.parts]
+        return (sparse.vstack([self.parts[n] for n in names], format="csr"),
+                np.concatenate([self.rows[n] for n in names]))
+
+    def full(self) -> Any:
+        """The matrix in note order (indices sorted)."""
+        stacked, order = self.stacked()
+        inverse = np.empty(len(order), dtype=np.intp)
+        inverse[order] = np.arange(len(order))
+        X = stacked[inverse]
+        X.sort_indices()
+        return X
+
+
 def _all_features(model: Any, notes: list[str], split: np.ndarray,
-                  record: list[tuple[str, Any]]) -> Any:
-    """``model.transform(notes)`` from the matrices recorded while it was fitted and scored.
+                  record: list[tuple[str, Any]]) -> SplitRows:
+    """``model.transform(notes)`` (as :class:`SplitRows`) from the matrices recorded while it
+    was fitted and scored.
 
     The leakage fit vectorises the train notes (``fit``), the val notes (the ``C`` search, when
-    they hold two groups) and the test notes (the scores), each in row order: the rows are put
-    back in the notes' order. Anything else recorded (another model) falls back to a transform.
+    they hold two groups) and the test notes (the scores), each in row order, indices sorted:
+    they are the parts. Anything else recorded (another model) falls back to a transform.
     """
-    from scipy import sparse
-
     parts = {s: np.flatnonzero(split == s) for s in ("train", "val", "test")}
     kinds = [k for k, _ in record]
     if kinds == ["fit", "transform", "transform"]:
-        names = ("train", "val", "test")
+        names: tuple[str, ...] = ("train", "val", "test")
     elif kinds == ["fit", "transform"] and len(parts["val"]) == 0:
         names = ("train", "test")
     else:
-        return model.transform(notes)
+        return SplitRows.of(model.transform(notes), split)
     mats = [m for _, m in record]
-    if any(m.shape[0] != len(parts[n]) for n, m in zip(names, mats, strict=True)):
-        return model.transform(notes)
-    order = np.concatenate([parts[n] for n in names])
-    if len(order) != len(notes):
-        return model.transform(notes)
-    inverse = np.empty(len(order), dtype=np.intp)
-    inverse[order] = np.arange(len(order))
-    stacked = sparse.vstack(mats, format="csr")
-    del mats
-    record.clear()  # one copy of the matrix at a time besides the one being built
-    X = stacked[inverse]
-    del stacked
-    X.sort_indices()
-    return X
+    if (any(m.shape[0] != len(parts[n]) for n, m in zip(names, mats, strict=True))
+            or sum(len(parts[n]) for n in names) != len(notes)):
+        return SplitRows.of(model.transform(notes), split)
+    record.clear()
+    for m in mats:
+        m.sort_indices()  # already sorted (a no-op): what transform hands back
+    return SplitRows(dict(zip(names, mats, strict=True)), {n: parts[n] for n in names})
 
 
 def fit_section(common: Common, texts: Ref, condition: Any, rows: np.ndarray
@@ -229,10 +269,10 @@ def fit_deleted(common: Common, X: Ref, cols: np.ndarray, condition: Any,  # noq
     from racelens.text.check.leakage import fit_features
     from racelens.text.explain.terms import delete_columns
 
-    base = X.get(keep=True)
+    base: SplitRows = X.get(keep=True)
     res, _, _, _ = fit_features(None, common.y, common.pids, common.split, list(common.classes),
                                 condition, seed=common.seed, n_boot=common.n_boot, Cs=(C,),
-                                rows_of=lambda rows: delete_columns(base[rows], cols))
+                                rows_of=lambda rows: delete_columns(base.part(rows), cols))
     return {"auc": res.auc.to_dict()}
 
 
