@@ -127,11 +127,11 @@ def fit_model(texts: Sequence[str], labels: np.ndarray, split: np.ndarray, *,
               seed: int = 0) -> Any:
     """The leakage model fitted on the ``train`` notes, tuned on the ``val`` notes (unscored)."""
     from racelens.text.models.factory import make_model
+    from racelens.text.models.notefile import take
 
     tr, va = np.flatnonzero(split == "train"), np.flatnonzero(split == "val")
     m = make_model(model, random_state=seed, **dict(model_params or {}))
-    return m.fit([texts[i] for i in tr], labels[tr], val_texts=[texts[i] for i in va],
-                 val_y=labels[va])
+    return m.fit(take(texts, tr), labels[tr], val_texts=take(texts, va), val_y=labels[va])
 
 
 def fit_leakage(texts: Sequence[str], labels: np.ndarray, patient_ids: np.ndarray,
@@ -157,10 +157,11 @@ def fit_leakage(texts: Sequence[str], labels: np.ndarray, patient_ids: np.ndarra
     """
     from racelens.shared.results import evaluate_condition
     from racelens.text.axis import place as place_on_axis
+    from racelens.text.models.notefile import take
 
     te = np.flatnonzero(split == "test")
     m = fit_model(texts, labels, split, model=model, model_params=model_params, seed=seed)
-    scores = ordered_scores(m.predict_proba([texts[i] for i in te]), m.classes_, classes)
+    scores = ordered_scores(m.predict_proba(take(texts, te)), m.classes_, classes)
     res = evaluate_condition(condition, labels[te], scores, list(classes),
                              patient_ids=patient_ids[te], n_boot=n_boot, seed=seed,
                              extras=dict(extras) if extras else None,

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Common", "Ref", "ListWriter", "SplitRows", "Runner", "fit_texts", "fit_deleted", "fit_pattern",
+__all__ = ["Common", "Ref", "TextsWriter", "SplitRows", "Runner", "fit_texts", "fit_deleted", "fit_pattern",
            "fit_section", "CONTEXT"]
 
 #: The start method of the worker processes.
@@ -80,47 +80,31 @@ _KEPT: dict[str, Any] = {}
 
 def _read(path: str) -> Any:
     with open(path, "rb") as f:
-        first = pickle.load(f)
-        if not isinstance(first, _Parts):
-            return first
-        # a list written in parts (ListWriter): the parts, one after the other, to the end
-        out: list[Any] = []
-        while True:
-            try:
-                out.extend(pickle.load(f))
-            except EOFError:
-                return out
+        return pickle.load(f)
 
 
-class _Parts:
-    """The first object of a file :class:`ListWriter` writes: list parts follow to the end."""
-
-
-class ListWriter:
-    """A list built part by part: kept in memory (``path`` ``None``) or appended to a file.
-
-    The file holds the parts one after the other (each pickled once), so the writer never holds
-    more than the part being added; :meth:`ref` gives the :class:`Ref` a job reads the whole
-    list from.
+class TextsWriter:
+    """Notes gathered part by part: kept in a list (``path`` ``None``: jobs run in this
+    process) or appended to a file as they come (:class:`racelens.text.models.notefile.NoteWriter`),
+    so the writer never holds more than the part being added. :meth:`ref` gives the
+    :class:`Ref` a job reads them from: the list, or a
+    :class:`~racelens.text.models.notefile.NoteFile` that the fit reads one note at a time.
     """
 
     def __init__(self, path: str | None = None) -> None:
-        self.path, self.n = path, 0
-        self._items: list[Any] = []
-        if path is not None:
-            with open(path, "wb") as f:
-                pickle.dump(_Parts(), f, protocol=pickle.HIGHEST_PROTOCOL)
+        from racelens.text.models.notefile import NoteWriter
 
-    def extend(self, items: Sequence[Any]) -> None:
-        self.n += len(items)
-        if self.path is None:
-            self._items.extend(items)
-            return
-        with open(self.path, "ab") as f:
-            pickle.dump(list(items), f, protocol=pickle.HIGHEST_PROTOCOL)
+        self._items: list[str] = []
+        self._file = NoteWriter(path) if path is not None else None
+
+    def extend(self, texts: Sequence[str]) -> None:
+        if self._file is None:
+            self._items.extend(texts)
+        else:
+            self._file.extend(texts)
 
     def ref(self) -> Ref:
-        return Ref(self._items) if self.path is None else Ref(path=self.path)
+        return Ref(self._items if self._file is None else self._file.notes())
 
 
 def _trim(model: Any) -> Any:
@@ -285,6 +269,34 @@ def fit_pattern(common: Common, x: np.ndarray, condition: Any) -> dict[str, Any]
     return {"auc": fit.result.auc.to_dict()}
 
 
+def _in_worker(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Run a job in a worker process, then hand the memory it freed back to the system.
+
+    A worker runs many jobs; without this its resident size stays at the largest any of them
+    reached (the C allocator keeps freed blocks), so the two workers' high-water marks add up
+    even when their large jobs run at different times. ``malloc_trim`` is glibc's; elsewhere
+    nothing is done.
+    """
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        import gc
+
+        gc.collect()
+        _trim_heap()
+
+
+def _trim_heap() -> None:
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 class _Done:
     """The result of a job that ran in this process (the part of a future that is used)."""
 
@@ -338,12 +350,12 @@ class Runner:
             pickle.dump(obj, f, protocol=pickle.HIGHEST_PROTOCOL)
         return Ref(path=path)
 
-    def writer(self) -> ListWriter:
-        """A :class:`ListWriter` (to a file of its own when jobs run in other processes)."""
+    def writer(self) -> TextsWriter:
+        """A :class:`TextsWriter` (to a file of its own when jobs run in other processes)."""
         if self._tmp is None:
-            return ListWriter()
+            return TextsWriter()
         self._n_files += 1
-        return ListWriter(str(Path(self._tmp.name) / f"input-{self._n_files}.pkl"))
+        return TextsWriter(str(Path(self._tmp.name) / f"notes-{self._n_files}.txt"))
 
     def path(self, name: str) -> str | bool:
         """A file in the runner's folder for a job to write a large result to (``True`` when
@@ -360,7 +372,7 @@ class Runner:
             self._jobs[name] = _Done(fn(*args, **kwargs))
             self._tick(name)
         else:
-            future = self._pool.submit(fn, *args, **kwargs)
+            future = self._pool.submit(_in_worker, fn, *args, **kwargs)
             self._jobs[name] = future
             future.add_done_callback(lambda _f, n=name: self._tick(n))
 
