@@ -185,8 +185,10 @@ def patient_doc_freq(X: Any, patient_ids: Sequence[Any]) -> np.ndarray:
         raise DataError(f"{n} patient ids for {X.shape[0]} notes")
     owner = sp.csr_matrix((np.ones(n, dtype=np.int32), (codes, np.arange(n))),
                           shape=(len(uniques), n))
-    present = sp.csr_matrix(X, copy=True)
-    present.data = (present.data != 0).astype(np.int32)
+    X = sp.csr_matrix(X)
+    # X's pattern with 1 where a value is not 0: its index arrays shared, not copied
+    present = sp.csr_matrix(((X.data != 0).astype(np.int32), X.indices, X.indptr),
+                            shape=X.shape)
     per_patient = (owner @ present).tocsc()
     per_patient.eliminate_zeros()
     return np.diff(per_patient.indptr)

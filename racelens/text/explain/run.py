@@ -356,9 +356,12 @@ def run_text_explain(config: ExplainConfig) -> dict[str, Any]:
                   "the sections")
         # the redacted model's fit also hands back the TF-IDF matrix of every note (what the
         # terms and the deletions read) from its own vectorising: no second pass over the text
+        # (and, for the linear model, the exact terms read from that matrix in the same job)
+        tfidf = cfg.model == "tfidf"
         run.submit("redacted", fit_texts, common, redacted_ref, red_cond,
-                   keep_model=True, features=run.path("features") if cfg.model == "tfidf"
-                   else False)
+                   keep_model=True, features=run.path("features") if tfidf else False,
+                   terms={"min_patients": cfg.min_patients, "top": cfg.n_terms} if tfidf
+                   else None)
         rates: dict[str, float] = {}
         for mode in MODES:
             x, _ = mention_matrix(patterns.pop(mode))
@@ -375,38 +378,27 @@ def run_text_explain(config: ExplainConfig) -> dict[str, Any]:
 
         red = run.result("redacted")
         if cfg.model == "tfidf":
+            # the terms were read in the redacted fit's worker, where its matrix already was
             lin, X_ref = red["model"], red["X"]
-            parts = X_ref.get()
+            terms, delta, doc_freq = red.pop("terms"), red.pop("delta"), red.pop("doc_freq")
+            method = "exact: centred coefficient x tf-idf, mean over each group's test notes"
         else:
+            from racelens.text.explain.transformer import transformer_terms
+
             redacted = redacted_ref.get()
             lin_fit = fit_texts(common, Ref(redacted), red_cond, model="tfidf",
                                 keep_model=True, features=True)
             lin, parts = lin_fit["model"], lin_fit["X"].get()
             X_ref = run.share(parts)
-            del lin_fit
-        vocab = lin.vectorizer_.get_feature_names_out()
-        # the matrix as its split parts one after the other (one copy, not put in note order):
-        # what is read from it below is row by row or an integer count, the same in any order
-        X, order = parts.stacked()
-        del parts
-        y, split = data.y[order], data.split[order]
-
-        _say(cfg, "terms: exact contributions of the linear model")
-        if cfg.model == "tfidf":
-            from racelens.text.explain.terms import linear_terms
-
-            terms, delta = linear_terms(lin.classifier_, X, vocab, y, data.pids[order],
-                                        np.flatnonzero(split == "test"),
-                                        min_patients=cfg.min_patients, top=cfg.n_terms)
-            method = "exact: centred coefficient x tf-idf, mean over each group's test notes"
-        else:
-            from racelens.text.explain.transformer import transformer_terms
-
+            doc_freq = parts.doc_freq()
+            del lin_fit, parts
+            _say(cfg, "terms: integrated gradients of the transformer")
             terms, delta = transformer_terms(red["model"], redacted, data.y, data.pids,
                                              data.test, min_patients=cfg.min_patients,
                                              top=cfg.n_terms, seed=cfg.seed)
             method = "captum LayerIntegratedGradients on the input embeddings, merged to words"
             del redacted
+        vocab = lin.vectorizer_.get_feature_names_out()
         cats = dict(zip(vocab, categorize(list(vocab)), strict=True)) if len(vocab) else {}
         terms = [replace(t, category=cats.get(t.term) or categorize([t.term])[0])
                  for t in terms]
@@ -414,8 +406,6 @@ def run_text_explain(config: ExplainConfig) -> dict[str, Any]:
 
         _say(cfg, f"deletion curve (k = {', '.join(str(k) for k in cfg.ks)}) and each kind of "
                   "term removed")
-        doc_freq = np.asarray((X[split == "train"] > 0).sum(axis=0)).ravel()
-        del X, y, split
         del_rows = _submit_deletion(run, common, X_ref, lin.C_, vocab, ranked, doc_freq,
                                     cfg.ks, cfg.seed, notes)
         categories, _ = _submit_categories(run, common, X_ref, lin.C_, vocab)

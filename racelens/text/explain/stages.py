@@ -118,7 +118,8 @@ def _trim(model: Any) -> Any:
 
 def fit_texts(common: Common, texts: Ref, condition: Any, *, rows: np.ndarray | None = None,
               model: str | None = None, keep_model: bool = False,
-              features: str | bool = False) -> dict[str, Any]:
+              features: str | bool = False, terms: dict[str, int] | None = None
+              ) -> dict[str, Any]:
     """The leakage model (:func:`racelens.text.check.leakage.fit_leakage`) on notes.
 
     Returns ``{"auc": ...}`` and, with ``keep_model``, ``"model"`` (the fitted model). With
@@ -128,6 +129,12 @@ def fit_texts(common: Common, texts: Ref, condition: Any, *, rows: np.ndarray | 
     from the fit's own vectorising of the train, val and test notes
     (:func:`racelens.text.models.vectorize.recording`) rather than from a second pass over the
     text; written to the file ``features`` names when it is a path.
+
+    With ``terms`` (``{"min_patients": ..., "top": ...}``, with ``features``, the linear model):
+    the exact term contributions read from that matrix here, where it already is, so the
+    caller never loads it: ``"terms"`` and ``"delta"``
+    (:func:`racelens.text.explain.terms.linear_terms`) and ``"doc_freq"`` (training notes
+    holding each feature).
     """
     from contextlib import nullcontext
 
@@ -149,6 +156,8 @@ def fit_texts(common: Common, texts: Ref, condition: Any, *, rows: np.ndarray | 
     if features:
         X = _all_features(fit.model, notes, common.split[rows], record)
         del record
+        if terms is not None:
+            out.update(_exact_terms(fit.model, X, common, rows, **terms))
         if isinstance(features, str):
             with open(features, "wb") as f:
                 pickle.dump(X, f, protocol=pickle.HIGHEST_PROTOCOL)
@@ -158,6 +167,24 @@ def fit_texts(common: Common, texts: Ref, condition: Any, *, rows: np.ndarray | 
     if keep_model:
         out["model"] = _trim(fit.model)
     return out
+
+
+def _exact_terms(model: Any, parts: SplitRows, common: Common, rows: np.ndarray, *,
+                 min_patients: int, top: int) -> dict[str, Any]:
+    """The linear model's exact terms and each feature's training document frequency.
+
+    Read from the parts stacked (not put in note order): each term's weight is a mean over one
+    group's test notes (which keep their order), and the rest are integer counts and row-wise
+    maxima, the same in any row order.
+    """
+    from racelens.text.explain.terms import linear_terms
+
+    X, order = parts.stacked()
+    y, split = common.y[rows][order], common.split[rows][order]
+    found, delta = linear_terms(model.classifier_, X, model.vectorizer_.get_feature_names_out(),
+                                y, common.pids[rows][order], np.flatnonzero(split == "test"),
+                                min_patients=min_patients, top=top)
+    return {"terms": found, "delta": delta, "doc_freq": parts.doc_freq()}
 
 
 class SplitRows:
@@ -194,6 +221,10 @@ class SplitRows:
         names = [n for n in ("train", "val", "test") if n in self.parts]
         return (sparse.vstack([self.parts[n] for n in names], format="csr"),
                 np.concatenate([self.rows[n] for n in names]))
+
+    def doc_freq(self) -> np.ndarray:
+        """Per column, the training notes whose value is above 0."""
+        return np.asarray((self.parts["train"] > 0).sum(axis=0)).ravel()
 
     def full(self) -> Any:
         """The matrix in note order (indices sorted)."""

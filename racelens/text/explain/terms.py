@@ -77,8 +77,8 @@ def linear_terms(lr: Any, X: sparse.csr_matrix, vocab: Sequence[str], labels: np
         axis=1, keepdims=True)
     delta = float(np.max(np.abs(logits - full))) if len(rows) else 0.0
     n_pat = patient_doc_freq(X, patient_ids)
-    present = X.copy()
-    present.data = np.ones_like(present.data)
+    # X's pattern with every value 1 (its index arrays shared, not copied)
+    present = sparse.csr_matrix((np.ones_like(X.data), X.indices, X.indptr), shape=X.shape)
     share = {str(g): np.asarray(present[labels == g].mean(axis=0)).ravel() for g in groups}
     out: list[TermWeight] = []
     for k, g in enumerate(groups):
