@@ -12,10 +12,13 @@ the redacted model's TF-IDF matrix). :class:`Runner` runs them:
   that calls ``run_text_explain`` with workers therefore needs the ``if __name__ ==
   "__main__":`` guard.
 
-Large inputs (note lists, the TF-IDF matrix) are written once to a temporary folder and read by
-the worker that needs them (the matrix once per worker, then kept), so no job carries them. A
-job's result depends only on its inputs and the seed, never on the process or the order it ran
-in, so ``workers=1`` and ``workers=2`` give the same ``explain.json``.
+Large inputs are written once to a temporary folder, so no job carries them: the notes as they
+are produced (:class:`TextsWriter`; a fit reads them one note at a time from a
+:class:`racelens.text.models.notefile.NoteFile`) and the redacted model's TF-IDF matrix as its
+split parts (:class:`SplitRows`, read once per worker, then kept). A worker hands the memory a
+job freed back to the system before the next. A job's result depends only on its inputs and the
+seed, never on the process or the order it ran in, so ``workers=1`` and ``workers=2`` give the
+same ``explain.json``.
 """
 
 from __future__ import annotations
@@ -156,35 +159,37 @@ def fit_texts(common: Common, texts: Ref, condition: Any, *, rows: np.ndarray | 
     if features:
         X = _all_features(fit.model, notes, common.split[rows], record)
         del record
-        if terms is not None:
-            out.update(_exact_terms(fit.model, X, common, rows, **terms))
+        stacked = X.stacked() if terms is not None else None
+        doc_freq = X.doc_freq()
         if isinstance(features, str):
             with open(features, "wb") as f:
                 pickle.dump(X, f, protocol=pickle.HIGHEST_PROTOCOL)
             out["X"] = Ref(path=features)
+            del X  # written away: the terms below read the stacked copy only
         else:
             out["X"] = Ref(X)
+        if stacked is not None:
+            out.update(_exact_terms(fit.model, *stacked, common, rows, **(terms or {})))
+            out["doc_freq"] = doc_freq
+        del stacked
     if keep_model:
         out["model"] = _trim(fit.model)
     return out
 
 
-def _exact_terms(model: Any, parts: SplitRows, common: Common, rows: np.ndarray, *,
-                 min_patients: int, top: int) -> dict[str, Any]:
-    """The linear model's exact terms and each feature's training document frequency.
-
-    Read from the parts stacked (not put in note order): each term's weight is a mean over one
-    group's test notes (which keep their order), and the rest are integer counts and row-wise
-    maxima, the same in any row order.
-    """
+def _exact_terms(model: Any, X: Any, order: np.ndarray, common: Common,  # noqa: N803
+                 rows: np.ndarray, *, min_patients: int, top: int) -> dict[str, Any]:
+    """The linear model's exact terms from the matrix's parts stacked (:meth:`SplitRows.stacked`,
+    ``order`` the note of each row; not put in note order): each term's weight is a mean over
+    one group's test notes (which keep their order), the rest integer counts and row-wise
+    maxima, the same in any row order."""
     from racelens.text.explain.terms import linear_terms
 
-    X, order = parts.stacked()
     y, split = common.y[rows][order], common.split[rows][order]
     found, delta = linear_terms(model.classifier_, X, model.vectorizer_.get_feature_names_out(),
                                 y, common.pids[rows][order], np.flatnonzero(split == "test"),
                                 min_patients=min_patients, top=top)
-    return {"terms": found, "delta": delta, "doc_freq": parts.doc_freq()}
+    return {"terms": found, "delta": delta}
 
 
 class SplitRows:
