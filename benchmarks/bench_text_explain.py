@@ -12,7 +12,8 @@ explain run, and peak memory as the largest sum of the resident sizes of the chi
 worker processes (sampled from /proc every 0.2 s), beside the child's own ``ru_maxrss``.
 
 Run:  .venv/bin/python benchmarks/bench_text_explain.py --notes 5000 20000 [--workers 2]
-      [--note-chars 10000] [--n-boot 1000] [--progress]
+      [--note-chars 10000] [--n-boot 1000] [--progress] [--timeline 5]
+      [--cache DIR [--generate-only]]
 """
 
 from __future__ import annotations
@@ -93,14 +94,27 @@ def _child(args: argparse.Namespace) -> None:
 
     n = args.child
     t0 = time.perf_counter()
-    # synthetic_patients writes about 2.3 notes per patient
-    pats = synthetic_patients(max(50, round(n / 2.3)), seed=args.seed)
-    notes = synthetic_notes(pats, proxies=0.3, section_proxies=0.3, seed=args.seed).notes
-    del pats
-    if args.note_chars:
-        notes["text"] = _longer(notes["text"].tolist(), args.note_chars, args.seed)
+    cached = (Path(args.cache) / f"notes-{n}-{args.note_chars}-{args.seed}.parquet"
+              if args.cache else None)
+    if cached is not None and cached.exists():
+        import pandas as pd
+
+        notes = pd.read_parquet(cached)
+    else:
+        # synthetic_patients writes about 2.3 notes per patient
+        pats = synthetic_patients(max(50, round(n / 2.3)), seed=args.seed)
+        notes = synthetic_notes(pats, proxies=0.3, section_proxies=0.3, seed=args.seed).notes
+        del pats
+        if args.note_chars:
+            notes["text"] = _longer(notes["text"].tolist(), args.note_chars, args.seed)
+        if cached is not None:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            notes.to_parquet(cached)
     mb = float(notes["text"].str.len().sum()) / 1e6
     gen = time.perf_counter() - t0
+    if args.generate_only:
+        print(json.dumps({"notes": len(notes), "mb": mb, "gen_s": gen}), flush=True)
+        return
     kw = {}
     if "workers" in inspect.signature(ExplainConfig).parameters:  # absent before issue 13's
         kw["workers"] = args.workers                                # speed work (baseline)
@@ -166,6 +180,11 @@ def main() -> None:
     p.add_argument("--timeline", type=float, default=0.0,
                    help="Every this many seconds, the resident MiB of the main process and of "
                         "each worker on stderr (0: no timeline).")
+    p.add_argument("--cache", default=None,
+                   help="Folder for the generated notes (parquet): read when there, written "
+                        "when not (generate outside the timed hold with --generate-only).")
+    p.add_argument("--generate-only", action="store_true",
+                   help="With --cache: write the notes and stop (no explain).")
     p.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.child is not None:
@@ -180,6 +199,8 @@ def main() -> None:
         cmd = [sys.executable, __file__, "--child", str(n), "--n-boot", str(args.n_boot),
                "--seed", str(args.seed), "--workers", str(args.workers),
                "--note-chars", str(args.note_chars)] + (["--progress"] if args.progress else [])
+        cmd += (["--cache", args.cache] if args.cache else []) + (
+            ["--generate-only"] if args.generate_only else [])
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
         peak, main_peak, worker_peak, t0, last = 0, 0, 0, time.perf_counter(), -1e9
         while proc.poll() is None:
@@ -199,6 +220,10 @@ def main() -> None:
         if proc.returncode != 0:
             raise SystemExit(f"{n} notes: the child failed ({proc.returncode})")
         r = json.loads(out.strip().splitlines()[-1])
+        if args.generate_only:
+            print(f"{r['notes']} notes, {r['mb']:.1f} MB written to {args.cache} in "
+                  f"{r['gen_s']:.0f} s", flush=True)
+            continue
         print(f"{r['notes']:>6}  {r['patients']:>8}  {r['mb']:>8.1f}  {r['gen_s']:>10.1f}  "
               f"{r['explain_s']:>9.1f}  {r['notes'] / r['explain_s']:>11.0f}  "
               f"{r['mb'] / r['explain_s']:>8.3f}  {peak / 2**20:>13.0f}  {r['self_mib']:>8.0f}  "
