@@ -12,7 +12,8 @@ explain run, and peak memory as the largest sum of the resident sizes of the chi
 worker processes (sampled from /proc every 0.2 s), beside the child's own ``ru_maxrss``.
 
 Run:  .venv/bin/python benchmarks/bench_text_explain.py --notes 5000 20000 [--workers 2]
-      [--note-chars 10000] [--n-boot 1000] [--progress]
+      [--note-chars 10000] [--n-boot 1000] [--progress] [--timeline 5]
+      [--cache DIR [--generate-only]]
 """
 
 from __future__ import annotations
@@ -93,14 +94,27 @@ def _child(args: argparse.Namespace) -> None:
 
     n = args.child
     t0 = time.perf_counter()
-    # synthetic_patients writes about 2.3 notes per patient
-    pats = synthetic_patients(max(50, round(n / 2.3)), seed=args.seed)
-    notes = synthetic_notes(pats, proxies=0.3, section_proxies=0.3, seed=args.seed).notes
-    del pats
-    if args.note_chars:
-        notes["text"] = _longer(notes["text"].tolist(), args.note_chars, args.seed)
+    cached = (Path(args.cache) / f"notes-{n}-{args.note_chars}-{args.seed}.parquet"
+              if args.cache else None)
+    if cached is not None and cached.exists():
+        import pandas as pd
+
+        notes = pd.read_parquet(cached)
+    else:
+        # synthetic_patients writes about 2.3 notes per patient
+        pats = synthetic_patients(max(50, round(n / 2.3)), seed=args.seed)
+        notes = synthetic_notes(pats, proxies=0.3, section_proxies=0.3, seed=args.seed).notes
+        del pats
+        if args.note_chars:
+            notes["text"] = _longer(notes["text"].tolist(), args.note_chars, args.seed)
+        if cached is not None:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            notes.to_parquet(cached)
     mb = float(notes["text"].str.len().sum()) / 1e6
     gen = time.perf_counter() - t0
+    if args.generate_only:
+        print(json.dumps({"notes": len(notes), "mb": mb, "gen_s": gen}), flush=True)
+        return
     kw = {}
     if "workers" in inspect.signature(ExplainConfig).parameters:  # absent before issue 13's
         kw["workers"] = args.workers                                # speed work (baseline)
@@ -127,6 +141,11 @@ def _child(args: argparse.Namespace) -> None:
 
 def _tree_rss(root: int) -> int:
     """Resident bytes of ``root`` and all its descendants (Linux /proc)."""
+    return sum(_tree(root).values())
+
+
+def _tree(root: int) -> dict[int, int]:
+    """Resident bytes of ``root`` and of each of its descendants, by process id (Linux /proc)."""
     parent, rss = {}, {}
     for d in os.listdir("/proc"):
         if not d.isdigit():
@@ -138,15 +157,15 @@ def _tree_rss(root: int) -> int:
             rss[int(d)] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
         except (OSError, ValueError, IndexError):
             continue
-    total = 0
+    out = {}
     for pid in rss:
         p, seen = pid, 0
         while p and p in parent and seen < 64:
             if p == root:
-                total += rss[pid]
+                out[pid] = rss[pid]
                 break
             p, seen = parent[p], seen + 1
-    return total
+    return out
 
 
 def main() -> None:
@@ -158,6 +177,14 @@ def main() -> None:
     p.add_argument("--note-chars", type=int, default=0,
                    help="Lengthen each note to at least this many characters (0: as written).")
     p.add_argument("--progress", action="store_true", help="Stage lines on stderr.")
+    p.add_argument("--timeline", type=float, default=0.0,
+                   help="Every this many seconds, the resident MiB of the main process and of "
+                        "each worker on stderr (0: no timeline).")
+    p.add_argument("--cache", default=None,
+                   help="Folder for the generated notes (parquet): read when there, written "
+                        "when not (generate outside the timed hold with --generate-only).")
+    p.add_argument("--generate-only", action="store_true",
+                   help="With --cache: write the notes and stop (no explain).")
     p.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.child is not None:
@@ -167,24 +194,41 @@ def main() -> None:
     print(f"python {platform.python_version()}, {platform.machine()}, {os.cpu_count()} CPUs, "
           f"load {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print("notes  patients   text_MB  generate_s  explain_s  notes_per_s  MB_per_s  "
-          "peak_tree_mib  main_mib  worker_max_mib  redacted_auc")
+          "peak_tree_mib  main_mib  worker_max_mib  redacted_auc  main_rss_mib  worker_rss_mib")
     for n in args.notes:
         cmd = [sys.executable, __file__, "--child", str(n), "--n-boot", str(args.n_boot),
                "--seed", str(args.seed), "--workers", str(args.workers),
                "--note-chars", str(args.note_chars)] + (["--progress"] if args.progress else [])
+        cmd += (["--cache", args.cache] if args.cache else []) + (
+            ["--generate-only"] if args.generate_only else [])
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
-        peak = 0
+        peak, main_peak, worker_peak, t0, last = 0, 0, 0, time.perf_counter(), -1e9
         while proc.poll() is None:
-            peak = max(peak, _tree_rss(proc.pid))
+            tree = _tree(proc.pid)
+            peak = max(peak, sum(tree.values()))
+            main_peak = max(main_peak, tree.get(proc.pid, 0))
+            workers = sorted((v for k, v in tree.items() if k != proc.pid), reverse=True)
+            worker_peak = max([worker_peak, *workers])
+            now = time.perf_counter() - t0
+            if args.timeline and now - last >= args.timeline:
+                last = now
+                print(f"  <{now:6.1f} s> main {tree.get(proc.pid, 0) / 2**20:5.0f} MiB, workers "
+                      f"{' '.join(f'{w / 2**20:.0f}' for w in workers) or '-'} MiB, tree "
+                      f"{sum(tree.values()) / 2**20:.0f} MiB", file=sys.stderr, flush=True)
             time.sleep(0.2)
         out = proc.stdout.read() if proc.stdout else ""
         if proc.returncode != 0:
             raise SystemExit(f"{n} notes: the child failed ({proc.returncode})")
         r = json.loads(out.strip().splitlines()[-1])
+        if args.generate_only:
+            print(f"{r['notes']} notes, {r['mb']:.1f} MB written to {args.cache} in "
+                  f"{r['gen_s']:.0f} s", flush=True)
+            continue
         print(f"{r['notes']:>6}  {r['patients']:>8}  {r['mb']:>8.1f}  {r['gen_s']:>10.1f}  "
               f"{r['explain_s']:>9.1f}  {r['notes'] / r['explain_s']:>11.0f}  "
               f"{r['mb'] / r['explain_s']:>8.3f}  {peak / 2**20:>13.0f}  {r['self_mib']:>8.0f}  "
-              f"{r['children_max_mib']:>14.0f}  {r['auc']:.3f}", flush=True)
+              f"{r['children_max_mib']:>14.0f}  {r['auc']:.3f}  {main_peak / 2**20:>12.0f}  "
+              f"{worker_peak / 2**20:>14.0f}", flush=True)
 
 
 if __name__ == "__main__":

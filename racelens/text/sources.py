@@ -227,18 +227,20 @@ def from_table(
     race_source: str = "auto",
     collapse: str = "abw",
     consistency: Consistency = "drop",
+    name: str | None = None,
 ) -> Cohort:
     """A note cohort from any table (or CSV/parquet/JSON-lines file) with text, race and patient.
 
     ``sample_col`` names a unique note id; without it notes are numbered by row (a cohort file's
     ``sample_id`` is used). A file written by :meth:`Cohort.write` (``racelens text cohort``) is
     read with its sidecar: the rows its join left out stay counted (``n_input_rows`` is the note
-    export's), and its ``race_raw`` keeps the source string.
+    export's), and its ``race_raw`` keeps the source string. ``name`` names the table in
+    messages (default: a file's name, ``table`` for a data frame).
     """
-    dataset = "table"
+    dataset = name or "table"
     prior: Cohort | None = None
     if not isinstance(table, pd.DataFrame):
-        dataset = os.path.basename(str(table))
+        dataset = name or os.path.basename(str(table))
         if is_cohort_file(table):
             prior = Cohort.read(table, required=())
             table, dataset = prior.table, prior.source

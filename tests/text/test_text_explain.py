@@ -210,7 +210,55 @@ def test_fit_hands_back_the_models_own_matrix(patients, tmp_path):
     for features in (True, str(tmp_path / "x.pkl")):
         fit = fit_texts(common, Ref(texts), cond, keep_model=True, features=features)
         assert fit["auc"] == plain["auc"]
-        X, ref = fit["X"].get(), fit["model"].transform(texts)
+        parts = fit["X"].get()
+        X, ref = parts.full(), fit["model"].transform(texts)
+        for name, rows in parts.rows.items():  # each split's part: its notes' rows
+            assert parts.part(rows) is parts.parts[name]
+            assert np.array_equal(parts.part(rows).data, ref[rows].data)
         assert type(X) is type(ref) and X.dtype == ref.dtype and X.shape == ref.shape
         for part in ("indptr", "indices", "data"):
             assert np.array_equal(getattr(X, part), getattr(ref, part))
+
+
+def _scipy_delete_columns(X, cols):
+    # the deletion as scipy's operators compute it (what delete_columns reproduces bit for bit)
+    import scipy.sparse as sp
+
+    keep = np.ones(X.shape[1])
+    keep[cols] = 0.0
+    out = sp.csr_matrix(X @ sp.diags(keep))
+    norms = np.sqrt(np.asarray(out.multiply(out).sum(axis=1)).ravel())
+    scale = np.where(norms > 0, 1.0 / np.where(norms > 0, norms, 1.0), 0.0)
+    out = sp.csr_matrix(sp.diags(scale) @ out)
+    out.eliminate_zeros()
+    return out
+
+
+def test_delete_columns_equals_scipys_operators_bit_for_bit(patients):
+    # a real TF-IDF matrix (float32, sorted indices, long rows) and a random one with empty
+    # rows, explicit zeros and rows whose every column is deleted
+    import scipy.sparse as sp
+
+    from racelens.text.models.tfidf import make_vectorizer
+
+    notes = synthetic_notes(patients, proxies=0.3, seed=7).notes["text"].tolist()
+    X = make_vectorizer().fit_transform(notes)
+    X.sort_indices()
+    rng = np.random.default_rng(0)
+    R = sp.random(300, 400, density=0.2, format="csr", dtype=np.float32, random_state=1)
+    R.data[::17] = 0.0
+    R = sp.csr_matrix(R.toarray() * (rng.random((300, 1)) > 0.1))  # some empty rows
+    R.data[::29] = 0.0  # explicit zeros kept in the structure
+    R.sort_indices()
+    for M in (X, R):
+        n = M.shape[1]
+        for cols in (np.array([], dtype=int), rng.choice(n, 5, replace=False),
+                     np.arange(0, n, 3), np.arange(n // 2), np.arange(n)):
+            want, got = _scipy_delete_columns(M, cols), delete_columns(M, cols)
+            assert got.dtype == want.dtype == np.float64 and got.shape == want.shape
+            for part in ("indptr", "indices", "data"):
+                assert np.array_equal(getattr(got, part), getattr(want, part))
+            rows = np.flatnonzero(rng.random(M.shape[0]) < 0.5)
+            part_rows = delete_columns(M[rows], cols)
+            assert np.array_equal(part_rows.data, want[rows].data)
+            assert np.array_equal(part_rows.indices, want[rows].indices)

@@ -17,7 +17,7 @@ patient's notes never becomes a reported proxy) and its document frequency per g
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -127,11 +127,11 @@ def fit_model(texts: Sequence[str], labels: np.ndarray, split: np.ndarray, *,
               seed: int = 0) -> Any:
     """The leakage model fitted on the ``train`` notes, tuned on the ``val`` notes (unscored)."""
     from racelens.text.models.factory import make_model
+    from racelens.text.models.notefile import take
 
     tr, va = np.flatnonzero(split == "train"), np.flatnonzero(split == "val")
     m = make_model(model, random_state=seed, **dict(model_params or {}))
-    return m.fit([texts[i] for i in tr], labels[tr], val_texts=[texts[i] for i in va],
-                 val_y=labels[va])
+    return m.fit(take(texts, tr), labels[tr], val_texts=take(texts, va), val_y=labels[va])
 
 
 def fit_leakage(texts: Sequence[str], labels: np.ndarray, patient_ids: np.ndarray,
@@ -157,10 +157,11 @@ def fit_leakage(texts: Sequence[str], labels: np.ndarray, patient_ids: np.ndarra
     """
     from racelens.shared.results import evaluate_condition
     from racelens.text.axis import place as place_on_axis
+    from racelens.text.models.notefile import take
 
     te = np.flatnonzero(split == "test")
     m = fit_model(texts, labels, split, model=model, model_params=model_params, seed=seed)
-    scores = ordered_scores(m.predict_proba([texts[i] for i in te]), m.classes_, classes)
+    scores = ordered_scores(m.predict_proba(take(texts, te)), m.classes_, classes)
     res = evaluate_condition(condition, labels[te], scores, list(classes),
                              patient_ids=patient_ids[te], n_boot=n_boot, seed=seed,
                              extras=dict(extras) if extras else None,
@@ -184,8 +185,10 @@ def patient_doc_freq(X: Any, patient_ids: Sequence[Any]) -> np.ndarray:
         raise DataError(f"{n} patient ids for {X.shape[0]} notes")
     owner = sp.csr_matrix((np.ones(n, dtype=np.int32), (codes, np.arange(n))),
                           shape=(len(uniques), n))
-    present = sp.csr_matrix(X, copy=True)
-    present.data = (present.data != 0).astype(np.int32)
+    X = sp.csr_matrix(X)
+    # X's pattern with 1 where a value is not 0: its index arrays shared, not copied
+    present = sp.csr_matrix(((X.data != 0).astype(np.int32), X.indices, X.indptr),
+                            shape=X.shape)
     per_patient = (owner @ present).tocsc()
     per_patient.eliminate_zeros()
     return np.diff(per_patient.indptr)
@@ -236,12 +239,18 @@ def rank_proxies(model: Any, texts: Sequence[str], labels: np.ndarray, patient_i
 def fit_features(X: Any, labels: np.ndarray, patient_ids: np.ndarray, split: np.ndarray,
                  classes: Sequence[str], condition: Any, *, seed: int = 0, n_boot: int = 1000,
                  Cs: Sequence[float] | None = None,  # noqa: N803 - scikit-learn's name
-                 extras: Mapping[str, Any] | None = None) -> tuple[Any, np.ndarray, Any, float]:
+                 extras: Mapping[str, Any] | None = None,
+                 rows_of: Callable[[np.ndarray], Any] | None = None
+                 ) -> tuple[Any, np.ndarray, Any, float]:
     """The leakage model's classifier on features already computed (hashed TF-IDF on Spark,
     TF-IDF with terms deleted in ``text explain``): the same ``C`` search
     (:func:`racelens.text.models.tfidf.search_logreg` with ``TfidfLogReg``'s candidates unless
     ``Cs`` is given; one candidate is fitted once, without a validation round) and the same
     scoring as :func:`fit_leakage`.
+
+    ``rows_of`` (optional) builds the features of the given rows instead of ``X[rows]``
+    (``X`` may then be ``None``): each split's matrix is made when it is used, so the full
+    matrix never needs to exist (``text explain``'s deletions).
 
     Returns the condition result, the test scores, the classifier and the chosen ``C``.
     """
@@ -257,10 +266,11 @@ def fit_features(X: Any, labels: np.ndarray, patient_ids: np.ndarray, split: np.
     cs = ref.Cs if Cs is None else tuple(Cs)
     # one candidate: fitted once with it, no validation round
     tune = len(va) and len(cs) > 1
-    lr, best_c, val_auc = search_logreg(X[tr], labels[tr], X[va] if tune else None,
+    take = rows_of if rows_of is not None else X.__getitem__
+    lr, best_c, val_auc = search_logreg(take(tr), labels[tr], take(va) if tune else None,
                                         labels[va], C=cs[0] if len(cs) == 1 else ref.C, Cs=cs,
                                         max_iter=ref.max_iter, random_state=seed)
-    scores = ordered_scores(lr.predict_proba(X[te]), lr.classes_, classes)
+    scores = ordered_scores(lr.predict_proba(take(te)), lr.classes_, classes)
     res = evaluate_condition(condition, labels[te], scores, list(classes),
                              patient_ids=patient_ids[te], n_boot=n_boot, seed=seed,
                              extras=dict(extras) if extras else None,

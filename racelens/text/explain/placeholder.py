@@ -18,12 +18,13 @@ Three replacement modes are compared (:func:`redact_mode`):
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Literal
 
 import numpy as np
 
-__all__ = ["MODES", "redact_mode", "redact_modes", "token_and_category", "mention_features", "PLACEHOLDER"]
+__all__ = ["MODES", "redact_mode", "redact_modes", "iter_redact_modes", "token_and_category",
+           "mention_features", "mention_patterns", "mention_matrix", "PLACEHOLDER"]
 
 Mode = Literal["token", "category", "delete"]
 MODES: tuple[Mode, ...] = ("token", "category", "delete")
@@ -50,20 +51,28 @@ def redact_modes(texts: Sequence[str], *, level: str = "explicit"
     words around a deleted mention join into a new one, as :meth:`RaceRedactor.redact` does).
     The texts equal :func:`redact_mode`'s for each mode.
     """
+    return next(iter_redact_modes([texts], level=level))
+
+
+def iter_redact_modes(parts: Iterable[Sequence[str]], *, level: str = "explicit"
+                      ) -> Iterator[dict[Mode, list[str]]]:
+    """:func:`redact_modes` of each part of the notes in turn (the redactors built once): a
+    caller can write each part's texts away before the next is redacted."""
     from racelens.text.redact.redactor import RaceRedactor
 
     token = RaceRedactor(level=level)  # type: ignore[arg-type]
     delete = RaceRedactor(level=level, replacement="")  # type: ignore[arg-type]
-    out: dict[Mode, list[str]] = {"token": [], "category": [], "delete": []}
-    for t in texts:
-        spans = token.analyze(t)
-        out["token"].append(token.apply(t, spans).text)
-        out["category"].append(_category_text(t, spans))
-        # the token redactor reads its own "[RACE]" already in a note as a mention (context for
-        # its neighbours); the deleting one does not: such a rare note is analysed again
-        out["delete"].append(delete.redact(t).text if token.replacement in t
-                             else delete.apply(t, spans).text)
-    return out
+    for texts in parts:
+        out: dict[Mode, list[str]] = {"token": [], "category": [], "delete": []}
+        for t in texts:
+            spans = token.analyze(t)
+            out["token"].append(token.apply(t, spans).text)
+            out["category"].append(_category_text(t, spans))
+            # the token redactor reads its own "[RACE]" already in a note as a mention (context
+            # for its neighbours); the deleting one does not: such a rare note is analysed again
+            out["delete"].append(delete.redact(t).text if token.replacement in t
+                                 else delete.apply(t, spans).text)
+        yield out
 
 
 def token_and_category(texts: Sequence[str], *, level: str = "explicit"
@@ -96,15 +105,30 @@ def mention_features(texts: Sequence[str]) -> tuple[np.ndarray, list[str]]:
     Returns the ``n x d`` matrix and the feature names (the kinds found, sorted). A note
     without a placeholder has count 0 and positions -1.
     """
-    found = [[(m.group(0), m.start()) for m in PLACEHOLDER.finditer(t or "")] for t in texts]
-    kinds = sorted({k for f in found for k, _ in f})
+    return mention_matrix(mention_patterns(texts))
+
+
+def mention_patterns(texts: Sequence[str]) -> list[tuple[int, list[tuple[str, int]]]]:
+    """Per note, its length and its placeholders (kind, offset): what :func:`mention_matrix`
+    needs, small enough to keep for every note while the texts themselves are let go."""
+    out = []
+    for t in texts:
+        found = [(m.group(0), m.start()) for m in PLACEHOLDER.finditer(t or "")]
+        out.append((len(t) if found else 0, found))
+    return out
+
+
+def mention_matrix(patterns: Sequence[tuple[int, list[tuple[str, int]]]]
+                   ) -> tuple[np.ndarray, list[str]]:
+    """:func:`mention_features` from :func:`mention_patterns` (of all the notes)."""
+    kinds = sorted({k for _, f in patterns for k, _ in f})
     names = ["n_placeholders", "first_position", "last_position", *(f"n_{k}" for k in kinds)]
     col = {k: 3 + i for i, k in enumerate(kinds)}
-    x = np.zeros((len(texts), len(names)))
-    for i, (t, f) in enumerate(zip(texts, found, strict=True)):
+    x = np.zeros((len(patterns), len(names)))
+    for i, (length, f) in enumerate(patterns):
         x[i, 0] = len(f)
         if f:
-            n = max(len(t), 1)
+            n = max(length, 1)
             x[i, 1], x[i, 2] = f[0][1] / n, f[-1][1] / n
             for k, _ in f:
                 x[i, col[k]] += 1

@@ -27,7 +27,7 @@ n-grams seen for at least ``min_patients`` patients and section names only: no n
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -126,19 +126,47 @@ class ExplainConfig:
         return d
 
 
+#: Notes read, redacted and written away at a time (the main process holds one part's texts).
+PART = 1000
+# the input row of each note, carried through the cohort in place of its text (see _Data)
+_ROW = "_racelens_explain_row"
+
+
 class _Data:
-    """The labelled notes and their split."""
+    """The labelled notes and their split.
+
+    The cohort is built from the table without its text column (a one-character stand-in,
+    empty where the note is, so the same notes are skipped as empty) and each note's input row;
+    :meth:`texts` then reads the notes part by part from the input table's own column. The
+    notes are never held twice in this process (a cohort table and a list of all the notes
+    would each hold a copy of the text, and building the cohort from the full table makes
+    more while it runs).
+    """
 
     def __init__(self, cfg: ExplainConfig) -> None:
+        import os
+
+        from racelens.shared.cohort import is_cohort_file
+        from racelens.shared.tables import read_table
         from racelens.text.audit import TextAuditConfig, _require_two_groups
         from racelens.text.check.leakage import leakage_split
         from racelens.text.sources import from_table
 
         self.cfg = cfg
-        cohort = from_table(cfg.input, text_col=cfg.text_col, race_col=cfg.label_col,
-                                 patient_col=cfg.patient_col, sample_col=cfg.sample_col,
-                                 race_source=cfg.race_source, collapse=cfg.collapse,
-                                 consistency=cfg.consistency)  # type: ignore[arg-type]
+        table, name = cfg.input, None
+        if not isinstance(table, pd.DataFrame) and not is_cohort_file(table):
+            name, table = os.path.basename(str(table)), read_table(table)
+        column: pd.Series | None = None
+        source = table
+        if (isinstance(table, pd.DataFrame) and cfg.text_col in table.columns
+                and _ROW not in table.columns
+                and cfg.text_col not in (cfg.label_col, cfg.patient_col, cfg.sample_col)):
+            source, column = _without_text(table, cfg.text_col)
+        cohort = from_table(source, text_col=cfg.text_col, race_col=cfg.label_col,
+                            patient_col=cfg.patient_col, sample_col=cfg.sample_col,
+                            race_source=cfg.race_source, collapse=cfg.collapse,
+                            consistency=cfg.consistency, name=name)  # type: ignore[arg-type]
+        del source, table
         _require_two_groups(TextAuditConfig(cfg.input, label_col=cfg.label_col,
                                             collapse=cfg.collapse), cohort)
         t = cohort.table
@@ -147,11 +175,40 @@ class _Data:
         self.split = leakage_split(t["patient_id"], t["race"].astype(str), seed=cfg.seed,
                                    splits=t["split"] if "split" in t.columns else None)
         self.classes = sorted(set(self.y))
-        self.texts: list[str] | None = t["text"].tolist()
-        self.n_notes = len(self.texts)
+        if column is None:  # a cohort file: its table's text
+            self._column: pd.Series | None = t["text"]
+            self._rows = np.arange(len(t))
+        else:
+            self._column, self._rows = column, t[_ROW].to_numpy(np.int64)
+        self.n_notes = len(t)
         self.test = np.flatnonzero(self.split == "test")
-        # the cohort (its table holds the notes a second time) is not kept
+        # the cohort is not kept
         self.excluded, self.n_skipped = dict(cohort.excluded), len(cohort.skipped)
+
+    def texts(self, size: int = PART) -> Iterator[list[str]]:
+        """The notes in cohort order, ``size`` at a time (as the cohort's text column holds
+        them: each value as ``str``)."""
+        assert self._column is not None, "the notes were let go"
+        for i in range(0, self.n_notes, size):
+            yield self._column.iloc[self._rows[i:i + size]].astype(str).tolist()
+
+    def drop_texts(self) -> None:
+        self._column = None
+
+
+def _without_text(table: pd.DataFrame, text_col: str) -> tuple[pd.DataFrame, pd.Series]:
+    """``table`` with its text column replaced by a stand-in that is empty exactly where the
+    note is (what the cohort skips), and each row's position; and the text column itself."""
+    from racelens.text.sources import _empty
+
+    text = table[text_col]
+    empty = np.zeros(len(table), dtype=bool)
+    for i in range(0, len(table), 10 * PART):  # no whole-column copy while testing
+        empty[i:i + 10 * PART] = _empty(text.iloc[i:i + 10 * PART]).to_numpy(bool)
+    slim = table.drop(columns=[text_col])
+    slim[text_col] = np.where(empty, "", "x")
+    slim[_ROW] = np.arange(len(table))
+    return slim, text
 
 
 def _say(cfg: ExplainConfig, message: str) -> None:
@@ -201,28 +258,48 @@ def _submit_categories(run: Any, common: Any, X_ref: Any, C: float,  # noqa: N80
     return out, list(cats)
 
 
-def _submit_sections(run: Any, common: Any, cfg: ExplainConfig, redacted: list[str]
-                     ) -> list[dict[str, Any]]:
-    from racelens.shared.results import Condition
-    from racelens.text.explain.sections import split_sections
-    from racelens.text.explain.stages import fit_section
+class _Sections:
+    """Each note section's bodies, gathered part by part as the notes are redacted: per section
+    the notes that have it (in order) and, written away, their bodies joined per note."""
 
-    per: dict[str, dict[int, list[str]]] = {}
-    for i, t in enumerate(redacted):
-        for name, body in split_sections(t):
-            per.setdefault(name, {}).setdefault(i, []).append(body)
-    ranked = sorted(per.items(), key=lambda kv: (-len(kv[1]), kv[0]))
-    out = []
-    for rank, (name, bodies) in enumerate(ranked):
-        row: dict[str, Any] = {"name": name, "n_notes": len(bodies), "auc": None}
-        if len(bodies) >= cfg.min_section_notes and rank < cfg.max_sections:
-            rows = np.asarray(sorted(bodies), dtype=int)
-            texts = [" ".join(bodies[i]) for i in rows]
-            run.submit(f"section {name}", fit_section, common, run.share(texts),
-                       Condition("section", {"section": name}), rows)
-            row["job"] = f"section {name}"
-        out.append(row)
-    return out
+    def __init__(self, run: Any) -> None:
+        self.run = run
+        self.rows: dict[str, list[int]] = {}
+        self.writers: dict[str, Any] = {}
+        self.n = 0
+
+    def add(self, redacted: Sequence[str]) -> None:
+        from racelens.text.explain.sections import split_sections
+
+        per: dict[str, dict[int, list[str]]] = {}
+        for i, t in enumerate(redacted, start=self.n):
+            for name, body in split_sections(t):
+                per.setdefault(name, {}).setdefault(i, []).append(body)
+        for name, bodies in per.items():
+            if name not in self.writers:
+                self.writers[name], self.rows[name] = self.run.writer(), []
+            rows = sorted(bodies)
+            self.rows[name].extend(rows)
+            self.writers[name].extend([" ".join(bodies[i]) for i in rows])
+        self.n += len(redacted)
+
+    def submit(self, common: Any, cfg: ExplainConfig) -> list[dict[str, Any]]:
+        from racelens.shared.results import Condition
+        from racelens.text.explain.stages import fit_section
+
+        ranked = sorted(self.rows.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+        out = []
+        for rank, (name, rows) in enumerate(ranked):
+            row: dict[str, Any] = {"name": name, "n_notes": len(rows), "auc": None}
+            if len(rows) >= cfg.min_section_notes and rank < cfg.max_sections:
+                self.run.submit(f"section {name}", fit_section, common,
+                                self.writers[name].ref(),
+                                Condition("section", {"section": name}),
+                                np.asarray(rows, dtype=int))
+                row["job"] = f"section {name}"
+            out.append(row)
+        self.writers.clear()
+        return out
 
 
 def run_text_explain(config: ExplainConfig) -> dict[str, Any]:
@@ -230,7 +307,12 @@ def run_text_explain(config: ExplainConfig) -> dict[str, Any]:
     from racelens.shared.results import Condition
     from racelens.shared.tables import atomic_write_text, check_writable_dir
     from racelens.text.explain.categories import categorize
-    from racelens.text.explain.placeholder import MODES, mention_features, redact_modes
+    from racelens.text.explain.placeholder import (
+        MODES,
+        iter_redact_modes,
+        mention_matrix,
+        mention_patterns,
+    )
     from racelens.text.explain.stages import Common, Ref, Runner, fit_pattern, fit_texts
 
     cfg = config
@@ -243,65 +325,80 @@ def run_text_explain(config: ExplainConfig) -> dict[str, Any]:
     common = Common(data.y, data.pids, data.split, tuple(data.classes), cfg.model,
                     cfg.model_params, cfg.seed, cfg.n_boot)
     red_cond = Condition("redact", {"level": cfg.level})
-    _say(cfg, f"{data.n_notes:,} notes of {len(set(data.pids)):,} patients; redacting "
-              f"(token, category and delete from one pass); {workers} worker(s)")
-    assert data.texts is not None
-    modes = redact_modes(data.texts, level=cfg.level)
-    redacted = modes["token"]
     with Runner(workers, progress=None if cfg.progress is None else
                 lambda m: _say(cfg, m)) as run:
-        # the fits on note texts: the two leakage models, then each placeholder mode's
-        _say(cfg, "fitting the leakage model on the redacted and the original notes, the "
-                  "placeholder modes, the sections")
+        # the original notes first, written away part by part: their fit starts (in a worker)
+        # while this process redacts
+        _say(cfg, f"{data.n_notes:,} notes of {len(set(data.pids)):,} patients; fitting the "
+                  f"leakage model on the original notes; {workers} worker(s)")
+        original = run.writer()
+        for part in data.texts():
+            original.extend(part)
+        run.submit("original", fit_texts, common, original.ref(), Condition("original"))
+        del original
+
+        # one redaction pass (token, category and delete from the same spans), part by part:
+        # each part's texts are written away, and their mention patterns and sections kept,
+        # before the next is redacted
+        _say(cfg, "redacting (token, category and delete from one pass), part by part")
+        writers = {m: run.writer() for m in MODES}
+        patterns: dict[str, list[Any]] = {m: [] for m in MODES}
+        section_parts = _Sections(run)
+        for modes in iter_redact_modes(data.texts(), level=cfg.level):
+            for m in MODES:
+                patterns[m].extend(mention_patterns(modes[m]))
+                writers[m].extend(modes[m])
+            section_parts.add(modes["token"])
+        data.drop_texts()
+        redacted_ref = writers["token"].ref()
+
+        _say(cfg, "fitting the leakage model on the redacted notes, the placeholder modes, "
+                  "the sections")
         # the redacted model's fit also hands back the TF-IDF matrix of every note (what the
         # terms and the deletions read) from its own vectorising: no second pass over the text
-        run.submit("redacted", fit_texts, common, run.share(redacted), red_cond,
-                   keep_model=True, features=run.path("features") if cfg.model == "tfidf"
-                   else False)
-        run.submit("original", fit_texts, common, run.share(data.texts), Condition("original"))
-        data.texts = None  # the original notes are not needed here again
+        # (and, for the linear model, the exact terms read from that matrix in the same job)
+        tfidf = cfg.model == "tfidf"
+        run.submit("redacted", fit_texts, common, redacted_ref, red_cond,
+                   keep_model=True, features=run.path("features") if tfidf else False,
+                   terms={"min_patients": cfg.min_patients, "top": cfg.n_terms} if tfidf
+                   else None)
         rates: dict[str, float] = {}
         for mode in MODES:
-            x, _ = mention_features(modes[mode])
+            x, _ = mention_matrix(patterns.pop(mode))
             run.submit(f"placeholder pattern {mode}", fit_pattern, common, x,
                        Condition("placeholder", {"replacement": mode}))
             if mode == "token":
                 rates = {g: float((x[data.y == g, 0] > 0).mean()) for g in data.classes}
             else:
-                run.submit(f"placeholder model {mode}", fit_texts, common,
-                           run.share(modes[mode]),
+                run.submit(f"placeholder model {mode}", fit_texts, common, writers[mode].ref(),
                            Condition("redact", {"level": cfg.level, "replacement": mode}))
-        del modes, x
-        sections = _submit_sections(run, common, cfg, redacted)
+        del writers, x
+        sections = section_parts.submit(common, cfg)
+        del section_parts
 
         red = run.result("redacted")
         if cfg.model == "tfidf":
+            # the terms were read in the redacted fit's worker, where its matrix already was
             lin, X_ref = red["model"], red["X"]
-            X = X_ref.get()
-        else:
-            lin_fit = fit_texts(common, Ref(redacted), red_cond, model="tfidf",
-                                keep_model=True, features=True)
-            lin, X = lin_fit["model"], lin_fit["X"].get()
-            X_ref = run.share(X)
-            del lin_fit
-        vocab = lin.vectorizer_.get_feature_names_out()
-
-        _say(cfg, "terms: exact contributions of the linear model")
-        if cfg.model == "tfidf":
-            from racelens.text.explain.terms import linear_terms
-
-            terms, delta = linear_terms(lin.classifier_, X, vocab, data.y, data.pids,
-                                        data.test, min_patients=cfg.min_patients,
-                                        top=cfg.n_terms)
+            terms, delta, doc_freq = red.pop("terms"), red.pop("delta"), red.pop("doc_freq")
             method = "exact: centred coefficient x tf-idf, mean over each group's test notes"
         else:
             from racelens.text.explain.transformer import transformer_terms
 
+            redacted = redacted_ref.get()
+            lin_fit = fit_texts(common, Ref(redacted), red_cond, model="tfidf",
+                                keep_model=True, features=True)
+            lin, parts = lin_fit["model"], lin_fit["X"].get()
+            X_ref = run.share(parts)
+            doc_freq = parts.doc_freq()
+            del lin_fit, parts
+            _say(cfg, "terms: integrated gradients of the transformer")
             terms, delta = transformer_terms(red["model"], redacted, data.y, data.pids,
                                              data.test, min_patients=cfg.min_patients,
                                              top=cfg.n_terms, seed=cfg.seed)
             method = "captum LayerIntegratedGradients on the input embeddings, merged to words"
-        del redacted
+            del redacted
+        vocab = lin.vectorizer_.get_feature_names_out()
         cats = dict(zip(vocab, categorize(list(vocab)), strict=True)) if len(vocab) else {}
         terms = [replace(t, category=cats.get(t.term) or categorize([t.term])[0])
                  for t in terms]
@@ -309,9 +406,6 @@ def run_text_explain(config: ExplainConfig) -> dict[str, Any]:
 
         _say(cfg, f"deletion curve (k = {', '.join(str(k) for k in cfg.ks)}) and each kind of "
                   "term removed")
-        train = data.split == "train"
-        doc_freq = np.asarray((X[train] > 0).sum(axis=0)).ravel()
-        del X
         del_rows = _submit_deletion(run, common, X_ref, lin.C_, vocab, ranked, doc_freq,
                                     cfg.ks, cfg.seed, notes)
         categories, _ = _submit_categories(run, common, X_ref, lin.C_, vocab)

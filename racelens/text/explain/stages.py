@@ -12,10 +12,13 @@ the redacted model's TF-IDF matrix). :class:`Runner` runs them:
   that calls ``run_text_explain`` with workers therefore needs the ``if __name__ ==
   "__main__":`` guard.
 
-Large inputs (note lists, the TF-IDF matrix) are written once to a temporary folder and read by
-the worker that needs them (the matrix once per worker, then kept), so no job carries them. A
-job's result depends only on its inputs and the seed, never on the process or the order it ran
-in, so ``workers=1`` and ``workers=2`` give the same ``explain.json``.
+Large inputs are written once to a temporary folder, so no job carries them: the notes as they
+are produced (:class:`TextsWriter`; a fit reads them one note at a time from a
+:class:`racelens.text.models.notefile.NoteFile`) and the redacted model's TF-IDF matrix as its
+split parts (:class:`SplitRows`, read once per worker, then kept). A worker hands the memory a
+job freed back to the system before the next. A job's result depends only on its inputs and the
+seed, never on the process or the order it ran in, so ``workers=1`` and ``workers=2`` give the
+same ``explain.json``.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Common", "Ref", "Runner", "fit_texts", "fit_deleted", "fit_pattern",
+__all__ = ["Common", "Ref", "TextsWriter", "SplitRows", "Runner", "fit_texts", "fit_deleted", "fit_pattern",
            "fit_section", "CONTEXT"]
 
 #: The start method of the worker processes.
@@ -83,6 +86,30 @@ def _read(path: str) -> Any:
         return pickle.load(f)
 
 
+class TextsWriter:
+    """Notes gathered part by part: kept in a list (``path`` ``None``: jobs run in this
+    process) or appended to a file as they come (:class:`racelens.text.models.notefile.NoteWriter`),
+    so the writer never holds more than the part being added. :meth:`ref` gives the
+    :class:`Ref` a job reads them from: the list, or a
+    :class:`~racelens.text.models.notefile.NoteFile` that the fit reads one note at a time.
+    """
+
+    def __init__(self, path: str | None = None) -> None:
+        from racelens.text.models.notefile import NoteWriter
+
+        self._items: list[str] = []
+        self._file = NoteWriter(path) if path is not None else None
+
+    def extend(self, texts: Sequence[str]) -> None:
+        if self._file is None:
+            self._items.extend(texts)
+        else:
+            self._file.extend(texts)
+
+    def ref(self) -> Ref:
+        return Ref(self._items if self._file is None else self._file.notes())
+
+
 def _trim(model: Any) -> Any:
     # the vectoriser's stop_words_ (every n-gram min_df / max_features dropped) is introspection
     # only and can dwarf the model: scikit-learn documents it as safe to remove
@@ -94,15 +121,23 @@ def _trim(model: Any) -> Any:
 
 def fit_texts(common: Common, texts: Ref, condition: Any, *, rows: np.ndarray | None = None,
               model: str | None = None, keep_model: bool = False,
-              features: str | bool = False) -> dict[str, Any]:
+              features: str | bool = False, terms: dict[str, int] | None = None
+              ) -> dict[str, Any]:
     """The leakage model (:func:`racelens.text.check.leakage.fit_leakage`) on notes.
 
     Returns ``{"auc": ...}`` and, with ``keep_model``, ``"model"`` (the fitted model). With
     ``features`` (a TF-IDF model on all the notes), ``"X"`` too: a :class:`Ref` to the fitted
-    vectoriser's TF-IDF matrix of every note (``model.transform(texts)``, bit for bit), taken
+    vectoriser's TF-IDF matrix of every note as :class:`SplitRows` (its :meth:`SplitRows.full`
+    is ``model.transform(texts)``, bit for bit), taken
     from the fit's own vectorising of the train, val and test notes
     (:func:`racelens.text.models.vectorize.recording`) rather than from a second pass over the
     text; written to the file ``features`` names when it is a path.
+
+    With ``terms`` (``{"min_patients": ..., "top": ...}``, with ``features``, the linear model):
+    the exact term contributions read from that matrix here, where it already is, so the
+    caller never loads it: ``"terms"`` and ``"delta"``
+    (:func:`racelens.text.explain.terms.linear_terms`) and ``"doc_freq"`` (training notes
+    holding each feature).
     """
     from contextlib import nullcontext
 
@@ -119,53 +154,118 @@ def fit_texts(common: Common, texts: Ref, condition: Any, *, rows: np.ndarray | 
                           list(common.classes), condition, model=model, model_params=params,
                           seed=common.seed, n_boot=common.n_boot)
     out: dict[str, Any] = {"auc": fit.result.auc.to_dict()}
+    if keep_model:
+        _trim(fit.model)  # before the features are gathered: the pruned n-grams go first
     if features:
         X = _all_features(fit.model, notes, common.split[rows], record)
         del record
+        stacked = X.stacked() if terms is not None else None
+        doc_freq = X.doc_freq()
         if isinstance(features, str):
             with open(features, "wb") as f:
                 pickle.dump(X, f, protocol=pickle.HIGHEST_PROTOCOL)
             out["X"] = Ref(path=features)
+            del X  # written away: the terms below read the stacked copy only
         else:
             out["X"] = Ref(X)
+        if stacked is not None:
+            out.update(_exact_terms(fit.model, *stacked, common, rows, **(terms or {})))
+            out["doc_freq"] = doc_freq
+        del stacked
     if keep_model:
         out["model"] = _trim(fit.model)
     return out
 
 
+def _exact_terms(model: Any, X: Any, order: np.ndarray, common: Common,  # noqa: N803
+                 rows: np.ndarray, *, min_patients: int, top: int) -> dict[str, Any]:
+    """The linear model's exact terms from the matrix's parts stacked (:meth:`SplitRows.stacked`,
+    ``order`` the note of each row; not put in note order): each term's weight is a mean over
+    one group's test notes (which keep their order), the rest integer counts and row-wise
+    maxima, the same in any row order."""
+    from racelens.text.explain.terms import linear_terms
+
+    y, split = common.y[rows][order], common.split[rows][order]
+    found, delta = linear_terms(model.classifier_, X, model.vectorizer_.get_feature_names_out(),
+                                y, common.pids[rows][order], np.flatnonzero(split == "test"),
+                                min_patients=min_patients, top=top)
+    return {"terms": found, "delta": delta}
+
+
+class SplitRows:
+    """The TF-IDF matrix of every note, kept as its ``train``, ``val`` and ``test`` parts.
+
+    Each part holds its split's notes in note order, as the leakage fit vectorised them, so a
+    fit on one split's rows takes its part as it is (no copy of the whole matrix in note order
+    is made, and the fit that records the matrix never stacks it). :meth:`full` gives the
+    matrix in note order; :meth:`stacked` the parts one after the other (a row order any
+    row-wise or order-free computation may use) with each row's note.
+    """
+
+    def __init__(self, parts: dict[str, Any], rows: dict[str, np.ndarray]) -> None:
+        self.parts, self.rows = parts, rows
+
+    @classmethod
+    def of(cls, X: Any, split: np.ndarray) -> SplitRows:  # noqa: N803
+        """The parts of a matrix in note order."""
+        rows = {s: np.flatnonzero(split == s) for s in ("train", "val", "test")}
+        return cls({s: X[r] for s, r in rows.items() if len(r)},
+                   {s: r for s, r in rows.items() if len(r)})
+
+    def part(self, rows: np.ndarray) -> Any:
+        """The rows ``rows`` (a split's own part when they are that split's notes)."""
+        for name, r in self.rows.items():
+            if np.array_equal(r, rows):
+                return self.parts[name]
+        return self.full()[rows]
+
+    def stacked(self) -> tuple[Any, np.ndarray]:
+        """The parts stacked (train, val, test) and the note of each row."""
+        from scipy import sparse
+
+        names = [n for n in ("train", "val", "test") if n in self.parts]
+        return (sparse.vstack([self.parts[n] for n in names], format="csr"),
+                np.concatenate([self.rows[n] for n in names]))
+
+    def doc_freq(self) -> np.ndarray:
+        """Per column, the training notes whose value is above 0."""
+        return np.asarray((self.parts["train"] > 0).sum(axis=0)).ravel()
+
+    def full(self) -> Any:
+        """The matrix in note order (indices sorted)."""
+        stacked, order = self.stacked()
+        inverse = np.empty(len(order), dtype=np.intp)
+        inverse[order] = np.arange(len(order))
+        X = stacked[inverse]
+        X.sort_indices()
+        return X
+
+
 def _all_features(model: Any, notes: list[str], split: np.ndarray,
-                  record: list[tuple[str, Any]]) -> Any:
-    """``model.transform(notes)`` from the matrices recorded while it was fitted and scored.
+                  record: list[tuple[str, Any]]) -> SplitRows:
+    """``model.transform(notes)`` (as :class:`SplitRows`) from the matrices recorded while it
+    was fitted and scored.
 
     The leakage fit vectorises the train notes (``fit``), the val notes (the ``C`` search, when
-    they hold two groups) and the test notes (the scores), each in row order: the rows are put
-    back in the notes' order. Anything else recorded (another model) falls back to a transform.
+    they hold two groups) and the test notes (the scores), each in row order, indices sorted:
+    they are the parts. Anything else recorded (another model) falls back to a transform.
     """
-    from scipy import sparse
-
     parts = {s: np.flatnonzero(split == s) for s in ("train", "val", "test")}
     kinds = [k for k, _ in record]
     if kinds == ["fit", "transform", "transform"]:
-        names = ("train", "val", "test")
+        names: tuple[str, ...] = ("train", "val", "test")
     elif kinds == ["fit", "transform"] and len(parts["val"]) == 0:
         names = ("train", "test")
     else:
-        return model.transform(notes)
+        return SplitRows.of(model.transform(notes), split)
     mats = [m for _, m in record]
-    if any(m.shape[0] != len(parts[n]) for n, m in zip(names, mats, strict=True)):
-        return model.transform(notes)
-    order = np.concatenate([parts[n] for n in names])
-    if len(order) != len(notes):
-        return model.transform(notes)
-    inverse = np.empty(len(order), dtype=np.intp)
-    inverse[order] = np.arange(len(order))
-    stacked = sparse.vstack(mats, format="csr")
-    del mats
-    record.clear()  # one copy of the matrix at a time besides the one being built
-    X = stacked[inverse]
-    del stacked
-    X.sort_indices()
-    return X
+    if (any(m.shape[0] != len(parts[n]) for n, m in zip(names, mats, strict=True))
+            or sum(len(parts[n]) for n in names) != len(notes)):
+        return SplitRows.of(model.transform(notes), split)
+    record.clear()
+    for m in mats:
+        m.sort_indices()  # already sorted (a no-op): what transform hands back
+    return SplitRows(dict(zip(names, mats, strict=True)), {n: parts[n] for n in names})
 
 
 def fit_section(common: Common, texts: Ref, condition: Any, rows: np.ndarray
@@ -181,13 +281,18 @@ def fit_section(common: Common, texts: Ref, condition: Any, rows: np.ndarray
 
 def fit_deleted(common: Common, X: Ref, cols: np.ndarray, condition: Any,  # noqa: N803
                 C: float) -> dict[str, Any]:  # noqa: N803
-    """The linear model re-fitted with ``C`` on the TF-IDF matrix with ``cols`` deleted."""
+    """The linear model re-fitted with ``C`` on the TF-IDF matrix with ``cols`` deleted.
+
+    Each split's rows are deleted and re-normalised when the fit uses them (a row does not
+    depend on the others): the float64 copy of the whole matrix is never made.
+    """
     from racelens.text.check.leakage import fit_features
     from racelens.text.explain.terms import delete_columns
 
-    Xd = delete_columns(X.get(keep=True), cols)
-    res, _, _, _ = fit_features(Xd, common.y, common.pids, common.split, list(common.classes),
-                                condition, seed=common.seed, n_boot=common.n_boot, Cs=(C,))
+    base: SplitRows = X.get(keep=True)
+    res, _, _, _ = fit_features(None, common.y, common.pids, common.split, list(common.classes),
+                                condition, seed=common.seed, n_boot=common.n_boot, Cs=(C,),
+                                rows_of=lambda rows: delete_columns(base.part(rows), cols))
     return {"auc": res.auc.to_dict()}
 
 
@@ -198,6 +303,34 @@ def fit_pattern(common: Common, x: np.ndarray, condition: Any) -> dict[str, Any]
     fit = linear_probe(x, common.y, common.pids, common.split, list(common.classes),
                        condition=condition, seed=common.seed, n_boot=common.n_boot)
     return {"auc": fit.result.auc.to_dict()}
+
+
+def _in_worker(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Run a job in a worker process, then hand the memory it freed back to the system.
+
+    A worker runs many jobs; without this its resident size stays at the largest any of them
+    reached (the C allocator keeps freed blocks), so the two workers' high-water marks add up
+    even when their large jobs run at different times. ``malloc_trim`` is glibc's; elsewhere
+    nothing is done.
+    """
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        import gc
+
+        gc.collect()
+        _trim_heap()
+
+
+def _trim_heap() -> None:
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 class _Done:
@@ -253,6 +386,13 @@ class Runner:
             pickle.dump(obj, f, protocol=pickle.HIGHEST_PROTOCOL)
         return Ref(path=path)
 
+    def writer(self) -> TextsWriter:
+        """A :class:`TextsWriter` (to a file of its own when jobs run in other processes)."""
+        if self._tmp is None:
+            return TextsWriter()
+        self._n_files += 1
+        return TextsWriter(str(Path(self._tmp.name) / f"notes-{self._n_files}.txt"))
+
     def path(self, name: str) -> str | bool:
         """A file in the runner's folder for a job to write a large result to (``True`` when
         jobs run in this process: the job keeps its result in memory)."""
@@ -268,7 +408,7 @@ class Runner:
             self._jobs[name] = _Done(fn(*args, **kwargs))
             self._tick(name)
         else:
-            future = self._pool.submit(fn, *args, **kwargs)
+            future = self._pool.submit(_in_worker, fn, *args, **kwargs)
             self._jobs[name] = future
             future.add_done_callback(lambda _f, n=name: self._tick(n))
 

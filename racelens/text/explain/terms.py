@@ -77,8 +77,8 @@ def linear_terms(lr: Any, X: sparse.csr_matrix, vocab: Sequence[str], labels: np
         axis=1, keepdims=True)
     delta = float(np.max(np.abs(logits - full))) if len(rows) else 0.0
     n_pat = patient_doc_freq(X, patient_ids)
-    present = X.copy()
-    present.data = np.ones_like(present.data)
+    # X's pattern with every value 1 (its index arrays shared, not copied)
+    present = sparse.csr_matrix((np.ones_like(X.data), X.indices, X.indptr), shape=X.shape)
     share = {str(g): np.asarray(present[labels == g].mean(axis=0)).ravel() for g in groups}
     out: list[TermWeight] = []
     for k, g in enumerate(groups):
@@ -107,15 +107,49 @@ def columns_of(terms: Sequence[str], vocab: Sequence[str]) -> np.ndarray:
 
 
 def delete_columns(X: sparse.csr_matrix, cols: np.ndarray) -> sparse.csr_matrix:
-    """``X`` with ``cols`` zeroed and every row L2-normalised again."""
-    keep = np.ones(X.shape[1])
-    keep[cols] = 0.0
-    out = sparse.csr_matrix(X @ sparse.diags(keep))
-    norms = np.sqrt(np.asarray(out.multiply(out).sum(axis=1)).ravel())
+    """``X`` with ``cols`` zeroed and every row L2-normalised again (float64).
+
+    The values are those of ``X @ diags(keep)``, its row norms and ``diags(1 / norm) @ ...``
+    computed by scipy (each product rounded once, the squares summed by scipy's own row sum in
+    the same order), built directly from ``X``'s arrays: no intermediate float64 matrix besides
+    the result (``tests/text/test_text_explain.py`` compares the two bit for bit). ``X``'s
+    indices must be sorted in each row (the TF-IDF matrix of ``text explain`` is); a row is
+    independent of the others, so ``delete_columns(X[rows], cols)`` equals
+    ``delete_columns(X, cols)[rows]``.
+    """
+    X = sparse.csr_matrix(X)
+    if not X.has_sorted_indices:
+        X = X.sorted_indices()
+    keep = np.ones(X.shape[1], dtype=bool)
+    keep[np.asarray(cols, dtype=np.intp)] = False
+    # what scipy's product with the diagonal keeps: an entry of a kept column, not zero
+    mask = keep[X.indices] & (X.data != 0)
+    data = X.data[mask].astype(np.float64)
+    indices = X.indices[mask]
+    indptr = _kept_indptr(mask, X.indptr)
+    del mask
+    # the squared norm: scipy multiplies the matrix by itself (entries whose square is 0
+    # dropped) and sums each row in index order
+    sq = data * data
+    nz = sq != 0
+    sq_indptr = indptr if nz.all() else _kept_indptr(nz, indptr)
+    squares = sparse.csr_matrix((sq[nz], indices[nz], sq_indptr), shape=X.shape)
+    del sq, nz
+    norms = np.sqrt(np.asarray(squares.sum(axis=1)).ravel())
+    del squares
     scale = np.where(norms > 0, 1.0 / np.where(norms > 0, norms, 1.0), 0.0)
-    out = sparse.csr_matrix(sparse.diags(scale) @ out)
+    # the rescaled values (scale x value, rounded once); scipy's product keeps non-zero ones
+    data *= np.repeat(scale, np.diff(indptr))
+    out = sparse.csr_matrix((data, indices, indptr), shape=X.shape)
     out.eliminate_zeros()
     return out
+
+
+def _kept_indptr(mask: np.ndarray, indptr: np.ndarray) -> np.ndarray:
+    """The row pointers of a CSR matrix's entries where ``mask`` holds."""
+    kept = np.zeros(len(mask) + 1, dtype=np.int64)
+    np.cumsum(mask, out=kept[1:])
+    return kept[indptr].astype(indptr.dtype, copy=False)
 
 
 def matched_random_terms(chosen: Sequence[str], vocab: Sequence[str], doc_freq: np.ndarray, *,

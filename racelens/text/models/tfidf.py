@@ -48,10 +48,18 @@ def make_vectorizer(*, ngram_range: tuple[int, int] = (1, 2), min_df: int | floa
                            token_pattern=TOKEN_PATTERN, dtype=np.float32)
 
 
-def validate_texts(texts: Any, name: str = "texts") -> list[str]:
-    """Return ``texts`` as a list of strings; missing notes become empty strings."""
+def validate_texts(texts: Any, name: str = "texts") -> Sequence[str]:
+    """Return ``texts`` as a list of strings; missing notes become empty strings.
+
+    A :class:`racelens.text.models.notefile.NoteFile` (notes on disk, strings by construction)
+    is returned as it is: it is read one note at a time where it is used.
+    """
+    from racelens.text.models.notefile import NoteFile
+
     if isinstance(texts, str):
         raise DataError(f"{name} must be a sequence of notes, not one string")
+    if isinstance(texts, NoteFile):
+        return texts
     out = []
     for t in texts:
         out.append(t if isinstance(t, str) else "")
