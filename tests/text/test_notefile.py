@@ -45,3 +45,14 @@ def test_model_fitted_on_a_note_file_equals_the_one_fitted_on_the_list(tmp_path)
     assert a.vectorizer_.vocabulary_ == b.vectorizer_.vocabulary_
     assert np.array_equal(a.classifier_.coef_, b.classifier_.coef_)
     assert np.array_equal(a.predict_proba(texts), b.predict_proba(on_disk))
+
+
+def test_notefile_reads_without_pread(tmp_path, monkeypatch) -> None:
+    # Windows has no os.pread: the file is read by seek and read instead, the same notes
+    from racelens.text.models import notefile
+
+    w = notefile.NoteWriter(str(tmp_path / "n.txt"))
+    w.extend(["één", "", "third note"])
+    monkeypatch.setattr(notefile, "_PREAD", None)
+    notes = w.notes()
+    assert [notes[2], notes[0], notes[1]] == ["third note", "één", ""]

@@ -27,6 +27,8 @@ import numpy as np
 
 __all__ = ["NoteFile", "NoteWriter", "take"]
 
+_PREAD = getattr(os, "pread", None)  # POSIX; absent on Windows
+
 
 class NoteFile(Sequence[str]):
     """Notes stored as UTF-8 in a file, ``[starts[i], ends[i])`` the bytes of note ``i``."""
@@ -51,10 +53,15 @@ class NoteFile(Sequence[str]):
         return len(self.starts)
 
     def _read(self, i: int) -> str:
-        if self._fd is None:
-            self._fd = os.open(self.path, os.O_RDONLY)
         start, end = int(self.starts[i]), int(self.ends[i])
-        return os.pread(self._fd, end - start, start).decode("utf-8") if end > start else ""
+        if end <= start:
+            return ""
+        if self._fd is None:
+            self._fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+        if _PREAD is not None:
+            return _PREAD(self._fd, end - start, start).decode("utf-8")
+        os.lseek(self._fd, start, os.SEEK_SET)  # Windows has no pread; one reader a process
+        return os.read(self._fd, end - start).decode("utf-8")
 
     @overload
     def __getitem__(self, i: int) -> str: ...
