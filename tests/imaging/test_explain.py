@@ -33,6 +33,8 @@ def _explained(root: Path, signal: ImageSignal, *, permute: bool = False, epochs
               progress=False)
     kw.update(explain_kw)
     run_explain(ExplainConfig(run=root / "run", manifest=manifest, out=root / "explain", **kw))
+    # the folder says what may leave the protected environment, as every run folder does
+    assert "`explain.json`" in (root / "explain" / "FILES.md").read_text()
     return read_explain(root / "explain")
 
 

@@ -95,6 +95,7 @@ def test_section_proxy_and_placeholder_leak(patients, tmp_path):
     assert pattern["delete"]["macro"]["estimate"] == pytest.approx(0.5)
     assert doc["mention_rate"]["Black"] > doc["mention_rate"]["White"] + 0.4
     payload = (tmp_path / "run" / "explain.json").read_text()
+    assert "`explain.json`" in (tmp_path / "run" / "FILES.md").read_text()
     assert json.loads(payload)["sections"] == json.loads(json.dumps(doc["sections"]))
     # aggregates only: no note text, no note id
     assert "Lungs clear to auscultation" not in payload and notes["note_id"][0] not in payload

@@ -85,11 +85,11 @@ class ExplainResult:
     def write(self, out: Path) -> list[Path]:
         """Write ``out/explain.json`` (atomically) and the figures; return the paths."""
         from racelens.imaging.explain.figures import write_figures
-        from racelens.shared.tables import atomic_write_json
+        from racelens.shared.run_files import write_run_document
 
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
-        return [atomic_write_json(out / "explain.json", self.to_dict()),
+        return [write_run_document(out, "explain.json", self.to_dict()),  # and FILES.md
                 *write_figures(self, out)]
 
 

@@ -305,7 +305,7 @@ class _Sections:
 def run_text_explain(config: ExplainConfig) -> dict[str, Any]:
     """Explain race leakage from redacted notes (see the module doc); returns ``explain.json``."""
     from racelens.shared.results import Condition
-    from racelens.shared.tables import atomic_write_text, check_writable_dir
+    from racelens.shared.tables import check_writable_dir
     from racelens.text.explain.categories import categorize
     from racelens.text.explain.placeholder import (
         MODES,
@@ -446,12 +446,9 @@ def run_text_explain(config: ExplainConfig) -> dict[str, Any]:
            "placeholder": pattern, "placeholder_model": full, "mention_rate": rates,
            "notes": notes}
     if cfg.out is not None:
-        import json
-
-        from racelens.shared.tables import json_default
+        from racelens.shared.run_files import write_run_document
 
         out = Path(cfg.out)
         out.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(out / EXPLAIN_FILE, json.dumps(doc, indent=2, allow_nan=False,
-                                                         default=json_default) + "\n")
+        write_run_document(out, EXPLAIN_FILE, doc)  # and the folder's FILES.md
     return doc
