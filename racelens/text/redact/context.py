@@ -21,28 +21,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from racelens.text.redact.lexicon import term_key, trie_regex
-from racelens.text.redact.slot import AGE, AGE_UNIT, WS, SlotGrammar, unit_may_end
+from racelens.text.redact.slot import AGE, AGE_UNIT, WS, SlotGrammar, index_before, unit_may_end
 
-__all__ = ["Hit", "ContextRules", "char_before"]
+__all__ = ["Hit", "ContextRules"]
 
 _FLAGS = re.IGNORECASE | re.MULTILINE
 _UNIT_ENDS = frozenset("oysdrOYSDR.")  # y/o, yo, y.o., yrs, years, y, old
-
-
-def char_before(text: str, start: int, skip: str = ",-/") -> str:
-    """The character before ``start`` once whitespace and ``skip`` are passed over ("" if none)."""
-    i = start - 1
-    while i >= 0 and (text[i].isspace() or text[i] in skip):
-        i -= 1
-    return text[i] if i >= 0 else ""
-
-
-def _index_before(text: str, start: int) -> int:
-    """Where :func:`char_before` (default ``skip``) finds its character: -1 if none."""
-    i = start - 1
-    while i >= 0 and (text[i].isspace() or text[i] in ",-/"):
-        i -= 1
-    return i
 
 
 @dataclass(slots=True)
@@ -114,14 +98,14 @@ class ContextRules:
         self.grammar = SlotGrammar()
 
     # The checks of what ends right before a term share one cheap pre-check: the last character
-    # before it once whitespace and ",-/" are passed over (``_index_before``). Each pattern
+    # before it once whitespace and ",-/" are passed over (``slot.index_before``). Each pattern
     # allows only some of those separators between its match and the term, so where it matches
     # that character is the last one of its match: a unit's last letter, an identity phrase's
     # or a colon, a sex letter or a digit. Where the character cannot end a match, the window
     # search is skipped.
     def age_before(self, text: str, start: int) -> bool:
         """An age with a unit ends right before ``start`` ("54 yo AA", "54-year-old\\nwhite")."""
-        return self._age_at(text, start, _index_before(text, start))
+        return self._age_at(text, start, index_before(text, start))
 
     def _age_at(self, text: str, start: int, i: int) -> bool:
         if i < 0 or text[i] not in _UNIT_ENDS or not unit_may_end(text, i):
@@ -130,7 +114,7 @@ class ContextRules:
 
     def identity_before(self, text: str, start: int) -> bool:
         """"identifies as", "Race:" or "ethnicity is" ends right before ``start``."""
-        return self._identity_at(text, start, _index_before(text, start))
+        return self._identity_at(text, start, index_before(text, start))
 
     def _identity_at(self, text: str, start: int, i: int) -> bool:
         if self._identity_end is not None and (i < 0 or self._identity_end(text, i + 1) is None):
@@ -141,7 +125,7 @@ class ContextRules:
 
     def slot_rule(self, text: str, start: int, end: int) -> str | None:
         """``"demographic_slot"`` when the short form ``text[start:end]`` is in the slot, else None."""
-        i = _index_before(text, start)
+        i = index_before(text, start)
         if self._age_at(text, start, i):
             return "demographic_slot"
         key = self._key(text[start:end])
@@ -159,7 +143,7 @@ class ContextRules:
             if not h.pending:
                 return "group_list"
         start, end = chain[0].start, chain[-1].end
-        i = _index_before(text, start)
+        i = index_before(text, start)
         if self._age_at(text, start, i):
             return "age_context"
         if self._identity_at(text, start, i):

@@ -315,17 +315,13 @@ class TermRecognizer(Recognizer):
 
     def __init__(self, index: TermIndex, rules: ContextRules) -> None:
         self._index, self._rules = index, rules
-        self._cached = index._cache.get
 
     def pattern(self, lowered: bool) -> str:
         return self._index.regex + r"(?!\w)"
 
     def hit(self, m: re.Match[str], text: str, start: int) -> Hit | None:
         end = m.end()
-        matched = text[start:end]
-        term = self._cached(matched, _MISSING)  # the index's cache, read without a call
-        if term is _MISSING:
-            term = self._index.lookup(matched)
+        term = self._index.lookup(text[start:end])
         if term is None:
             return None
         context = term.context
@@ -361,8 +357,7 @@ class RecognizerRegistry:
         if lowerable:
             patterns = [r.pattern(True) for r in recognizers]
             # the term trie (last, most alternatives) has no marker: its matches have none
-            last = len(recognizers) - 1
-            unmarked = last if isinstance(recognizers[-1], TermRecognizer) else None
+            unmarked = len(recognizers) - 1 if isinstance(recognizers[-1], TermRecognizer) else None
             fast = dispatch_pattern(patterns, unmarked=unmarked)
             if fast is None:  # a pattern that cannot be regrouped: the plain alternation
                 self._scan_cs = WordStarts(joined(True), re.MULTILINE, _NONWORD_LOWER)

@@ -28,7 +28,7 @@ from __future__ import annotations
 import re
 
 __all__ = ["WS", "GAP", "AGE", "AGE_DIGITS", "AGE_UNIT", "AGE_SEX", "SEX_AGE", "AGE_AFTER", "SEP", "SlotGrammar",
-           "unit_may_end"]
+           "index_before", "unit_may_end"]
 
 #: whitespace inside a demographic line or slot: any but a line break (NBSP, thin space, CR)
 WS = r"[^\S\n]"
@@ -66,6 +66,16 @@ _UNIT_TAILS: dict[str, str | None] = {"o": "/.y", ".": "osr", "s": "r", "r": "ya
                                       "d": "l"}
 _UNIT_TAILS_ANY_CASE = {c: None if t is None else t + t.upper()
                         for k, t in _UNIT_TAILS.items() for c in {k, k.upper()}}
+
+
+def index_before(text: str, start: int) -> int:
+    """Where the last character before ``start`` is once whitespace and ``,-/`` are passed over
+    (-1 if none): the separators of the slot, the character every check of what ends right
+    before a term reads first."""
+    i = start - 1
+    while i >= 0 and (text[i].isspace() or text[i] in ",-/"):
+        i -= 1
+    return i
 
 
 def unit_may_end(text: str, k: int) -> bool:
@@ -109,14 +119,9 @@ class SlotGrammar:
     def token_before(self, text: str, start: int, last: int | None = None) -> bool:
         """An age-sex or sex-age token ends right before ``start`` (separators between).
 
-        ``last``: where the last character before ``start`` is, whitespace and ``,/-`` passed
-        over (-1 if none), when the caller has found it already.
+        ``last``: :func:`index_before` of ``start``, when the caller has found it already.
         """
-        i = last
-        if i is None:
-            i = start - 1
-            while i >= 0 and (text[i].isspace() or text[i] in ",/-"):
-                i -= 1
+        i = index_before(text, start) if last is None else last
         # cheap: an age-sex token ends in a sex letter after a digit, a space, "-" or a unit; a
         # sex-age token in a digit
         if i < 0:
