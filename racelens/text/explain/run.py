@@ -258,50 +258,6 @@ def _submit_categories(run: Any, common: Any, X_ref: Any, C: float,  # noqa: N80
     return out, list(cats)
 
 
-class _Sections:
-    """Each note section's bodies, gathered part by part as the notes are redacted: per section
-    the notes that have it (in order) and, written away, their bodies joined per note."""
-
-    def __init__(self, run: Any) -> None:
-        self.run = run
-        self.rows: dict[str, list[int]] = {}
-        self.writers: dict[str, Any] = {}
-        self.n = 0
-
-    def add(self, redacted: Sequence[str]) -> None:
-        from racelens.text.explain.sections import split_sections
-
-        per: dict[str, dict[int, list[str]]] = {}
-        for i, t in enumerate(redacted, start=self.n):
-            for name, body in split_sections(t):
-                per.setdefault(name, {}).setdefault(i, []).append(body)
-        for name, bodies in per.items():
-            if name not in self.writers:
-                self.writers[name], self.rows[name] = self.run.writer(), []
-            rows = sorted(bodies)
-            self.rows[name].extend(rows)
-            self.writers[name].extend([" ".join(bodies[i]) for i in rows])
-        self.n += len(redacted)
-
-    def submit(self, common: Any, cfg: ExplainConfig) -> list[dict[str, Any]]:
-        from racelens.shared.results import Condition
-        from racelens.text.explain.stages import fit_section
-
-        ranked = sorted(self.rows.items(), key=lambda kv: (-len(kv[1]), kv[0]))
-        out = []
-        for rank, (name, rows) in enumerate(ranked):
-            row: dict[str, Any] = {"name": name, "n_notes": len(rows), "auc": None}
-            if len(rows) >= cfg.min_section_notes and rank < cfg.max_sections:
-                self.run.submit(f"section {name}", fit_section, common,
-                                self.writers[name].ref(),
-                                Condition("section", {"section": name}),
-                                np.asarray(rows, dtype=int))
-                row["job"] = f"section {name}"
-            out.append(row)
-        self.writers.clear()
-        return out
-
-
 def run_text_explain(config: ExplainConfig) -> dict[str, Any]:
     """Explain race leakage from redacted notes (see the module doc); returns ``explain.json``."""
     from racelens.shared.results import Condition
@@ -313,6 +269,7 @@ def run_text_explain(config: ExplainConfig) -> dict[str, Any]:
         mention_matrix,
         mention_patterns,
     )
+    from racelens.text.explain.sections import SectionParts
     from racelens.text.explain.stages import Common, Ref, Runner, fit_pattern, fit_texts
 
     cfg = config
@@ -343,7 +300,7 @@ def run_text_explain(config: ExplainConfig) -> dict[str, Any]:
         _say(cfg, "redacting (token, category and delete from one pass), part by part")
         writers = {m: run.writer() for m in MODES}
         patterns: dict[str, list[Any]] = {m: [] for m in MODES}
-        section_parts = _Sections(run)
+        section_parts = SectionParts(run)
         for modes in iter_redact_modes(data.texts(), level=cfg.level):
             for m in MODES:
                 patterns[m].extend(mention_patterns(modes[m]))

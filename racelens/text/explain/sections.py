@@ -15,8 +15,12 @@ Example
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from typing import Any
 
-__all__ = ["split_sections", "canonical_heading", "MIMIC_SECTIONS", "PREAMBLE"]
+import numpy as np
+
+__all__ = ["split_sections", "canonical_heading", "SectionParts", "MIMIC_SECTIONS", "PREAMBLE"]
 
 PREAMBLE = "(preamble)"
 
@@ -86,3 +90,47 @@ def split_sections(text: str) -> list[tuple[str, str]]:
         end = cuts[k + 1][0] if k + 1 < len(cuts) else len(text)
         out.append((name, text[body_start:end]))
     return out
+
+
+class SectionParts:
+    """Each note section's bodies, gathered part by part as the notes are redacted: per section
+    the notes that have it (in order) and, written away, their bodies joined per note."""
+
+    def __init__(self, run: Any) -> None:
+        self.run = run
+        self.rows: dict[str, list[int]] = {}
+        self.writers: dict[str, Any] = {}
+        self.n = 0
+
+    def add(self, redacted: Sequence[str]) -> None:
+        per: dict[str, dict[int, list[str]]] = {}
+        for i, t in enumerate(redacted, start=self.n):
+            for name, body in split_sections(t):
+                per.setdefault(name, {}).setdefault(i, []).append(body)
+        for name, bodies in per.items():
+            if name not in self.writers:
+                self.writers[name], self.rows[name] = self.run.writer(), []
+            rows = sorted(bodies)
+            self.rows[name].extend(rows)
+            self.writers[name].extend([" ".join(bodies[i]) for i in rows])
+        self.n += len(redacted)
+
+    def submit(self, common: Any, cfg: Any) -> list[dict[str, Any]]:
+        """Submit a fit per section (``cfg``: the ``ExplainConfig``, its ``min_section_notes``
+        and ``max_sections``); returns the sections' rows of ``explain.json``."""
+        from racelens.shared.results import Condition
+        from racelens.text.explain.stages import fit_section
+
+        ranked = sorted(self.rows.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+        out = []
+        for rank, (name, rows) in enumerate(ranked):
+            row: dict[str, Any] = {"name": name, "n_notes": len(rows), "auc": None}
+            if len(rows) >= cfg.min_section_notes and rank < cfg.max_sections:
+                self.run.submit(f"section {name}", fit_section, common,
+                                self.writers[name].ref(),
+                                Condition("section", {"section": name}),
+                                np.asarray(rows, dtype=int))
+                row["job"] = f"section {name}"
+            out.append(row)
+        self.writers.clear()
+        return out

@@ -173,7 +173,7 @@ def fit_texts(common: Common, texts: Ref, condition: Any, *, rows: np.ndarray | 
             out["doc_freq"] = doc_freq
         del stacked
     if keep_model:
-        out["model"] = _trim(fit.model)
+        out["model"] = fit.model  # trimmed above
     return out
 
 
