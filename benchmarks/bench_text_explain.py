@@ -13,7 +13,7 @@ worker processes (sampled from /proc every 0.2 s), beside the child's own ``ru_m
 
 Run:  .venv/bin/python benchmarks/bench_text_explain.py --notes 5000 20000 [--workers 2]
       [--note-chars 10000] [--n-boot 1000] [--progress] [--timeline 5]
-      [--cache DIR [--generate-only]]
+      [--cache DIR [--generate-only]] [--out DIR]
 """
 
 from __future__ import annotations
@@ -123,7 +123,8 @@ def _child(args: argparse.Namespace) -> None:
     def progress(m: str) -> None:
         print(f"  [{time.perf_counter() - t_start:6.1f} s] {m}", file=sys.stderr, flush=True)
 
-    with tempfile.TemporaryDirectory() as out:
+    with tempfile.TemporaryDirectory() as tmp:
+        out = args.out or tmp
         t1 = time.perf_counter()
         doc = run_text_explain(ExplainConfig(notes, label_col="race_raw",
                                              patient_col="subject_id", sample_col="note_id",
@@ -185,6 +186,8 @@ def main() -> None:
                         "when not (generate outside the timed hold with --generate-only).")
     p.add_argument("--generate-only", action="store_true",
                    help="With --cache: write the notes and stop (no explain).")
+    p.add_argument("--out", default=None,
+                   help="Keep each run's explain.json in this folder (default: a temporary one).")
     p.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.child is not None:
@@ -200,6 +203,7 @@ def main() -> None:
                "--seed", str(args.seed), "--workers", str(args.workers),
                "--note-chars", str(args.note_chars)] + (["--progress"] if args.progress else [])
         cmd += (["--cache", args.cache] if args.cache else []) + (
+            ["--out", args.out] if args.out else []) + (
             ["--generate-only"] if args.generate_only else [])
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
         peak, main_peak, worker_peak, t0, last = 0, 0, 0, time.perf_counter(), -1e9

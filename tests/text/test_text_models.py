@@ -78,6 +78,40 @@ def test_tfidf_learns_cues_and_tunes_c():
     np.testing.assert_array_equal(m.predict_proba(te), again.predict_proba(te))
 
 
+def _objective(m, X, y) -> float:  # noqa: ANN001 - scikit-learn's multinomial objective
+    from sklearn.metrics import log_loss
+
+    w = np.asarray(m.coef_, dtype=float)
+    return log_loss(y, m.predict_proba(X), labels=m.classes_) + (w * w).sum() / (
+        2 * m.C * X.shape[0])
+
+
+def test_c_path_reaches_each_candidates_optimum():
+    from sklearn.linear_model import LogisticRegression
+
+    from racelens.text.models.tfidf import SOLVER, make_vectorizer, search_logreg
+
+    tr, ytr = notes(300, 0)
+    va, yva = notes(100, 1)
+    vec = make_vectorizer(min_df=1)
+    X, Xv = vec.fit_transform(tr), vec.transform(va)
+    y = np.asarray(ytr, dtype=object)
+    m, chosen, val = search_logreg(X, y, Xv, yva, C=1.0, Cs=(10.0, 0.01, 1.0), max_iter=2000,
+                                   random_state=0)
+    # fitted as a path, in increasing C; the best validation AUC wins, ties to the smaller C
+    assert list(val) == [0.01, 1.0, 10.0] and chosen == max(val, key=lambda c: (val[c], -c))
+    assert m.C == chosen and m.solver == SOLVER and not m.warm_start
+    for c in val:  # each candidate, started from the previous one's solution, at its optimum
+        one, _, _ = search_logreg(X, y, None, None, C=c, Cs=(c,), max_iter=2000,
+                                  random_state=0)
+        tight = LogisticRegression(C=c, tol=1e-10, max_iter=10_000).fit(X, y)
+        assert _objective(one, X, y) == pytest.approx(_objective(tight, X, y), rel=1e-3)
+    tight = LogisticRegression(C=chosen, tol=1e-10, max_iter=10_000).fit(X, y)
+    assert _objective(m, X, y) == pytest.approx(_objective(tight, X, y), rel=1e-3)
+    assert abs(macro_auc(np.asarray(yva), m.predict_proba(Xv), list(m.classes_))
+               - macro_auc(np.asarray(yva), tight.predict_proba(Xv), list(m.classes_))) < 1e-3
+
+
 def test_tfidf_validation_errors():
     with pytest.raises(NotFittedError):
         TfidfLogReg().predict_proba(["x"])
