@@ -67,14 +67,14 @@ def test_split_terms_with_patients_in_several_parts_and_three_groups():
         y = rng.choice(np.array(["A", "B", "C", "D"], dtype=object), 400, p=[.4, .3, .25, .05])
         pids = rng.integers(0, 90, 400).astype(str).astype(object)
         lr = LogisticRegression(max_iter=500).fit(X[y != "D"], y[y != "D"])
-        cuts = [0, 130, 131, 300, 400]
-        parts = [X[a:b] for a, b in zip(cuts[:-1], cuts[1:], strict=True)]
+        spans = list(zip([0, 130, 131, 300], [130, 131, 300, 400], strict=True))
+        parts = [X[a:b] for a, b in spans]
         test = np.arange(300, 400)
         vocab = [f"t{j}" for j in range(60)]
         want = linear_terms(lr, X, vocab, y, pids, test, min_patients=2, top=500)
         for chunk in (1, 5, 1000):
-            got = split_terms(lr, parts, vocab, [y[a:b] for a, b in zip(cuts[:-1], cuts[1:])],
-                              [pids[a:b] for a, b in zip(cuts[:-1], cuts[1:])], 3,
+            got = split_terms(lr, parts, vocab, [y[a:b] for a, b in spans],
+                              [pids[a:b] for a, b in spans], 3,
                               min_patients=2, top=500, chunk=chunk)
             _same(got, want)
         assert len(want[0]) > 20
