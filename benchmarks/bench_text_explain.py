@@ -8,12 +8,20 @@ sentences until each note is at least N characters (real MIMIC-IV discharge summ
 about 10 kB).
 
 Each size runs in its own child process, so its numbers are its own: wall time of one full
-explain run, and peak memory as the largest sum of the resident sizes of the child and its
-worker processes (sampled from /proc every 0.2 s), beside the child's own ``ru_maxrss``.
+explain run, and peak memory of the child and its worker processes (sampled from /proc every
+0.2 s) two ways: the largest sum of their resident sizes (RSS: a page mapped by several
+processes - shared libraries, the TF-IDF matrix's file that the workers map - counts once per
+process, an upper bound) and the largest sum of their proportional set sizes (PSS, from
+``/proc/PID/smaps_rollup``: a page shared by k processes counts 1/k in each, so the tree's
+shared pages count once); beside them the child's own ``ru_maxrss``.
+
+By default the child reads the notes into a DataFrame and passes that (the caller's table stays
+in memory all run); ``--from-file`` passes the cached parquet's path instead, as ``racelens text
+explain --input notes.parquet`` does (the child holds no table; ``--cache`` required).
 
 Run:  .venv/bin/python benchmarks/bench_text_explain.py --notes 5000 20000 [--workers 2]
       [--note-chars 10000] [--n-boot 1000] [--progress] [--timeline 5]
-      [--cache DIR [--generate-only]] [--out DIR]
+      [--cache DIR [--generate-only | --from-file]] [--out DIR]
 """
 
 from __future__ import annotations
@@ -96,7 +104,10 @@ def _child(args: argparse.Namespace) -> None:
     t0 = time.perf_counter()
     cached = (Path(args.cache) / f"notes-{n}-{args.note_chars}-{args.seed}.parquet"
               if args.cache else None)
-    if cached is not None and cached.exists():
+    if args.from_file and cached is not None and cached.exists() and not args.generate_only:
+        notes = None  # read by the explain itself; counted here a batch at a time
+        n_rows, mb = _count_file(cached)
+    elif cached is not None and cached.exists():
         import pandas as pd
 
         notes = pd.read_parquet(cached)
@@ -110,11 +121,15 @@ def _child(args: argparse.Namespace) -> None:
         if cached is not None:
             cached.parent.mkdir(parents=True, exist_ok=True)
             notes.to_parquet(cached)
-    mb = float(notes["text"].str.len().sum()) / 1e6
+    if notes is not None:
+        n_rows, mb = len(notes), float(notes["text"].str.len().sum()) / 1e6
     gen = time.perf_counter() - t0
     if args.generate_only:
-        print(json.dumps({"notes": len(notes), "mb": mb, "gen_s": gen}), flush=True)
+        print(json.dumps({"notes": n_rows, "mb": mb, "gen_s": gen}), flush=True)
         return
+    if args.from_file:
+        del notes
+        notes = str(cached)
     kw = {}
     if "workers" in inspect.signature(ExplainConfig).parameters:  # absent before issue 13's
         kw["workers"] = args.workers                                # speed work (baseline)
@@ -133,16 +148,37 @@ def _child(args: argparse.Namespace) -> None:
                                              **kw))
         dt = time.perf_counter() - t1
     print(json.dumps({
-        "notes": len(notes), "patients": doc["data"]["n_patients"], "mb": mb, "gen_s": gen,
+        "notes": n_rows, "patients": doc["data"]["n_patients"], "mb": mb, "gen_s": gen,
         "explain_s": dt, "workers": kw.get("workers", 1),
         "self_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "children_max_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
         "auc": doc["redacted"]["macro"]["estimate"]}), flush=True)
 
 
-def _tree_rss(root: int) -> int:
-    """Resident bytes of ``root`` and all its descendants (Linux /proc)."""
-    return sum(_tree(root).values())
+def _count_file(path: Path) -> tuple[int, float]:
+    """Rows and MB of text (characters / 1e6) of a note parquet, read a batch at a time."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    f = pq.ParquetFile(path)
+    chars = sum(int(pc.sum(pc.utf8_length(b.column(0))).as_py() or 0)
+                for b in f.iter_batches(batch_size=2000, columns=["text"]))
+    n = f.metadata.num_rows
+    del f
+    pa.default_memory_pool().release_unused()
+    return n, chars / 1e6
+
+
+def _pss(pid: int) -> int:
+    """Proportional set size of ``pid`` in bytes (0 when it is gone or unreadable)."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
 
 
 def _tree(root: int) -> dict[int, int]:
@@ -188,8 +224,13 @@ def main() -> None:
                    help="With --cache: write the notes and stop (no explain).")
     p.add_argument("--out", default=None,
                    help="Keep each run's explain.json in this folder (default: a temporary one).")
+    p.add_argument("--from-file", action="store_true",
+                   help="With --cache: pass the parquet's path to the explain, not a DataFrame "
+                        "(as the CLI's --input does).")
     p.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
     args = p.parse_args()
+    if args.from_file and not args.cache:
+        p.error("--from-file needs --cache (the parquet it passes)")
     if args.child is not None:
         _child(args)
         return
@@ -197,28 +238,37 @@ def main() -> None:
     print(f"python {platform.python_version()}, {platform.machine()}, {os.cpu_count()} CPUs, "
           f"load {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print("notes  patients   text_MB  generate_s  explain_s  notes_per_s  MB_per_s  "
-          "peak_tree_mib  main_mib  worker_max_mib  redacted_auc  main_rss_mib  worker_rss_mib")
+          "peak_tree_mib  main_mib  worker_max_mib  redacted_auc  main_rss_mib  worker_rss_mib  "
+          "peak_tree_pss_mib")
     for n in args.notes:
         cmd = [sys.executable, __file__, "--child", str(n), "--n-boot", str(args.n_boot),
                "--seed", str(args.seed), "--workers", str(args.workers),
                "--note-chars", str(args.note_chars)] + (["--progress"] if args.progress else [])
         cmd += (["--cache", args.cache] if args.cache else []) + (
             ["--out", args.out] if args.out else []) + (
-            ["--generate-only"] if args.generate_only else [])
+            ["--generate-only"] if args.generate_only else []) + (
+            ["--from-file"] if args.from_file else [])
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
         peak, main_peak, worker_peak, t0, last = 0, 0, 0, time.perf_counter(), -1e9
+        pss_peak = 0
         while proc.poll() is None:
             tree = _tree(proc.pid)
             peak = max(peak, sum(tree.values()))
+            pss = {pid: _pss(pid) for pid in tree}
+            pss_peak = max(pss_peak, sum(pss.values()))
             main_peak = max(main_peak, tree.get(proc.pid, 0))
             workers = sorted((v for k, v in tree.items() if k != proc.pid), reverse=True)
             worker_peak = max([worker_peak, *workers])
             now = time.perf_counter() - t0
             if args.timeline and now - last >= args.timeline:
                 last = now
+                wpss = sorted((v for k, v in pss.items() if k != proc.pid), reverse=True)
                 print(f"  <{now:6.1f} s> main {tree.get(proc.pid, 0) / 2**20:5.0f} MiB, workers "
                       f"{' '.join(f'{w / 2**20:.0f}' for w in workers) or '-'} MiB, tree "
-                      f"{sum(tree.values()) / 2**20:.0f} MiB", file=sys.stderr, flush=True)
+                      f"{sum(tree.values()) / 2**20:.0f} MiB (RSS); main "
+                      f"{pss.get(proc.pid, 0) / 2**20:.0f}, workers "
+                      f"{' '.join(f'{w / 2**20:.0f}' for w in wpss) or '-'}, tree "
+                      f"{sum(pss.values()) / 2**20:.0f} MiB (PSS)", file=sys.stderr, flush=True)
             time.sleep(0.2)
         out = proc.stdout.read() if proc.stdout else ""
         if proc.returncode != 0:
@@ -232,7 +282,7 @@ def main() -> None:
               f"{r['explain_s']:>9.1f}  {r['notes'] / r['explain_s']:>11.0f}  "
               f"{r['mb'] / r['explain_s']:>8.3f}  {peak / 2**20:>13.0f}  {r['self_mib']:>8.0f}  "
               f"{r['children_max_mib']:>14.0f}  {r['auc']:.3f}  {main_peak / 2**20:>12.0f}  "
-              f"{worker_peak / 2**20:>14.0f}", flush=True)
+              f"{worker_peak / 2**20:>14.0f}  {pss_peak / 2**20:>17.0f}", flush=True)
 
 
 if __name__ == "__main__":

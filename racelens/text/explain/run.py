@@ -156,6 +156,7 @@ class _Data:
         table, name = cfg.input, None
         if not isinstance(table, pd.DataFrame) and not is_cohort_file(table):
             name, table = os.path.basename(str(table)), read_table(table)
+            _release_arrow()  # the reader's scratch buffers, freed but kept by Arrow's pool
         column: pd.Series | None = None
         source = table
         if (isinstance(table, pd.DataFrame) and cfg.text_col in table.columns
@@ -194,6 +195,19 @@ class _Data:
 
     def drop_texts(self) -> None:
         self._column = None
+        _release_arrow()  # a table read from a file: its text goes back to the system
+
+
+def _release_arrow() -> None:
+    """Hand the memory Arrow's pool keeps after frees back to the system: its allocator
+    (mimalloc or jemalloc) keeps freed pages for reuse, so a read table's text, let go, would
+    otherwise stay resident all run (measured: docs/benchmarks/text_explain.md)."""
+    import gc
+
+    import pyarrow as pa
+
+    gc.collect()
+    pa.default_memory_pool().release_unused()
 
 
 def _without_text(table: pd.DataFrame, text_col: str) -> tuple[pd.DataFrame, pd.Series]:

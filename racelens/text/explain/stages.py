@@ -15,7 +15,9 @@ the redacted model's TF-IDF matrix). :class:`Runner` runs them:
 Large inputs are written once to a temporary folder, so no job carries them: the notes as they
 are produced (:class:`TextsWriter`; a fit reads them one note at a time from a
 :class:`racelens.text.models.notefile.NoteFile`) and the redacted model's TF-IDF matrix as its
-split parts (:class:`SplitRows`, read once per worker, then kept). A worker hands the memory a
+split parts (:class:`~racelens.text.explain.features.SplitRows`, saved as raw arrays that every
+worker maps read-only, once, then keeps: the workers share one copy in the file cache). A
+worker hands the memory a
 job freed back to the system before the next. A job's result depends only on its inputs and the
 seed, never on the process or the order it ran in, so ``workers=1`` and ``workers=2`` give the
 same ``explain.json``.
@@ -32,6 +34,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from racelens.text.explain.features import SplitRows, split_features
 
 __all__ = ["Common", "Ref", "TextsWriter", "SplitRows", "Runner", "fit_texts", "fit_deleted", "fit_pattern",
            "fit_section", "CONTEXT"]
@@ -82,6 +86,8 @@ _KEPT: dict[str, Any] = {}
 
 
 def _read(path: str) -> Any:
+    if SplitRows.is_saved(path):  # a matrix's raw arrays: mapped, not read
+        return SplitRows.load(path)
     with open(path, "rb") as f:
         return pickle.load(f)
 
@@ -131,12 +137,12 @@ def fit_texts(common: Common, texts: Ref, condition: Any, *, rows: np.ndarray | 
     is ``model.transform(texts)``, bit for bit), taken
     from the fit's own vectorising of the train, val and test notes
     (:func:`racelens.text.models.vectorize.recording`) rather than from a second pass over the
-    text; written to the file ``features`` names when it is a path.
+    text; saved to the folder ``features`` names when it is a path (:meth:`SplitRows.save`).
 
     With ``terms`` (``{"min_patients": ..., "top": ...}``, with ``features``, the linear model):
-    the exact term contributions read from that matrix here, where it already is, so the
-    caller never loads it: ``"terms"`` and ``"delta"``
-    (:func:`racelens.text.explain.terms.linear_terms`) and ``"doc_freq"`` (training notes
+    the exact term contributions read from that matrix's parts here, where they already are
+    (never stacked), so the caller never loads it: ``"terms"`` and ``"delta"``
+    (:func:`racelens.text.explain.terms.split_terms`) and ``"doc_freq"`` (training notes
     holding each feature).
     """
     from contextlib import nullcontext
@@ -157,115 +163,36 @@ def fit_texts(common: Common, texts: Ref, condition: Any, *, rows: np.ndarray | 
     if keep_model:
         _trim(fit.model)  # before the features are gathered: the pruned n-grams go first
     if features:
-        X = _all_features(fit.model, notes, common.split[rows], record)
+        X = split_features(fit.model, notes, common.split[rows], record)
         del record
-        stacked = X.stacked() if terms is not None else None
-        doc_freq = X.doc_freq()
+        if terms is not None:
+            out.update(_exact_terms(fit.model, X, common, rows, **terms))
+            out["doc_freq"] = X.doc_freq()
         if isinstance(features, str):
-            with open(features, "wb") as f:
-                pickle.dump(X, f, protocol=pickle.HIGHEST_PROTOCOL)
+            X.save(features)
             out["X"] = Ref(path=features)
-            del X  # written away: the terms below read the stacked copy only
+            del X  # written away
         else:
             out["X"] = Ref(X)
-        if stacked is not None:
-            out.update(_exact_terms(fit.model, *stacked, common, rows, **(terms or {})))
-            out["doc_freq"] = doc_freq
-        del stacked
     if keep_model:
         out["model"] = fit.model  # trimmed above
     return out
 
 
-def _exact_terms(model: Any, X: Any, order: np.ndarray, common: Common,  # noqa: N803
-                 rows: np.ndarray, *, min_patients: int, top: int) -> dict[str, Any]:
-    """The linear model's exact terms from the matrix's parts stacked (:meth:`SplitRows.stacked`,
-    ``order`` the note of each row; not put in note order): each term's weight is a mean over
-    one group's test notes (which keep their order), the rest integer counts and row-wise
-    maxima, the same in any row order."""
-    from racelens.text.explain.terms import linear_terms
+def _exact_terms(model: Any, X: SplitRows, common: Common, rows: np.ndarray, *,  # noqa: N803
+                 min_patients: int, top: int) -> dict[str, Any]:
+    """The linear model's exact terms from the matrix's parts (each term's weight a mean over
+    one group's test notes, the test part as it is; the rest integer counts)."""
+    from racelens.text.explain.terms import split_terms
 
-    y, split = common.y[rows][order], common.split[rows][order]
-    found, delta = linear_terms(model.classifier_, X, model.vectorizer_.get_feature_names_out(),
-                                y, common.pids[rows][order], np.flatnonzero(split == "test"),
-                                min_patients=min_patients, top=top)
+    names = X.names()
+    y, pids = common.y[rows], common.pids[rows]
+    found, delta = split_terms(model.classifier_, [X.parts[n] for n in names],
+                               model.vectorizer_.get_feature_names_out(),
+                               [y[X.rows[n]] for n in names], [pids[X.rows[n]] for n in names],
+                               names.index("test") if "test" in names else None,
+                               min_patients=min_patients, top=top)
     return {"terms": found, "delta": delta}
-
-
-class SplitRows:
-    """The TF-IDF matrix of every note, kept as its ``train``, ``val`` and ``test`` parts.
-
-    Each part holds its split's notes in note order, as the leakage fit vectorised them, so a
-    fit on one split's rows takes its part as it is (no copy of the whole matrix in note order
-    is made, and the fit that records the matrix never stacks it). :meth:`full` gives the
-    matrix in note order; :meth:`stacked` the parts one after the other (a row order any
-    row-wise or order-free computation may use) with each row's note.
-    """
-
-    def __init__(self, parts: dict[str, Any], rows: dict[str, np.ndarray]) -> None:
-        self.parts, self.rows = parts, rows
-
-    @classmethod
-    def of(cls, X: Any, split: np.ndarray) -> SplitRows:  # noqa: N803
-        """The parts of a matrix in note order."""
-        rows = {s: np.flatnonzero(split == s) for s in ("train", "val", "test")}
-        return cls({s: X[r] for s, r in rows.items() if len(r)},
-                   {s: r for s, r in rows.items() if len(r)})
-
-    def part(self, rows: np.ndarray) -> Any:
-        """The rows ``rows`` (a split's own part when they are that split's notes)."""
-        for name, r in self.rows.items():
-            if np.array_equal(r, rows):
-                return self.parts[name]
-        return self.full()[rows]
-
-    def stacked(self) -> tuple[Any, np.ndarray]:
-        """The parts stacked (train, val, test) and the note of each row."""
-        from scipy import sparse
-
-        names = [n for n in ("train", "val", "test") if n in self.parts]
-        return (sparse.vstack([self.parts[n] for n in names], format="csr"),
-                np.concatenate([self.rows[n] for n in names]))
-
-    def doc_freq(self) -> np.ndarray:
-        """Per column, the training notes whose value is above 0."""
-        return np.asarray((self.parts["train"] > 0).sum(axis=0)).ravel()
-
-    def full(self) -> Any:
-        """The matrix in note order (indices sorted)."""
-        stacked, order = self.stacked()
-        inverse = np.empty(len(order), dtype=np.intp)
-        inverse[order] = np.arange(len(order))
-        X = stacked[inverse]
-        X.sort_indices()
-        return X
-
-
-def _all_features(model: Any, notes: list[str], split: np.ndarray,
-                  record: list[tuple[str, Any]]) -> SplitRows:
-    """``model.transform(notes)`` (as :class:`SplitRows`) from the matrices recorded while it
-    was fitted and scored.
-
-    The leakage fit vectorises the train notes (``fit``), the val notes (the ``C`` search, when
-    they hold two groups) and the test notes (the scores), each in row order, indices sorted:
-    they are the parts. Anything else recorded (another model) falls back to a transform.
-    """
-    parts = {s: np.flatnonzero(split == s) for s in ("train", "val", "test")}
-    kinds = [k for k, _ in record]
-    if kinds == ["fit", "transform", "transform"]:
-        names: tuple[str, ...] = ("train", "val", "test")
-    elif kinds == ["fit", "transform"] and len(parts["val"]) == 0:
-        names = ("train", "test")
-    else:
-        return SplitRows.of(model.transform(notes), split)
-    mats = [m for _, m in record]
-    if (any(m.shape[0] != len(parts[n]) for n, m in zip(names, mats, strict=True))
-            or sum(len(parts[n]) for n in names) != len(notes)):
-        return SplitRows.of(model.transform(notes), split)
-    record.clear()
-    for m in mats:
-        m.sort_indices()  # already sorted (a no-op): what transform hands back
-    return SplitRows(dict(zip(names, mats, strict=True)), {n: parts[n] for n in names})
 
 
 def fit_section(common: Common, texts: Ref, condition: Any, rows: np.ndarray
@@ -377,10 +304,15 @@ class Runner:
             self._tmp.cleanup()
 
     def share(self, obj: Any) -> Ref:
-        """A :class:`Ref` to ``obj`` (written to a file when jobs run in other processes)."""
+        """A :class:`Ref` to ``obj`` (written to a file when jobs run in other processes; a
+        :class:`SplitRows` to a folder its workers map, :meth:`SplitRows.save`)."""
         if self._tmp is None:
             return Ref(obj)
         self._n_files += 1
+        if isinstance(obj, SplitRows):
+            folder = str(Path(self._tmp.name) / f"input-{self._n_files}")
+            obj.save(folder)
+            return Ref(path=folder)
         path = str(Path(self._tmp.name) / f"input-{self._n_files}.pkl")
         with open(path, "wb") as f:
             pickle.dump(obj, f, protocol=pickle.HIGHEST_PROTOCOL)
@@ -394,11 +326,11 @@ class Runner:
         return TextsWriter(str(Path(self._tmp.name) / f"notes-{self._n_files}.txt"))
 
     def path(self, name: str) -> str | bool:
-        """A file in the runner's folder for a job to write a large result to (``True`` when
+        """A path in the runner's folder for a job to write a large result to (``True`` when
         jobs run in this process: the job keeps its result in memory)."""
         if self._tmp is None:
             return True
-        return str(Path(self._tmp.name) / f"{name}.pkl")
+        return str(Path(self._tmp.name) / name)
 
     def submit(self, name: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
         """Run (or queue) ``fn(*args, **kwargs)`` as the job ``name``."""

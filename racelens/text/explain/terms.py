@@ -25,10 +25,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from scipy import sparse
 
-__all__ = ["TermWeight", "centered_coef", "linear_terms", "delete_columns", "columns_of",
-           "matched_random_terms"]
+__all__ = ["TermWeight", "centered_coef", "linear_terms", "split_terms", "delete_columns",
+           "columns_of", "matched_random_terms"]
 
 
 @dataclass(frozen=True)
@@ -63,23 +64,107 @@ def linear_terms(lr: Any, X: sparse.csr_matrix, vocab: Sequence[str], labels: np
 
     Returns the terms, best first, and the completeness delta (largest absolute gap between
     the summed contributions plus intercept and the model's centred logit, over ``rows``).
+    :func:`split_terms` gives the same from a matrix kept in parts.
     """
     from racelens.text.check.leakage import patient_doc_freq
 
+    groups = [str(g) for g in lr.classes_]
+    n_pat = patient_doc_freq(X, patient_ids)
+    # X's pattern with every value 1 (its index arrays shared, not copied)
+    present = sparse.csr_matrix((np.ones_like(X.data), X.indices, X.indptr), shape=X.shape)
+    share = {str(g): np.asarray(present[labels == g].mean(axis=0)).ravel() for g in groups}
+    return _ranked(lr, X[rows], labels[rows], vocab, n_pat, share, len(rows),
+                   min_patients=min_patients, top=top)
+
+
+def split_terms(lr: Any, parts: Sequence[sparse.csr_matrix], vocab: Sequence[str],
+                labels: Sequence[np.ndarray], patient_ids: Sequence[np.ndarray],
+                test: int | None, *, min_patients: int, top: int, chunk: int = 2000
+                ) -> tuple[list[TermWeight], float]:
+    """:func:`linear_terms` of the matrix whose row blocks are ``parts`` (``labels`` and
+    ``patient_ids`` per part), over the rows of ``parts[test]``, bit for bit, without stacking
+    the parts.
+
+    The test rows' quantities are read from their part as it is; the rest (distinct patients
+    and each group's share of notes per column) are integer counts gathered ``chunk`` notes at
+    a time, whole patients per chunk (whichever parts their notes are in), so the memory used
+    besides the parts is a chunk's. A group's share is the mean scipy computes over its rows
+    of ones (``1 / n`` in the matrix's dtype, added once per note holding the column, in
+    that dtype): it depends on the count only.
+    """
+    from racelens.text.check.leakage import patient_doc_freq
+
+    groups = [str(g) for g in lr.classes_]
+    ncols, dtype = parts[0].shape[1], parts[0].dtype
+    sizes = [p.shape[0] for p in parts]
+    codes, _ = pd.factorize(np.concatenate([np.asarray(p, dtype=object) for p in patient_ids]),
+                            use_na_sentinel=False)
+    group_of = np.concatenate([_group_index(np.asarray(y), groups) for y in labels])
+    part_of = np.repeat(np.arange(len(parts)), sizes)
+    local = np.concatenate([np.arange(n) for n in sizes])
+    order = np.argsort(codes, kind="stable")
+    by_patient = codes[order]
+    n_pat = np.zeros(ncols, dtype=np.int64)
+    counts = np.zeros(len(groups) * ncols, dtype=np.int64)
+    i = 0
+    while i < len(order):
+        # up to the last note of the chunk's last patient: a patient is counted in one chunk
+        j = int(np.searchsorted(by_patient, by_patient[min(i + chunk, len(order)) - 1],
+                                side="right"))
+        sel = order[i:j]
+        pieces = [(parts[p][local[sel[part_of[sel] == p]]], sel[part_of[sel] == p])
+                  for p in range(len(parts)) if (part_of[sel] == p).any()]
+        sub = sparse.vstack([m for m, _ in pieces], format="csr")
+        at = np.concatenate([s for _, s in pieces])
+        n_pat += patient_doc_freq(sub, codes[at])
+        entry_group = np.repeat(group_of[at], np.diff(sub.indptr))
+        mine = entry_group >= 0
+        counts += np.bincount(entry_group[mine] * ncols + sub.indices[mine],
+                              minlength=len(groups) * ncols)
+        del sub, entry_group, mine
+        i = j
+    share = {g: _mean_of_ones(counts[k * ncols:(k + 1) * ncols], int((group_of == k).sum()),
+                              dtype) for k, g in enumerate(groups)}
+    if test is None:
+        Xr, yr = sparse.csr_matrix((0, ncols), dtype=dtype), np.asarray([], dtype=object)
+    else:
+        Xr, yr = parts[test], np.asarray(labels[test])
+    return _ranked(lr, Xr, yr, vocab, n_pat, share, Xr.shape[0], min_patients=min_patients,
+                   top=top)
+
+
+def _group_index(labels: np.ndarray, groups: Sequence[str]) -> np.ndarray:
+    """Each label's position in ``groups`` (-1 when it is none of them)."""
+    out = np.full(len(labels), -1, dtype=np.int64)
+    for k, g in enumerate(groups):
+        out[labels == g] = k
+    return out
+
+
+def _mean_of_ones(count: np.ndarray, n: int, dtype: Any) -> np.ndarray:
+    """What scipy's ``mean(axis=0)`` gives for ``n`` rows with ``count`` ones per column:
+    each one scaled by ``1 / n`` in ``dtype``, then the scaled values summed down the column
+    one after the other in ``dtype``."""
+    if n == 0:
+        return np.zeros(len(count), dtype=dtype)
+    step = (np.ones(1, dtype=dtype) * (1.0 / n))[0]
+    sums = np.cumsum(np.full(max(int(count.max(initial=0)), 1), step, dtype=dtype), dtype=dtype)
+    return np.where(count > 0, sums[np.maximum(count, 1) - 1], 0).astype(dtype, copy=False)
+
+
+def _ranked(lr: Any, Xr: Any, yr: np.ndarray, vocab: Sequence[str], n_pat: np.ndarray,  # noqa: N803
+            share: dict[str, np.ndarray], n_rows: int, *, min_patients: int, top: int
+            ) -> tuple[list[TermWeight], float]:
+    """The terms from the rows they are weighted over (``Xr``, labels ``yr``) and the
+    per-column counts, and the completeness delta over those rows."""
     c, b = centered_coef(lr)
     groups = [str(g) for g in lr.classes_]
-    Xr = X[rows]
-    yr = labels[rows]
     # completeness: contributions of every term, summed, plus the intercept = centred logit
     logits = np.asarray(Xr @ c.T) + b
     raw = lr.decision_function(Xr)
     full = np.column_stack([-raw / 2, raw / 2]) if raw.ndim == 1 else raw - raw.mean(
         axis=1, keepdims=True)
-    delta = float(np.max(np.abs(logits - full))) if len(rows) else 0.0
-    n_pat = patient_doc_freq(X, patient_ids)
-    # X's pattern with every value 1 (its index arrays shared, not copied)
-    present = sparse.csr_matrix((np.ones_like(X.data), X.indices, X.indptr), shape=X.shape)
-    share = {str(g): np.asarray(present[labels == g].mean(axis=0)).ravel() for g in groups}
+    delta = float(np.max(np.abs(logits - full))) if n_rows else 0.0
     out: list[TermWeight] = []
     for k, g in enumerate(groups):
         mask = yr == g
