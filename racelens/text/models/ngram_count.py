@@ -51,7 +51,7 @@ def first_seen(codes: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.nd
     first = np.flatnonzero(grew)
     if len(first) == len(values) and np.array_equal(codes[first], np.arange(len(first))):
         return codes, values, first
-    labels, first = np.unique(codes, return_index=True)  # pragma: no cover - not Arrow's order
+    labels, first = np.unique(codes, return_index=True)  # not the order Arrow gives
     order = np.argsort(first)
     relabel = np.empty(len(values), np.int64)
     relabel[labels[order]] = np.arange(len(order))
@@ -66,15 +66,22 @@ def _encode(values: pa.Array) -> tuple[np.ndarray, pa.Array]:
 def _vocabulary_tables(vocabulary: dict[str, int], min_n: int, max_n: int
                        ) -> tuple[dict[bytes, int], dict[int, int]]:
     """Token ids and feature keys of a fixed vocabulary's terms (others can never occur)."""
-    tokens: dict[bytes, int] = {}
-    features: dict[int, int] = {}
-    for term, fid in vocabulary.items():
-        parts = term.split(" ")
-        if not min_n <= len(parts) <= max_n or "" in parts:
-            continue
-        ids = [tokens.setdefault(p.encode("utf-8", "surrogatepass"), len(tokens)) for p in parts]
-        features[ids[0] if len(ids) == 1 else ((ids[0] + 1) << 32) | ids[1]] = fid
-    return tokens, features
+    terms = pa.array([t.encode("utf-8", "surrogatepass") for t in vocabulary], pa.binary())
+    parts = pc.split_pattern(terms, pattern=b" ")
+    offsets = parts.offsets.to_numpy()[:-1].astype(np.int64)
+    n_parts = pc.list_value_length(parts).to_numpy(zero_copy_only=False)
+    codes, words = _encode(parts.flatten())
+    empty = np.zeros(len(codes) + 1, np.int64)
+    np.cumsum(pc.binary_length(words).to_numpy(zero_copy_only=False)[codes] == 0, out=empty[1:])
+    # a term of min_n to max_n tokens, none of them empty ("a  b" is no bigram)
+    ok = (n_parts >= min_n) & (n_parts <= max_n) & (empty[offsets + n_parts] == empty[offsets])
+    first = codes[np.minimum(offsets, len(codes) - 1)] if len(codes) else offsets
+    second = codes[np.minimum(offsets + 1, len(codes) - 1)] if len(codes) else offsets
+    key = np.where(n_parts == 1, first, ((first + 1) << 32) | second)[ok]
+    fid = np.fromiter(vocabulary.values(), np.int64, len(vocabulary))[ok]
+    words_list = words.to_pylist()
+    return (dict(zip(words_list, range(len(words_list)), strict=True)),
+            dict(zip(key.tolist(), fid.tolist(), strict=True)))
 
 
 class NgramCounts:
@@ -107,9 +114,11 @@ class NgramCounts:
         """The chunk's tokens (one-byte ones dropped): each one's chunk-local id; per local id
         (numbered in order of first appearance) its global id (-1: a token the fixed
         vocabulary does not know) and its first token; the notes' token counts."""
-        lists = pc.split_pattern(pa.array(lines, pa.binary()), pattern=b" ")
+        # split at runs of spaces (a line holds no other ASCII whitespace, and a UTF-8 byte
+        # of a non-ASCII character is never one); as a string view, which is not validated
+        lists = pc.ascii_split_whitespace(pa.array(lines, pa.binary()).view(pa.string()))
         offsets = lists.offsets.to_numpy()
-        codes, words = _encode(lists.flatten())
+        codes, words = _encode(lists.flatten().view(pa.binary()))
         ok = pc.binary_length(words).to_numpy(zero_copy_only=False) >= 2
         keep = ok[codes]
         kept = np.zeros(len(codes) + 1, np.int64)
