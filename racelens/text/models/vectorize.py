@@ -4,14 +4,19 @@
 in two pure-Python loops: building the word n-grams (``_word_ngrams``, one ``" ".join`` per
 n-gram) and counting them (``_count_vocab``, one dictionary look-up and one branch per n-gram
 occurrence). :class:`FastTfidfVectorizer` replaces only those loops, for the word analyser
-without stop words (racelens's one vectoriser): the n-grams come from the same tokens in the
-same order, they are counted by :class:`collections.Counter` (C), and each distinct n-gram of a
-note is looked up once. Everything else - the vocabulary (ids in order of first appearance, as
-scikit-learn assigns them), ``min_df`` / ``max_features`` pruning, the sorted features, the idf,
-the sublinear tf and the L2 norm - is scikit-learn's own code, run on the same count matrix
-(same indices, same values, same order), so the fitted vocabulary and every matrix are equal
-to the plain vectoriser's (``tests/text/test_vectorize.py`` compares them). Any other analyser
-set-up (stop words, a callable analyser, character n-grams) runs scikit-learn's loop unchanged.
+without stop words (racelens's one vectoriser). For 1- and 2-grams of scikit-learn's default
+token pattern or racelens's (whose tokens never hold a space), each note becomes one line of
+its tokens (for an ASCII note a bytes ``translate``, no regex) and
+:class:`~racelens.text.models.ngram_count.NgramCounts` counts a chunk of lines at a time with
+Arrow and numpy (no n-gram string is built); any other token pattern or n-gram range counts
+each note's n-gram strings with a :class:`collections.Counter` (C), each distinct n-gram of a
+note looked up once. Both assign the vocabulary ids in scikit-learn's order (first
+appearance) and give its count matrix (same indices, same values, columns sorted).
+Everything after the count - ``min_df`` / ``max_features`` pruning, the sorted features, the
+idf, the sublinear tf and the L2 norm - is scikit-learn's own code, so the fitted vocabulary
+and every matrix are equal to the plain vectoriser's (``tests/text/test_vectorize.py``
+compares them). Any other analyser set-up (stop words, a callable analyser, character
+n-grams) runs scikit-learn's loop unchanged.
 """
 
 from __future__ import annotations
