@@ -4,14 +4,19 @@
 in two pure-Python loops: building the word n-grams (``_word_ngrams``, one ``" ".join`` per
 n-gram) and counting them (``_count_vocab``, one dictionary look-up and one branch per n-gram
 occurrence). :class:`FastTfidfVectorizer` replaces only those loops, for the word analyser
-without stop words (racelens's one vectoriser): the n-grams come from the same tokens in the
-same order, they are counted by :class:`collections.Counter` (C), and each distinct n-gram of a
-note is looked up once. Everything else - the vocabulary (ids in order of first appearance, as
-scikit-learn assigns them), ``min_df`` / ``max_features`` pruning, the sorted features, the idf,
-the sublinear tf and the L2 norm - is scikit-learn's own code, run on the same count matrix
-(same indices, same values, same order), so the fitted vocabulary and every matrix are equal
-to the plain vectoriser's (``tests/text/test_vectorize.py`` compares them). Any other analyser
-set-up (stop words, a callable analyser, character n-grams) runs scikit-learn's loop unchanged.
+without stop words (racelens's one vectoriser). For 1- and 2-grams of scikit-learn's default
+token pattern or racelens's (whose tokens never hold a space), each note becomes one line of
+its tokens (for an ASCII note a bytes ``translate``, no regex) and
+:class:`~racelens.text.models.ngram_count.NgramCounts` counts a chunk of lines at a time with
+Arrow and numpy (no n-gram string is built); any other token pattern or n-gram range counts
+each note's n-gram strings with a :class:`collections.Counter` (C), each distinct n-gram of a
+note looked up once. Both assign the vocabulary ids in scikit-learn's order (first
+appearance) and give its count matrix (same indices, same values, columns sorted).
+Everything after the count - ``min_df`` / ``max_features`` pruning, the sorted features, the
+idf, the sublinear tf and the L2 norm - is scikit-learn's own code, so the fitted vocabulary
+and every matrix are equal to the plain vectoriser's (``tests/text/test_vectorize.py``
+compares them). Any other analyser set-up (stop words, a callable analyser, character
+n-grams) runs scikit-learn's loop unchanged.
 """
 
 from __future__ import annotations
@@ -28,13 +33,20 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 
+from racelens.text.models.ngram_count import NgramCounts
+
 try:  # scikit-learn >= 1.8: the container the plain _count_vocab returns
     from sklearn.utils._sparse import _align_api_if_sparse
 except ImportError:  # pragma: no cover - older scikit-learn: no fast path (see _fast_ok)
     _align_api_if_sparse = None
 
 __all__ = ["FastTfidfVectorizer", "word_ngrams", "ascii_word_tokens", "ascii_bracket_tokens",
-           "recording"]
+           "ascii_token_line", "recording"]
+
+_Rows = tuple[array.array, array.array, list[int]]
+# a chunk of notes for NgramCounts: about 2 MB of tokens (long notes), at most 2,048 notes
+_CHUNK_BYTES = 1 << 21
+_CHUNK_NOTES = 2048
 
 _RECORD: list[tuple[str, Any]] | None = None
 
@@ -101,6 +113,27 @@ def ascii_bracket_tokens(text: str) -> list[str]:
     return out
 
 
+_BRACKET_SPLIT_BYTES = re.compile(rb"(\[\w+\])")
+
+
+def ascii_token_line(text: str, brackets: bool) -> bytes:
+    r"""The tokens of an ASCII ``text`` as one line for
+    :class:`~racelens.text.models.ngram_count.NgramCounts`.
+
+    Its words of two or more bytes, separated by spaces, are
+    ``re.findall(r"(?u)\b\w\w+\b", text)`` or, with ``brackets``,
+    ``re.findall(r"(?u)\[\w+\]|\b\w\w+\b", text)`` (see :func:`ascii_word_tokens` and
+    :func:`ascii_bracket_tokens`): every byte that is not a word character becomes a space,
+    a bracketed word is kept whole, and the one-character words are left for the counter.
+    """
+    data = text.encode("ascii")
+    if not (brackets and b"[" in data):
+        return data.translate(_WORD_BYTES)
+    parts = _BRACKET_SPLIT_BYTES.split(data)
+    parts[::2] = [part.translate(_WORD_BYTES) for part in parts[::2]]
+    return b" ".join(parts)
+
+
 def word_ngrams(tokens: list[str], min_n: int, max_n: int) -> list[str]:
     """The n-grams of ``tokens`` in scikit-learn's order (all of size ``min_n``, then the next)."""
     out = list(tokens) if min_n == 1 else []
@@ -150,6 +183,61 @@ class FastTfidfVectorizer(TfidfVectorizer):
     def _count_vocab(self, raw_documents: Iterable[Any], fixed_vocab: bool) -> Any:
         if not self._fast_ok():
             return super()._count_vocab(raw_documents, fixed_vocab)
+        if (self.tokenizer is None and self.token_pattern in (_WORD_PATTERN, _BRACKET_PATTERN)
+                and self.ngram_range[1] <= 2):
+            vocabulary, rows = self._count_by_arrays(raw_documents, fixed_vocab)
+        else:
+            vocabulary, rows = self._count_by_counter(raw_documents, fixed_vocab)
+        j_indices, values, indptr = rows
+
+        # from here on as scikit-learn's CountVectorizer._count_vocab
+        if not fixed_vocab:
+            vocabulary = dict(vocabulary)
+            if not vocabulary:
+                raise ValueError(
+                    "empty vocabulary; perhaps the documents only contain stop words")
+        if indptr[-1] > np.iinfo(np.int32).max:
+            indices_dtype: Any = np.int64
+        else:
+            indices_dtype = np.int32
+        j_arr = np.frombuffer(j_indices, dtype=np.intc).astype(indices_dtype, copy=False)
+        indptr_arr = np.asarray(indptr, dtype=indices_dtype)
+        vals = np.frombuffer(values, dtype=np.intc)
+        X = sp.csr_array((vals, j_arr, indptr_arr), shape=(len(indptr_arr) - 1, len(vocabulary)),
+                         dtype=self.dtype)
+        X.sort_indices()  # a no-op after _count_by_arrays (it checks, and sets the same flag)
+        return vocabulary, _align_api_if_sparse(X)
+
+    def _count_by_arrays(self, raw_documents: Iterable[Any], fixed_vocab: bool
+                         ) -> tuple[dict[str, int], _Rows]:
+        """The counts by :class:`~racelens.text.models.ngram_count.NgramCounts`: 1- and
+        2-grams of one of the two token patterns, whose tokens never hold a space."""
+        counts = NgramCounts(self.ngram_range, self.vocabulary_ if fixed_vocab else None)
+        decode, preprocess = self.decode, self.build_preprocessor()
+        tokenize = self.build_tokenizer()
+        brackets = self.token_pattern == _BRACKET_PATTERN
+        lines: list[bytes] = []
+        size = 0
+        for doc in raw_documents:
+            text = preprocess(decode(doc))
+            if text.isascii():
+                line = ascii_token_line(text, brackets)
+            else:
+                line = " ".join(tokenize(text)).encode("utf-8", "surrogatepass")
+            lines.append(line)
+            size += len(line)
+            if size >= _CHUNK_BYTES or len(lines) >= _CHUNK_NOTES:
+                counts.add(lines)
+                lines, size = [], 0
+        if lines:
+            counts.add(lines)
+        vocabulary = self.vocabulary_ if fixed_vocab else counts.vocabulary()
+        return vocabulary, (counts.indices, counts.values, counts.indptr)
+
+    def _count_by_counter(self, raw_documents: Iterable[Any], fixed_vocab: bool
+                          ) -> tuple[dict[str, int], _Rows]:
+        """The counts by a :class:`collections.Counter` of each note's n-gram strings (any
+        token pattern, any n-gram range)."""
         if fixed_vocab:
             vocabulary = self.vocabulary_
         else:
@@ -190,21 +278,4 @@ class FastTfidfVectorizer(TfidfVectorizer):
             j_indices.extend(ids)
             values.extend(counts.values())
             indptr.append(len(j_indices))
-
-        # from here on as scikit-learn's CountVectorizer._count_vocab
-        if not fixed_vocab:
-            vocabulary = dict(vocabulary)
-            if not vocabulary:
-                raise ValueError(
-                    "empty vocabulary; perhaps the documents only contain stop words")
-        if indptr[-1] > np.iinfo(np.int32).max:
-            indices_dtype: Any = np.int64
-        else:
-            indices_dtype = np.int32
-        j_arr = np.frombuffer(j_indices, dtype=np.intc).astype(indices_dtype, copy=False)
-        indptr_arr = np.asarray(indptr, dtype=indices_dtype)
-        vals = np.frombuffer(values, dtype=np.intc)
-        X = sp.csr_array((vals, j_arr, indptr_arr), shape=(len(indptr_arr) - 1, len(vocabulary)),
-                         dtype=self.dtype)
-        X.sort_indices()
-        return vocabulary, _align_api_if_sparse(X)
+        return vocabulary, (j_indices, values, indptr)
