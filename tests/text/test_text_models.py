@@ -110,6 +110,14 @@ def test_c_path_reaches_each_candidates_optimum():
     assert _objective(m, X, y) == pytest.approx(_objective(tight, X, y), rel=1e-3)
     assert abs(macro_auc(np.asarray(yva), m.predict_proba(Xv), list(m.classes_))
                - macro_auc(np.asarray(yva), tight.predict_proba(Xv), list(m.classes_))) < 1e-3
+    # a re-fit started at its optimum (init) stops at once; from zeros it does not
+    loose = LogisticRegression(C=10.0, tol=1e-10, max_iter=10_000).fit(X, y)
+    cold, _, _ = search_logreg(X, y, None, None, C=10.0, Cs=(10.0,), max_iter=2000,
+                               random_state=0)
+    again, _, _ = search_logreg(X, y, None, None, C=10.0, Cs=(10.0,), max_iter=2000,
+                                random_state=0, init=(loose.coef_, loose.intercept_))
+    assert again.n_iter_[0] <= 1 < cold.n_iter_[0]
+    np.testing.assert_allclose(again.coef_, loose.coef_, atol=1e-6)
 
 
 def test_tfidf_validation_errors():

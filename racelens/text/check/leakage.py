@@ -240,7 +240,8 @@ def fit_features(X: Any, labels: np.ndarray, patient_ids: np.ndarray, split: np.
                  classes: Sequence[str], condition: Any, *, seed: int = 0, n_boot: int = 1000,
                  Cs: Sequence[float] | None = None,  # noqa: N803 - scikit-learn's name
                  extras: Mapping[str, Any] | None = None,
-                 rows_of: Callable[[np.ndarray], Any] | None = None
+                 rows_of: Callable[[np.ndarray], Any] | None = None,
+                 init: tuple[np.ndarray, np.ndarray] | None = None
                  ) -> tuple[Any, np.ndarray, Any, float]:
     """The leakage model's classifier on features already computed (hashed TF-IDF on Spark,
     TF-IDF with terms deleted in ``text explain``): the same ``C`` search
@@ -250,7 +251,8 @@ def fit_features(X: Any, labels: np.ndarray, patient_ids: np.ndarray, split: np.
 
     ``rows_of`` (optional) builds the features of the given rows instead of ``X[rows]``
     (``X`` may then be ``None``): each split's matrix is made when it is used, so the full
-    matrix never needs to exist (``text explain``'s deletions).
+    matrix never needs to exist (``text explain``'s deletions). ``init`` (a fitted model's
+    ``coef_`` and ``intercept_``) starts the solver there (:func:`search_logreg`'s ``init``).
 
     Returns the condition result, the test scores, the classifier and the chosen ``C``.
     """
@@ -269,7 +271,7 @@ def fit_features(X: Any, labels: np.ndarray, patient_ids: np.ndarray, split: np.
     take = rows_of if rows_of is not None else X.__getitem__
     lr, best_c, val_auc = search_logreg(take(tr), labels[tr], take(va) if tune else None,
                                         labels[va], C=cs[0] if len(cs) == 1 else ref.C, Cs=cs,
-                                        max_iter=ref.max_iter, random_state=seed)
+                                        max_iter=ref.max_iter, random_state=seed, init=init)
     scores = ordered_scores(lr.predict_proba(take(te)), lr.classes_, classes)
     res = evaluate_condition(condition, labels[te], scores, list(classes),
                              patient_ids=patient_ids[te], n_boot=n_boot, seed=seed,

@@ -13,7 +13,8 @@ the same table and seed), and then asks of the redacted-text model:
 3. **categories** - each kind of term (:mod:`racelens.text.explain.categories`) and the AUC with
    all the vocabulary's terms of that kind removed (deletions in the model's feature space,
    re-fitted with the ``C`` chosen on the redacted notes, so a drop is the terms', not a new
-   regularisation's);
+   regularisation's, the solver started from the redacted model with those terms' weights
+   zeroed);
 4. **sections** - the AUC of each note section alone (:mod:`racelens.text.explain.sections`);
 5. **placeholder** - the AUC of a model that sees only the mention pattern, for the replacement
    modes ``token``, ``category`` and ``delete`` (:mod:`racelens.text.explain.placeholder`), with
@@ -231,7 +232,7 @@ def _say(cfg: ExplainConfig, message: str) -> None:
         cfg.progress(message)
 
 
-def _submit_deletion(run: Any, common: Any, X_ref: Any, C: float, vocab: Sequence[str],  # noqa: N803
+def _submit_deletion(run: Any, common: Any, X_ref: Any, lin: Any, vocab: Sequence[str],  # noqa: N803
                      ranked: list[str], doc_freq: np.ndarray, ks: Sequence[int],
                      seed: int, notes: list[str]) -> list[tuple[int, int]]:
     from racelens.shared.results import Condition
@@ -249,12 +250,18 @@ def _submit_deletion(run: Any, common: Any, X_ref: Any, C: float, vocab: Sequenc
         for name, terms in (("top", top), ("random", rand)):
             cond = Condition("delete_terms", {"k": k, "which": name})
             run.submit(f"delete {name} k={k}", fit_deleted, common, X_ref,
-                       columns_of(terms, vocab), cond, C)
+                       columns_of(terms, vocab), cond, *_refit(lin))
         rows.append((k, len(rand)))
     return rows
 
 
-def _submit_categories(run: Any, common: Any, X_ref: Any, C: float,  # noqa: N803
+def _refit(lin: Any) -> tuple[float, tuple[np.ndarray, np.ndarray]]:
+    """What a feature-space re-fit takes from the redacted model: its ``C`` and its solution
+    (where the re-fit's solver starts)."""
+    return lin.C_, (lin.classifier_.coef_, lin.classifier_.intercept_)
+
+
+def _submit_categories(run: Any, common: Any, X_ref: Any, lin: Any,  # noqa: N803
                        vocab: Sequence[str]) -> tuple[list[dict[str, Any]], list[str]]:
     from racelens.shared.results import Condition
     from racelens.text.explain.categories import CATEGORY_ORDER, categorize
@@ -267,7 +274,7 @@ def _submit_categories(run: Any, common: Any, X_ref: Any, C: float,  # noqa: N80
         row: dict[str, Any] = {"name": name, "n_terms": int(len(cols)), "remove": None}
         if len(cols) and name != "other":  # removing "other" removes nearly every word
             run.submit(f"without {name}", fit_deleted, common, X_ref, cols,
-                       Condition("remove_category", {"category": name}), C)
+                       Condition("remove_category", {"category": name}), *_refit(lin))
         out.append(row)
     return out, list(cats)
 
@@ -377,9 +384,9 @@ def run_text_explain(config: ExplainConfig) -> dict[str, Any]:
 
         _say(cfg, f"deletion curve (k = {', '.join(str(k) for k in cfg.ks)}) and each kind of "
                   "term removed")
-        del_rows = _submit_deletion(run, common, X_ref, lin.C_, vocab, ranked, doc_freq,
+        del_rows = _submit_deletion(run, common, X_ref, lin, vocab, ranked, doc_freq,
                                     cfg.ks, cfg.seed, notes)
-        categories, _ = _submit_categories(run, common, X_ref, lin.C_, vocab)
+        categories, _ = _submit_categories(run, common, X_ref, lin, vocab)
 
         # gather, in a fixed order (whatever order the jobs finished in)
         original = run.result("original")["auc"]

@@ -207,19 +207,29 @@ def fit_section(common: Common, texts: Ref, condition: Any, rows: np.ndarray
 
 
 def fit_deleted(common: Common, X: Ref, cols: np.ndarray, condition: Any,  # noqa: N803
-                C: float) -> dict[str, Any]:  # noqa: N803
+                C: float, start: tuple[np.ndarray, np.ndarray] | None = None  # noqa: N803
+                ) -> dict[str, Any]:
     """The linear model re-fitted with ``C`` on the TF-IDF matrix with ``cols`` deleted.
 
     Each split's rows are deleted and re-normalised when the fit uses them (a row does not
-    depend on the others): the float64 copy of the whole matrix is never made.
+    depend on the others): the float64 copy of the whole matrix is never made. ``start`` (the
+    redacted model's ``coef_`` and ``intercept_``) starts the solver at that model with the
+    deleted columns' weights zeroed: the same optimum (strictly convex), reached in fewer
+    Newton steps, the fewer the columns deleted.
     """
     from racelens.text.check.leakage import fit_features
     from racelens.text.explain.terms import delete_columns
 
     base: SplitRows = X.get(keep=True)
+    init = None
+    if start is not None:
+        coef = np.array(start[0], dtype=np.float64)
+        coef[:, np.asarray(cols, dtype=np.intp)] = 0.0
+        init = (coef, np.array(start[1], dtype=np.float64))
     res, _, _, _ = fit_features(None, common.y, common.pids, common.split, list(common.classes),
                                 condition, seed=common.seed, n_boot=common.n_boot, Cs=(C,),
-                                rows_of=lambda rows: delete_columns(base.part(rows), cols))
+                                rows_of=lambda rows: delete_columns(base.part(rows), cols),
+                                init=init)
     return {"auc": res.auc.to_dict()}
 
 

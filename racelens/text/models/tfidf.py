@@ -103,7 +103,8 @@ def top_ngrams(coef: np.ndarray, vocabulary: Sequence[str], classes: Sequence[st
 
 
 def search_logreg(X: Any, y: np.ndarray, Xv: Any | None, yv: Sequence[str] | None, *, C: float,
-                  Cs: Sequence[float], max_iter: int, random_state: int
+                  Cs: Sequence[float], max_iter: int, random_state: int,
+                  init: tuple[np.ndarray, np.ndarray] | None = None
                   ) -> tuple[LogisticRegression, float, dict[float, float]]:
     """Logistic regression on features ``X``; with validation features, pick ``C`` from ``Cs``.
 
@@ -117,15 +118,18 @@ def search_logreg(X: Any, y: np.ndarray, Xv: Any | None, yv: Sequence[str] | Non
     increasing order of ``C``, each run started from the previous candidate's solution. The
     problem is strictly convex, so every start reaches the same optimum within the solver's
     tolerance; on 7,000 notes of 10 kB (``benchmarks/bench_logreg.py``) the path takes about
-    0.4 of ``lbfgs``'s time from zeros and ends nearer the optimum.
+    0.4 of ``lbfgs``'s time from zeros and ends nearer the optimum. ``init`` (``coef_`` and
+    ``intercept_`` of a model with the same classes and features) starts the first candidate
+    there instead of at zero: a re-fit on slightly changed features (``text explain``'s
+    deletions) from the model it changes.
     """
     from threadpoolctl import threadpool_limits
 
-    def lr(c: float, start: LogisticRegression | None = None) -> LogisticRegression:
+    def lr(c: float, start: tuple[np.ndarray, np.ndarray] | None) -> LogisticRegression:
         m = LogisticRegression(C=c, solver=SOLVER, max_iter=max_iter, random_state=random_state,
                                warm_start=start is not None)
         if start is not None:  # scikit-learn's warm start reads these before fitting
-            m.coef_, m.intercept_ = start.coef_.copy(), start.intercept_.copy()
+            m.coef_, m.intercept_ = (np.array(a, copy=True) for a in start)
         m.fit(X, y)
         m.set_params(warm_start=False)  # a later fit of the kept model starts afresh
         return m
@@ -137,13 +141,14 @@ def search_logreg(X: Any, y: np.ndarray, Xv: Any | None, yv: Sequence[str] | Non
         if Xv is not None and yv is not None and len(set(map(str, yv))) >= 2:
             yv = np.asarray([str(v) for v in yv], dtype=object)
             fitted: dict[float, LogisticRegression] = {}
-            start = None
+            start = init
             for c in sorted({float(c) for c in Cs}):
-                fitted[c] = start = lr(c, start)
-                val_auc[c] = _macro_auc(yv, start.predict_proba(Xv), start.classes_)
+                m = fitted[c] = lr(c, start)
+                start = (m.coef_, m.intercept_)
+                val_auc[c] = _macro_auc(yv, m.predict_proba(Xv), m.classes_)
             chosen = max(val_auc, key=lambda c: (val_auc[c], -c))
             return fitted[chosen], chosen, val_auc
-        return lr(chosen), chosen, val_auc
+        return lr(chosen, init), chosen, val_auc
 
 
 def fit_logreg(X: Any, y: np.ndarray, val_texts: Sequence[str] | None, val_y: Sequence[str] | None,
