@@ -235,12 +235,17 @@ def _scipy_delete_columns(X, cols):
     return out
 
 
-def test_delete_columns_equals_scipys_operators_bit_for_bit(patients):
+@pytest.mark.parametrize("block", [4096, 7, 1])
+def test_delete_columns_equals_scipys_operators_bit_for_bit(patients, block, monkeypatch):
     # a real TF-IDF matrix (float32, sorted indices, long rows) and a random one with empty
-    # rows, explicit zeros and rows whose every column is deleted
+    # rows, explicit zeros and rows whose every column is deleted; in one block of rows and
+    # in many (blocks of 7 and of 1 row)
     import scipy.sparse as sp
 
+    from racelens.text.explain import terms
     from racelens.text.models.tfidf import make_vectorizer
+
+    monkeypatch.setattr(terms, "DELETE_BLOCK", block)
 
     notes = synthetic_notes(patients, proxies=0.3, seed=7).notes["text"].tolist()
     X = make_vectorizer().fit_transform(notes)

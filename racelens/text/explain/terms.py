@@ -191,6 +191,10 @@ def columns_of(terms: Sequence[str], vocab: Sequence[str]) -> np.ndarray:
     return np.asarray(cols, dtype=int)
 
 
+#: Rows re-normalised at a time by :func:`delete_columns` (its temporaries are one block's).
+DELETE_BLOCK = 4096
+
+
 def delete_columns(X: sparse.csr_matrix, cols: np.ndarray) -> sparse.csr_matrix:
     """``X`` with ``cols`` zeroed and every row L2-normalised again (float64).
 
@@ -200,34 +204,52 @@ def delete_columns(X: sparse.csr_matrix, cols: np.ndarray) -> sparse.csr_matrix:
     the result (``tests/text/test_text_explain.py`` compares the two bit for bit). ``X``'s
     indices must be sorted in each row (the TF-IDF matrix of ``text explain`` is); a row is
     independent of the others, so ``delete_columns(X[rows], cols)`` equals
-    ``delete_columns(X, cols)[rows]``.
+    ``delete_columns(X, cols)[rows]``, and the rows are done :data:`DELETE_BLOCK` at a time
+    into the result's arrays (the squares and masks are a block's, not the matrix's).
     """
     X = sparse.csr_matrix(X)
     if not X.has_sorted_indices:
         X = X.sorted_indices()
     keep = np.ones(X.shape[1], dtype=bool)
     keep[np.asarray(cols, dtype=np.intp)] = False
+    n = X.shape[0]
+    blocks = [(s, min(n, s + DELETE_BLOCK)) for s in range(0, n, DELETE_BLOCK)]
     # what scipy's product with the diagonal keeps: an entry of a kept column, not zero
-    mask = keep[X.indices] & (X.data != 0)
-    data = X.data[mask].astype(np.float64)
-    indices = X.indices[mask]
-    indptr = _kept_indptr(mask, X.indptr)
-    del mask
+    kept = np.zeros(n + 1, dtype=np.int64)
+    for s, e in blocks:
+        lo, hi = X.indptr[s], X.indptr[e]
+        mask = keep[X.indices[lo:hi]] & (X.data[lo:hi] != 0)
+        kept[s + 1:e + 1] = np.diff(_kept_indptr(mask, X.indptr[s:e + 1] - lo))
+    indptr = np.cumsum(kept).astype(X.indptr.dtype, copy=False)
+    data = np.empty(int(indptr[-1]), dtype=np.float64)
+    indices = np.empty(int(indptr[-1]), dtype=X.indices.dtype)
+    for s, e in blocks:
+        lo, hi = X.indptr[s], X.indptr[e]
+        at = slice(int(indptr[s]), int(indptr[e]))
+        _delete_block(X.data[lo:hi], X.indices[lo:hi], X.indptr[s:e + 1] - lo, keep,
+                      X.shape[1], data[at], indices[at])
+    out = sparse.csr_matrix((data, indices, indptr), shape=X.shape)
+    out.eliminate_zeros()  # scipy's product keeps non-zero values only
+    return out
+
+
+def _delete_block(values: np.ndarray, columns: np.ndarray, indptr: np.ndarray,
+                  keep: np.ndarray, n_cols: int, data: np.ndarray, indices: np.ndarray) -> None:
+    """One block of rows of :func:`delete_columns`, written into ``data`` and ``indices``."""
+    mask = keep[columns] & (values != 0)
+    data[:] = values[mask]
+    indices[:] = columns[mask]
+    rows = _kept_indptr(mask, indptr)
     # the squared norm: scipy multiplies the matrix by itself (entries whose square is 0
     # dropped) and sums each row in index order
     sq = data * data
     nz = sq != 0
-    sq_indptr = indptr if nz.all() else _kept_indptr(nz, indptr)
-    squares = sparse.csr_matrix((sq[nz], indices[nz], sq_indptr), shape=X.shape)
-    del sq, nz
+    sq_indptr = rows if nz.all() else _kept_indptr(nz, rows)
+    squares = sparse.csr_matrix((sq[nz], indices[nz], sq_indptr), shape=(len(rows) - 1, n_cols))
     norms = np.sqrt(np.asarray(squares.sum(axis=1)).ravel())
-    del squares
     scale = np.where(norms > 0, 1.0 / np.where(norms > 0, norms, 1.0), 0.0)
-    # the rescaled values (scale x value, rounded once); scipy's product keeps non-zero ones
-    data *= np.repeat(scale, np.diff(indptr))
-    out = sparse.csr_matrix((data, indices, indptr), shape=X.shape)
-    out.eliminate_zeros()
-    return out
+    # the rescaled values (scale x value, rounded once)
+    data *= np.repeat(scale, np.diff(rows))
 
 
 def _kept_indptr(mask: np.ndarray, indptr: np.ndarray) -> np.ndarray:
