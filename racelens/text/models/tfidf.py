@@ -33,8 +33,8 @@ __all__ = ["TfidfLogReg", "make_vectorizer", "top_ngrams", "validate_texts", "fi
 TOKEN_PATTERN = r"(?u)\[\w+\]|\b\w\w+\b"
 
 #: The logistic regression solver of every note model (:func:`search_logreg`): Newton steps
-#: with conjugate-gradient inner solves, a handful of passes where L-BFGS needs a hundred or
-#: more on long notes' TF-IDF rows.
+#: with conjugate-gradient inner solves, which on long notes' TF-IDF rows need fewer matrix
+#: products than L-BFGS from zeros (``benchmarks/bench_logreg.py``).
 SOLVER = "newton-cg"
 
 
@@ -117,8 +117,8 @@ def search_logreg(X: Any, y: np.ndarray, Xv: Any | None, yv: Sequence[str] | Non
     as a regularisation path, as scikit-learn's ``LogisticRegressionCV`` fits its ``Cs``: in
     increasing order of ``C``, each run started from the previous candidate's solution. The
     problem is strictly convex, so every start reaches the same optimum within the solver's
-    tolerance; on 7,000 notes of 10 kB (``benchmarks/bench_logreg.py``) the path takes about
-    0.4 of ``lbfgs``'s time from zeros and ends nearer the optimum. ``init`` (``coef_`` and
+    tolerance; with 2,100 training notes of 10 kB the path took 0.56 of ``lbfgs``'s time from
+    zeros (7,000: 0.40) and ended nearer the optimum (``benchmarks/bench_logreg.py``). ``init`` (``coef_`` and
     ``intercept_`` of a model with the same classes and features) starts the first candidate
     there instead of at zero: a re-fit on slightly changed features (``text explain``'s
     deletions) from the model it changes.
