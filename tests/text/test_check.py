@@ -69,10 +69,11 @@ def test_scan_rejects_unknown_level_and_tolerates_non_text():
 
 def test_scan_is_independent_of_the_redactor():
     import ast
+    from pathlib import Path
 
     import racelens.text.check.scan as scan
 
-    tree = ast.parse(open(scan.__file__, encoding="utf-8").read())
+    tree = ast.parse(Path(scan.__file__).read_text(encoding="utf-8"))
     imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
     imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     assert not any(m and m.startswith("racelens.text") for m in imported), imported
