@@ -90,13 +90,13 @@ def main() -> None:
         lb, dt = fit(X, c)
         t_lbfgs += dt
         rows.append((c, tight, lb))
-    # the path's models, refitted one by one only to report each candidate's gap (not timed)
+    # the path's models, re-fitted one by one (each from the one before, search_logreg's
+    # init) only to report each candidate's gap (not timed)
     path, start = {}, None
     for c in sorted(args.Cs):
-        m = LogisticRegression(C=c, solver=SOLVER, max_iter=2000, warm_start=start is not None)
-        if start is not None:
-            m.coef_, m.intercept_ = start.coef_.copy(), start.intercept_.copy()
-        path[c] = start = m.fit(X, ytr)
+        path[c], _, _ = search_logreg(X, ytr, None, None, C=c, Cs=(c,), max_iter=2000,
+                                      random_state=0, init=start)
+        start = (path[c].coef_, path[c].intercept_)
     print(f"C search ({len(args.Cs)} candidates): lbfgs {t_lbfgs:.1f} s, {SOLVER} path "
           f"{t_path:.1f} s ({t_path / t_lbfgs:.2f} of lbfgs); chosen C {chosen}")
     print("C        objective gap: lbfgs    path    | val AUC: tight   lbfgs   path")

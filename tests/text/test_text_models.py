@@ -101,11 +101,15 @@ def test_c_path_reaches_each_candidates_optimum():
     # fitted as a path, in increasing C; the best validation AUC wins, ties to the smaller C
     assert list(val) == [0.01, 1.0, 10.0] and chosen == max(val, key=lambda c: (val[c], -c))
     assert m.C == chosen and m.solver == SOLVER and not m.warm_start
+    start = None
     for c in val:  # each candidate, started from the previous one's solution, at its optimum
         one, _, _ = search_logreg(X, y, None, None, C=c, Cs=(c,), max_iter=2000,
-                                  random_state=0)
+                                  random_state=0, init=start)
+        start = (one.coef_, one.intercept_)
         tight = LogisticRegression(C=c, tol=1e-10, max_iter=10_000).fit(X, y)
         assert _objective(one, X, y) == pytest.approx(_objective(tight, X, y), rel=1e-3)
+        if c == chosen:  # the path's own candidate, fitted again the same way
+            np.testing.assert_array_equal(one.coef_, m.coef_)
     tight = LogisticRegression(C=chosen, tol=1e-10, max_iter=10_000).fit(X, y)
     assert _objective(m, X, y) == pytest.approx(_objective(tight, X, y), rel=1e-3)
     assert abs(macro_auc(np.asarray(yva), m.predict_proba(Xv), list(m.classes_))

@@ -118,10 +118,11 @@ def search_logreg(X: Any, y: np.ndarray, Xv: Any | None, yv: Sequence[str] | Non
     increasing order of ``C``, each run started from the previous candidate's solution. The
     problem is strictly convex, so every start reaches the same optimum within the solver's
     tolerance; with 2,100 training notes of 10 kB the path took 0.56 of ``lbfgs``'s time from
-    zeros (7,000: 0.40) and ended nearer the optimum (``benchmarks/bench_logreg.py``). ``init`` (``coef_`` and
-    ``intercept_`` of a model with the same classes and features) starts the first candidate
-    there instead of at zero: a re-fit on slightly changed features (``text explain``'s
-    deletions) from the model it changes.
+    zeros (7,000: 0.40) and ended nearer the optimum (``benchmarks/bench_logreg.py``).
+
+    ``init`` (``coef_`` and ``intercept_`` of a model with the same classes and features)
+    starts the first candidate there instead of at zero: a re-fit on slightly changed features
+    (``text explain``'s deletions) from the model it changes.
     """
     from threadpoolctl import threadpool_limits
 
